@@ -1,0 +1,1 @@
+"""Qt-free and torch-free building blocks: images, colour, hints, history, palette."""

@@ -1,0 +1,103 @@
+"""Colour conversion that keeps the input luminance exact.
+
+We work in full-range YCbCr (ITU-R BT.601, as JPEG uses it).  Y is computed with the
+same integer formula Pillow uses for ``convert("L")`` so a colorized result converted
+back to grey matches the grey the user opened.  Chroma is kept as float32 in grey-level
+units, centred on zero (roughly -128..128).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# Forward matrix rows for Cb and Cr (Y is done with Pillow's integer weights below).
+_CB = np.array([-0.168736, -0.331264, 0.5], dtype=np.float32)
+_CR = np.array([0.5, -0.418688, -0.081312], dtype=np.float32)
+# How much each of R, G, B moves per unit of Cb and Cr.
+_FROM_CB = np.array([0.0, -0.344136, 1.772], dtype=np.float32)
+_FROM_CR = np.array([1.402, -0.714136, 0.0], dtype=np.float32)
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma as uint8, bit-identical to Pillow's ``Image.convert("L")``."""
+    rgb32 = rgb.astype(np.uint32)
+    y = (rgb32[..., 0] * 19595 + rgb32[..., 1] * 38470 + rgb32[..., 2] * 7471 + 0x8000) >> 16
+    return y.astype(np.uint8)
+
+
+def chroma_of(rgb: np.ndarray) -> np.ndarray:
+    """Cb and Cr of an RGB image (H, W, 3) as float32 (H, W, 2), zero for grey."""
+    rgb_f = rgb.astype(np.float32)
+    return np.stack([rgb_f @ _CB, rgb_f @ _CR], axis=-1)
+
+
+def chroma_of_color(color: tuple[int, int, int]) -> tuple[float, float]:
+    rgb = np.asarray(color, dtype=np.float32)
+    return float(rgb @ _CB), float(rgb @ _CR)
+
+
+def compose(grey: np.ndarray, chroma: np.ndarray, saturation: float = 1.0) -> np.ndarray:
+    """Combine the grey image with chroma into RGB uint8, keeping the luminance.
+
+    Chroma that would push a channel outside 0..255 is scaled toward grey for that pixel
+    alone; clipping a channel instead would change the pixel's luminance.
+    """
+    y = grey.astype(np.float32)[..., None]
+    cb = chroma[..., 0:1] * np.float32(saturation)
+    cr = chroma[..., 1:2] * np.float32(saturation)
+    delta = cb * _FROM_CB + cr * _FROM_CR  # (H, W, 3): change from grey per channel
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room_up = np.where(delta > 0, (255.0 - y) / delta, np.inf)
+        room_down = np.where(delta < 0, -y / delta, np.inf)
+    scale = np.clip(np.minimum(room_up, room_down).min(axis=-1, keepdims=True), 0.0, 1.0)
+    rgb = y + delta * scale
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+
+
+def grey_to_rgb(grey: np.ndarray) -> np.ndarray:
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
+def resize_to_max_side(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink (never enlarge) so the longer side is at most ``max_side``."""
+    h, w = image.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return image
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _box(image: np.ndarray, radius: int) -> np.ndarray:
+    return cv2.boxFilter(image, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
+
+
+def upsample_chroma(chroma: np.ndarray, grey: np.ndarray, edge_aware: bool = True) -> np.ndarray:
+    """Bring working-size chroma to the grey image's full size.
+
+    Plain bilinear upsampling smears colour across edges that the full-resolution grey
+    shows sharply; a guided filter (He et al. 2010) with the grey as guide snaps the
+    chroma back onto those edges.  The luminance itself is never resampled.
+    """
+    h, w = grey.shape
+    if chroma.shape[:2] == (h, w):
+        return chroma.astype(np.float32, copy=False)
+    up = cv2.resize(chroma.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    if not edge_aware:
+        return up
+    factor = max(h / chroma.shape[0], w / chroma.shape[1])
+    radius = max(1, int(round(factor)))
+    guide = grey.astype(np.float32) / 255.0
+    eps = 1e-3
+    mean_i = _box(guide, radius)
+    var_i = _box(guide * guide, radius) - mean_i * mean_i
+    out = np.empty_like(up)
+    for c in range(2):
+        p = up[..., c]
+        mean_p = _box(p, radius)
+        cov_ip = _box(guide * p, radius) - mean_i * mean_p
+        a = cov_ip / (var_i + eps)
+        b = mean_p - a * mean_i
+        out[..., c] = _box(a, radius) * guide + _box(b, radius)
+    return out

@@ -1,0 +1,243 @@
+"""Colour hints: immutable values in image coordinates, their rasterising and their file."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import cv2
+import numpy as np
+
+from colorme_desktop.core.color import chroma_of_color
+from colorme_desktop.core.imageio import write_text_atomically
+
+HINTS_FILE_VERSION = 1
+MAX_POINTS_TOTAL = 200_000  # beyond this a file is far more than anyone paints by hand
+MAX_RADIUS = 500.0
+MAX_FILE_BYTES = 32 * 1024 * 1024
+
+Color = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Hint:
+    """One click (a single point) or one stroke (several points) of one colour.
+
+    Coordinates are in pixels of the image as loaded (after EXIF rotation): x is the
+    column and y the row; the hint covers every pixel within ``radius`` of its path.
+    """
+
+    points: tuple[tuple[float, float], ...]
+    color: Color
+    radius: float = 2.0
+
+    @property
+    def is_point(self) -> bool:
+        return len(self.points) == 1
+
+    def with_color(self, color: Color) -> "Hint":
+        return Hint(self.points, color, self.radius)
+
+    def distance_to(self, x: float, y: float) -> float:
+        """Distance from (x, y) to this hint's path, used to pick a hint under the mouse."""
+        pts = np.asarray(self.points, dtype=np.float64)
+        if len(pts) == 1:
+            return float(np.hypot(*(pts[0] - (x, y))))
+        a, b = pts[:-1], pts[1:]
+        ab = b - a
+        length2 = np.maximum((ab * ab).sum(axis=1), 1e-12)
+        t = np.clip(((np.array([x, y]) - a) * ab).sum(axis=1) / length2, 0.0, 1.0)
+        closest = a + ab * t[:, None]
+        return float(np.hypot(closest[:, 0] - x, closest[:, 1] - y).min())
+
+
+def point_hint(x: float, y: float, color: Color, radius: float = 2.0) -> Hint:
+    return Hint(((float(x), float(y)),), tuple(int(c) for c in color), float(radius))
+
+
+def hex_color(color: Color) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*color)
+
+
+def parse_hex_color(text: Any) -> Color:
+    if not isinstance(text, str) or len(text) != 7 or text[0] != "#":
+        raise ValueError(f"{text!r} is not a colour of the form #rrggbb")
+    try:
+        return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a colour of the form #rrggbb") from None
+
+
+_SHIFT = 4  # OpenCV draws with 4 fractional bits: hints keep sub-pixel positions
+
+
+def _fixed(v: float, scale: float) -> int:
+    return int(round(v * scale * (1 << _SHIFT)))
+
+
+def rasterize(hints: Sequence[Hint], size: tuple[int, int], scale: float = 1.0
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Draw hints onto a canvas of ``size`` = (width, height).
+
+    Returns ``(chroma, mask)``: chroma (H, W, 2) float32 holds each hinted pixel's Cb/Cr
+    and zero elsewhere, mask (H, W) float32 is 1 where a hint lies.  ``scale`` maps image
+    coordinates to the canvas (a working-size canvas has scale < 1).  Later hints paint
+    over earlier ones, as the user sees them on screen.
+    """
+    width, height = size
+    chroma = np.zeros((height, width, 2), dtype=np.float32)
+    mask = np.zeros((height, width), dtype=np.float32)
+    for hint in hints:
+        cb, cr = chroma_of_color(hint.color)
+        radius_px = hint.radius * scale
+        layer = np.zeros((height, width), dtype=np.uint8)
+        if radius_px < 0.75:
+            # Too small to draw as a disc: mark the pixel(s) the path passes through.
+            for x, y in _densify(hint.points, scale):
+                col, row = int(math.floor(x * scale)), int(math.floor(y * scale))
+                if 0 <= row < height and 0 <= col < width:
+                    layer[row, col] = 1
+        else:
+            pts = np.array([[_fixed(x, scale), _fixed(y, scale)] for x, y in hint.points], dtype=np.int32)
+            r = int(round(radius_px))
+            if len(pts) == 1:
+                cv2.circle(layer, tuple(int(v) for v in pts[0]), int(round(radius_px * (1 << _SHIFT))),
+                           1, thickness=-1, lineType=cv2.LINE_8, shift=_SHIFT)
+            else:
+                cv2.polylines(layer, [pts], isClosed=False, color=1, thickness=2 * r + 1,
+                              lineType=cv2.LINE_8, shift=_SHIFT)
+        hit = layer.astype(bool)
+        mask[hit] = 1.0
+        chroma[hit, 0] = cb
+        chroma[hit, 1] = cr
+    return chroma, mask
+
+
+def _densify(points: Iterable[tuple[float, float]], scale: float) -> list[tuple[float, float]]:
+    points = list(points)
+    out = [points[0]]
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        steps = max(1, int(math.ceil(math.hypot(x1 - x0, y1 - y0) * scale)))
+        out.extend((x0 + (x1 - x0) * t / steps, y0 + (y1 - y0) * t / steps) for t in range(1, steps + 1))
+    return out
+
+
+# ---------------------------------------------------------------- hints file (JSON)
+
+class HintsFileError(Exception):
+    """The hints file cannot be used; the message says what is wrong."""
+
+
+def hints_to_dict(hints: Sequence[Hint], image_size: tuple[int, int]) -> dict:
+    entries = []
+    for hint in hints:
+        entry: dict[str, Any] = {"color": hex_color(hint.color), "radius": hint.radius}
+        if hint.is_point:
+            entry = {"x": hint.points[0][0], "y": hint.points[0][1], **entry}
+        else:
+            entry = {"points": [[x, y] for x, y in hint.points], **entry}
+        entries.append(entry)
+    return {"version": HINTS_FILE_VERSION, "image_size": [int(image_size[0]), int(image_size[1])],
+            "hints": entries}
+
+
+def save_hints_file(path: str | os.PathLike, hints: Sequence[Hint], image_size: tuple[int, int]) -> None:
+    write_text_atomically(path, json.dumps(hints_to_dict(hints, image_size), indent=1))
+
+
+def load_hints_file(path: str | os.PathLike, image_size: tuple[int, int] | None = None
+                    ) -> tuple[Hint, ...]:
+    """Read and fully validate a hints file; nothing is returned unless all of it is valid."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise HintsFileError(f"{path.name} is larger than {MAX_FILE_BYTES // 2**20} MB; "
+                                 "it cannot be a hints file.")
+        text = path.read_text(encoding="utf-8")
+    except HintsFileError:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HintsFileError(f"Cannot read hints file {path.name}: {exc}") from exc
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise HintsFileError(f"{path.name} is not valid JSON: {exc}") from exc
+    return hints_from_dict(data, image_size)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not allowed in a hints file")
+
+
+def hints_from_dict(data: Any, image_size: tuple[int, int] | None = None) -> tuple[Hint, ...]:
+    if not isinstance(data, dict):
+        raise HintsFileError("A hints file must hold a JSON object.")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise HintsFileError("The hints file has no integer 'version'.")
+    if version > HINTS_FILE_VERSION:
+        raise HintsFileError(f"The hints file is version {version}, newer than this ColorMe "
+                             f"understands (version {HINTS_FILE_VERSION}); please update ColorMe.")
+    if version < 1:
+        raise HintsFileError(f"Unknown hints file version {version}.")
+    size = data.get("image_size")
+    if (not isinstance(size, list) or len(size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+        raise HintsFileError("'image_size' must be [width, height] in whole pixels.")
+    width, height = size
+    if image_size is not None and tuple(image_size) != (width, height):
+        raise HintsFileError(f"The hints were made for a {width} x {height} image, but this image is "
+                             f"{image_size[0]} x {image_size[1]}.")
+    entries = data.get("hints")
+    if not isinstance(entries, list):
+        raise HintsFileError("'hints' must be a list.")
+    hints: list[Hint] = []
+    total_points = 0
+    for index, entry in enumerate(entries):
+        where = f"hint {index + 1}"
+        if not isinstance(entry, dict):
+            raise HintsFileError(f"{where} is not an object.")
+        try:
+            color = parse_hex_color(entry.get("color"))
+        except ValueError as exc:
+            raise HintsFileError(f"{where}: {exc}.") from None
+        radius = entry.get("radius", 2)
+        radius = _number(radius, f"{where}: radius")
+        if not 0 <= radius <= MAX_RADIUS:
+            raise HintsFileError(f"{where}: radius {radius} is outside 0..{MAX_RADIUS:g}.")
+        if "points" in entry:
+            raw = entry["points"]
+            if not isinstance(raw, list) or not raw:
+                raise HintsFileError(f"{where}: 'points' must be a non-empty list of [x, y].")
+            total_points += len(raw)
+            if total_points > MAX_POINTS_TOTAL:
+                raise HintsFileError(f"The file holds more than {MAX_POINTS_TOTAL} points; "
+                                     "that is more than ColorMe accepts.")
+            points = []
+            for p in raw:
+                if not isinstance(p, list) or len(p) != 2:
+                    raise HintsFileError(f"{where}: each point must be [x, y].")
+                points.append((_number(p[0], f"{where}: x"), _number(p[1], f"{where}: y")))
+        elif "x" in entry and "y" in entry:
+            total_points += 1
+            points = [(_number(entry["x"], f"{where}: x"), _number(entry["y"], f"{where}: y"))]
+        else:
+            raise HintsFileError(f"{where} has neither 'x'/'y' nor 'points'.")
+        for x, y in points:
+            if not (0 <= x <= width and 0 <= y <= height):
+                raise HintsFileError(f"{where}: point ({x:g}, {y:g}) lies outside the "
+                                     f"{width} x {height} image.")
+        hints.append(Hint(tuple(points), color, radius))
+    return tuple(hints)
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise HintsFileError(f"{what} must be a number, not {type(value).__name__}.")
+    if not math.isfinite(value):
+        raise HintsFileError(f"{what} must be finite.")
+    return float(value)

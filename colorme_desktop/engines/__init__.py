@@ -1,0 +1,1 @@
+"""Colorization engines behind one small interface (no Qt here)."""

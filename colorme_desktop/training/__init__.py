@@ -1,0 +1,1 @@
+"""Data gathering, hint simulation, training and evaluation of the networks."""
