@@ -1,0 +1,35 @@
+"""The one small interface every colorization engine offers, and how the app picks one."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from colorme_desktop.core.hints import Hint
+
+
+class Engine(Protocol):
+    """Grey image + hints in, full-resolution chroma out.
+
+    ``grey`` is the (H, W) uint8 luminance at full resolution; the result is (H, W, 2)
+    float32 Cb/Cr in grey levels.  Engines may work at a smaller size internally, but
+    only chroma is ever resampled: ``core.color.compose`` puts it on the untouched grey.
+    """
+
+    name: str
+    description: str
+
+    def colorize(self, grey: np.ndarray, hints: Sequence[Hint]) -> np.ndarray: ...
+
+
+class EngineError(Exception):
+    """An engine cannot be created or cannot run; the message is for the user."""
+
+
+def image_key(grey: np.ndarray) -> str:
+    """A cheap fingerprint so engines can cache per-image work between hint edits."""
+    step = max(1, int(np.sqrt(grey.size / 65536)))
+    sample = np.ascontiguousarray(grey[::step, ::step])
+    return f"{grey.shape}:{hashlib.blake2b(sample.tobytes(), digest_size=12).hexdigest()}"

@@ -1,0 +1,138 @@
+"""The trained network as an engine: automatic colour at once, hints followed exactly."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from colorme_desktop.core.color import upsample_chroma
+from colorme_desktop.core.hints import Hint, rasterize
+from colorme_desktop.engines.base import EngineError, image_key
+from colorme_desktop.engines.levin import spread_residual, symmetric_laplacian
+from colorme_desktop.engines.network import ColorNet
+from colorme_desktop.engines.weights import load_checked, weights_dir
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "colorme_net.safetensors"
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """How network outputs become colour; chosen on the validation split (weights.json)."""
+
+    working_side: int = 256
+    temperature_auto: float = 0.5  # annealed mean with no hints: vivid colour
+    temperature_hints: float = 0.8
+    blend: float = 0.7  # share of the annealed mean against the regression head
+    refine_side: int = 256  # where hints are made exact by spreading residuals
+    refine_decay: float = 0.003
+
+
+def pick_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def network_size(shape: tuple[int, int], side: int) -> tuple[int, int]:
+    """(width, height) with the long side ``side`` and both multiples of 32."""
+    h, w = shape
+    scale = side / max(h, w)
+    return max(32, int(round(w * scale / 32)) * 32), max(32, int(round(h * scale / 32)) * 32)
+
+
+def load_network(folder: Path | None = None) -> tuple[ColorNet, InferenceSettings]:
+    folder = folder or weights_dir()
+    tensors, entry = load_checked(folder, WEIGHTS_FILE)
+    model = ColorNet()
+    try:
+        model.load_state_dict({k: v.float() for k, v in tensors.items()})
+    except RuntimeError as exc:
+        raise EngineError(f"{WEIGHTS_FILE} does not fit this version's network: "
+                          f"{str(exc).splitlines()[0]}") from exc
+    known = InferenceSettings.__dataclass_fields__
+    settings = InferenceSettings(**{k: v for k, v in entry.get("inference", {}).items() if k in known})
+    return model.eval(), settings
+
+
+class NeuralEngine:
+    name = "neural"
+    description = "Trained network: automatic colour, refined by your hints."
+
+    def __init__(self, model: ColorNet | None = None, settings: InferenceSettings | None = None,
+                 device: torch.device | None = None) -> None:
+        if model is None:
+            model, loaded = load_network()
+            settings = settings or loaded
+        self.settings = settings or InferenceSettings()
+        self.device = device or pick_device()
+        self.model = model.to(self.device).eval()
+        self._lock = threading.Lock()  # one forward at a time; torch modules are not re-entrant
+        self._laplacians: OrderedDict[str, object] = OrderedDict()
+
+    def predict(self, grey: np.ndarray, hints: Sequence[Hint], temperature: float | None = None
+                ) -> np.ndarray:
+        """Network chroma at network resolution / 4 for the image and hints."""
+        s = self.settings
+        h, w = grey.shape
+        size = network_size(grey.shape, s.working_side)
+        small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        chroma, mask = rasterize(hints, size, scale=size[0] / w)
+        if temperature is None:
+            temperature = s.temperature_hints if hints else s.temperature_auto
+        with self._lock, torch.inference_mode():
+            g = torch.from_numpy(small).float()[None, None].to(self.device)
+            hc = torch.from_numpy(chroma).permute(2, 0, 1)[None].to(self.device)
+            hm = torch.from_numpy(mask)[None, None].to(self.device)
+            logits, regression = self.model(g, hc, hm)
+            out = self.model.chroma(logits, regression, temperature, s.blend)
+        return out[0].permute(1, 2, 0).cpu().numpy()
+
+    def _laplacian(self, grey_small: np.ndarray):
+        key = image_key(grey_small)
+        if key not in self._laplacians:
+            self._laplacians[key] = symmetric_laplacian(grey_small)
+            while len(self._laplacians) > 4:
+                self._laplacians.popitem(last=False)
+        return self._laplacians[key]
+
+    def colorize(self, grey: np.ndarray, hints: Sequence[Hint]) -> np.ndarray:
+        predicted = self.predict(grey, hints)
+        if hints:
+            predicted = self._make_hints_exact(grey, hints, predicted)
+        return upsample_chroma(predicted, grey)
+
+    def _make_hints_exact(self, grey: np.ndarray, hints: Sequence[Hint], predicted: np.ndarray) -> np.ndarray:
+        s = self.settings
+        h, w = grey.shape
+        scale = min(1.0, s.refine_side / max(h, w))
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if size != (w, h) else grey
+        base = cv2.resize(predicted, size, interpolation=cv2.INTER_LINEAR)
+        hint_chroma, mask = rasterize(hints, size, scale=size[0] / w)
+        residual = (hint_chroma - base) * mask[..., None]
+        correction = spread_residual(self._laplacian(small), residual, mask, s.refine_decay)
+        return base + correction
+
+
+def try_neural_engine() -> tuple[NeuralEngine | None, str | None]:
+    """The neural engine, or None and the reason it cannot be used."""
+    try:
+        return NeuralEngine(), None
+    except EngineError as exc:
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - any failure here falls back to Levin
+        log.exception("neural engine failed to load")
+        return None, f"The trained network could not be loaded: {exc}"

@@ -1,0 +1,59 @@
+"""Loading trained weights safely: safetensors only (never pickle), SHA-256 checked."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from colorme_desktop.engines.base import EngineError
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+MANIFEST = "weights.json"
+
+
+def weights_dir() -> Path:
+    """The weights folder: the checkout's, or one installed beside the package."""
+    installed = Path(__file__).resolve().parents[1] / "weights"
+    return WEIGHTS_DIR if (WEIGHTS_DIR / MANIFEST).exists() or not installed.exists() else installed
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(folder: Path) -> dict:
+    path = folder / MANIFEST
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise EngineError(f"No trained weights found ({path} is missing).") from None
+    except (OSError, ValueError) as exc:
+        raise EngineError(f"The weights manifest {path} is unreadable: {exc}") from exc
+
+
+def load_checked(folder: Path, name: str) -> tuple[dict, dict]:
+    """Return (tensors, manifest entry) for weights file ``name`` after checking its hash."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    manifest = read_manifest(folder)
+    entry = manifest.get("files", {}).get(name)
+    if entry is None:
+        raise EngineError(f"{name} is not listed in {folder / MANIFEST}.")
+    path = folder / name
+    if not path.exists():
+        raise EngineError(f"The weights file {path} is missing.")
+    actual = sha256_of(path)
+    if actual != entry.get("sha256"):
+        raise EngineError(f"The weights file {path.name} is damaged or was replaced "
+                          f"(its SHA-256 does not match {MANIFEST}).")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise EngineError(f"The weights file {path.name} cannot be read: {exc}") from exc
+    return tensors, entry

@@ -1,0 +1,1 @@
+"""The PySide6 desktop app; talks to engines only through the engine interface."""

@@ -1,0 +1,46 @@
+"""Start the desktop app: ``colorme-desktop [IMAGE] [--hints HINTS.json]``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="colorme-desktop", description="Colorize black-and-white photos.")
+    parser.add_argument("image", nargs="?", help="photo to open")
+    parser.add_argument("--hints", help="hints file to apply to the photo")
+    parser.add_argument("--engine", choices=("neural", "levin"), help="default: the best available")
+    args, qt_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = QApplication([sys.argv[0], *qt_args])
+    app.setApplicationName("ColorMe Desktop")
+    app.setOrganizationName("ColorMe")
+    app.setDesktopFileName("colorme")
+
+    # Imported after QApplication so the window shows before torch is ever imported.
+    from colorme_desktop.ui.main_window import MainWindow
+
+    window = MainWindow()
+    if args.engine:
+        window.set_engine(args.engine)
+    window.show()
+
+    def open_initial() -> None:
+        if args.image:
+            if window.open_path(Path(args.image), ask=False) and args.hints:
+                window.open_hints(Path(args.hints))
+        else:
+            window.offer_recovery()
+
+    QTimer.singleShot(0, open_initial)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

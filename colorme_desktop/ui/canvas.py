@@ -1,0 +1,256 @@
+"""Image canvases that zoom and pan together; the hint canvas also takes the brush.
+
+All positions handed out are image pixel coordinates (never widget pixels), so hints
+stay correct at any zoom.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QWheelEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from colorme_desktop.core.hints import Hint
+
+
+class Tool(enum.Enum):
+    PAINT = "paint"
+    SELECT = "select"
+    EYEDROPPER = "eyedropper"
+
+
+def qimage_from_array(array: np.ndarray) -> QImage:
+    """Wrap an (H, W) grey or (H, W, 3) RGB uint8 array; the QImage owns a copy."""
+    array = np.ascontiguousarray(array)
+    h, w = array.shape[:2]
+    if array.ndim == 2:
+        return QImage(array.data, w, h, array.strides[0], QImage.Format.Format_Grayscale8).copy()
+    return QImage(array.data, w, h, array.strides[0], QImage.Format.Format_RGB888).copy()
+
+
+class ViewState(QObject):
+    """Zoom and centre shared by the canvases so they move as one."""
+
+    changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.zoom = 1.0
+        self.centre = QPointF(0, 0)  # image coordinates at the widget centre
+        self.fit = True
+
+    def set(self, zoom: float | None = None, centre: QPointF | None = None, fit: bool = False) -> None:
+        if zoom is not None:
+            self.zoom = float(min(max(zoom, 0.02), 32.0))
+        if centre is not None:
+            self.centre = QPointF(centre)
+        self.fit = fit
+        self.changed.emit()
+
+
+class ImageCanvas(QWidget):
+    """Shows one image under the shared view; wheel zooms with Ctrl, middle button pans."""
+
+    picked = Signal(float, float)  # eyedropper click, image coordinates
+
+    def __init__(self, view: ViewState, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view = view
+        self.title = title
+        self.image: QImage | None = None
+        self.tool = Tool.PAINT
+        self._pan_from: QPointF | None = None
+        self.setMinimumSize(160, 120)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMouseTracking(True)
+        view.changed.connect(self.update)
+
+    def set_image(self, image: QImage | None) -> None:
+        self.image = image
+        self.update()
+
+    # ------------------------------------------------------------ geometry
+    def scale(self) -> float:
+        if self.view.fit and self.image is not None:
+            return min(self.width() / max(1, self.image.width()), self.height() / max(1, self.image.height()))
+        return self.view.zoom
+
+    def centre(self) -> QPointF:
+        if self.view.fit and self.image is not None:
+            return QPointF(self.image.width() / 2, self.image.height() / 2)
+        return self.view.centre
+
+    def to_image(self, pos: QPointF) -> QPointF:
+        s = self.scale()
+        c = self.centre()
+        return QPointF((pos.x() - self.width() / 2) / s + c.x(), (pos.y() - self.height() / 2) / s + c.y())
+
+    def to_widget(self, x: float, y: float) -> QPointF:
+        s = self.scale()
+        c = self.centre()
+        return QPointF((x - c.x()) * s + self.width() / 2, (y - c.y()) * s + self.height() / 2)
+
+    def image_rect(self) -> QRectF:
+        if self.image is None:
+            return QRectF()
+        top_left = self.to_widget(0, 0)
+        s = self.scale()
+        return QRectF(top_left.x(), top_left.y(), self.image.width() * s, self.image.height() * s)
+
+    # ------------------------------------------------------------ painting
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), self.palette().window().color().darker(115))
+        if self.image is None:
+            painter.setPen(self.palette().text().color())
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+                             "Open a photo (Ctrl+O) or drop one here")
+            return
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale() < 2.0)
+        painter.drawImage(self.image_rect(), self.image)
+        self.paint_overlay(painter)
+        painter.setPen(QColor(255, 255, 255, 200))
+        painter.drawText(8, 18, self.title)
+
+    def paint_overlay(self, painter: QPainter) -> None:
+        """Hook for canvases that draw on top of the image."""
+
+    # ------------------------------------------------------------ zoom and pan
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        if self.image is None:
+            return
+        anchor = anchor or QPointF(self.width() / 2, self.height() / 2)
+        before = self.to_image(anchor)
+        zoom = self.scale() * factor
+        self.view.set(zoom=zoom, centre=self.centre())
+        after = self.to_image(anchor)
+        self.view.set(centre=self.view.centre + (before - after))
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        steps = event.angleDelta().y() / 120.0
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom_by(1.25 ** steps, event.position())
+        else:
+            s = self.scale()
+            delta = QPointF(-event.angleDelta().x(), -event.angleDelta().y()) / s / 2
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                delta = QPointF(delta.y(), delta.x())
+            self.view.set(zoom=s, centre=self.centre() + delta)
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._pan_from = event.position()
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self.tool == Tool.EYEDROPPER and self.image:
+            p = self.to_image(event.position())
+            self.picked.emit(p.x(), p.y())
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._pan_from is not None:
+            delta = (event.position() - self._pan_from) / self.scale()
+            self._pan_from = event.position()
+            self.view.set(zoom=self.scale(), centre=self.centre() - delta)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._pan_from = None
+
+
+class HintCanvas(ImageCanvas):
+    """The grey image with the hints on top; click paints a point, drag paints a stroke."""
+
+    stroke_changed = Signal(list)  # points so far (image coords), while dragging
+    stroke_finished = Signal(list)  # points of the finished stroke
+    remove_requested = Signal(float, float)
+    select_requested = Signal(float, float)
+
+    def __init__(self, view: ViewState, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(view, title, parent)
+        self.hints: tuple[Hint, ...] = ()
+        self.preview: Hint | None = None  # the stroke being painted
+        self.selected: int | None = None
+        self.brush_radius = 3.0
+        self._stroke: list[tuple[float, float]] | None = None
+        self.setCursor(Qt.CursorShape.CrossCursor)
+
+    def set_hints(self, hints: tuple[Hint, ...], selected: int | None = None) -> None:
+        self.hints = hints
+        self.selected = selected
+        self.update()
+
+    def _inside(self, p: QPointF) -> bool:
+        return self.image is not None and 0 <= p.x() <= self.image.width() and 0 <= p.y() <= self.image.height()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        p = self.to_image(event.position())
+        if event.button() == Qt.MouseButton.RightButton and self.image is not None:
+            self.remove_requested.emit(p.x(), p.y())
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self.tool == Tool.SELECT and self.image is not None:
+            self.select_requested.emit(p.x(), p.y())
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self.tool == Tool.PAINT and self._inside(p):
+            self._stroke = [(p.x(), p.y())]
+            self.stroke_changed.emit(list(self._stroke))
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._stroke is not None and self.image is not None:
+            p = self.to_image(event.position())
+            x = min(max(p.x(), 0.0), float(self.image.width()))
+            y = min(max(p.y(), 0.0), float(self.image.height()))
+            last = self._stroke[-1]
+            # Skip points closer than a screen pixel: they add size, not shape.
+            if abs(x - last[0]) + abs(y - last[1]) >= 1.0 / self.scale():
+                self._stroke.append((x, y))
+                self.stroke_changed.emit(list(self._stroke))
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and self._stroke is not None:
+            points, self._stroke = self._stroke, None
+            self.stroke_finished.emit(points)
+            return
+        super().mouseReleaseEvent(event)
+
+    def paint_overlay(self, painter: QPainter) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        s = self.scale()
+        shown = list(self.hints) + ([self.preview] if self.preview else [])
+        for index, hint in enumerate(shown):
+            radius = max(hint.radius * s, 3.0)  # stay visible when zoomed out
+            path = QPainterPath()
+            first = self.to_widget(*hint.points[0])
+            if hint.is_point:
+                path.addEllipse(first, radius, radius)
+            else:
+                path.moveTo(first)
+                for x, y in hint.points[1:]:
+                    path.lineTo(self.to_widget(x, y))
+            colour = QColor(*hint.color)
+            selected = index == self.selected
+            # A dark outline under a light one keeps markers visible on any background.
+            for pen_colour, extra in ((QColor(0, 0, 0), 3.0), (QColor(255, 255, 255), 1.5)):
+                width = (2 * radius + 2 * extra) if not hint.is_point else extra
+                pen = QPen(pen_colour if not selected else QColor(255, 200, 0), width)
+                pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+                pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+                painter.setPen(pen)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawPath(path)
+            if hint.is_point:
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(colour)
+                painter.drawPath(path)
+            else:
+                pen = QPen(colour, 2 * radius)
+                pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+                pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+                painter.setPen(pen)
+                painter.drawPath(path)

@@ -1,0 +1,134 @@
+"""The dock with colours to paint with, the brush, the saturation and the engine state."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QColorDialog, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QSlider, QToolButton, QVBoxLayout, QWidget)
+
+Color = tuple[int, int, int]
+MAX_RECENT = 10
+
+
+class Swatch(QToolButton):
+    """A square button showing one colour; clicking it chooses that colour."""
+
+    chosen = Signal(tuple)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.colour: Color | None = None
+        self.setFixedSize(28, 28)
+        self.clicked.connect(lambda: self.colour is not None and self.chosen.emit(self.colour))
+        self.set_colour(None)
+
+    def set_colour(self, colour: Color | None) -> None:
+        self.colour = colour
+        self.setEnabled(colour is not None)
+        if colour is None:
+            self.setStyleSheet("QToolButton { background: transparent; border: 1px dashed #888; }")
+            self.setToolTip("")
+        else:
+            self.setStyleSheet(f"QToolButton {{ background: rgb{tuple(colour)}; border: 1px solid #222; }}")
+            self.setToolTip("#{:02x}{:02x}{:02x}".format(*colour))
+
+
+class PaletteDock(QWidget):
+    colour_chosen = Signal(tuple)
+    radius_changed = Signal(float)
+    saturation_changed = Signal(float)
+    eyedropper_toggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        current_row = QHBoxLayout()
+        self.current = Swatch()
+        self.current.setFixedSize(40, 40)
+        current_row.addWidget(QLabel("Brush colour"))
+        current_row.addWidget(self.current)
+        current_row.addStretch()
+        layout.addLayout(current_row)
+
+        layout.addWidget(QLabel("Suggested (from the result)"))
+        self.suggested = [Swatch() for _ in range(5)]
+        layout.addLayout(self._row(self.suggested))
+        layout.addWidget(QLabel("Recently used"))
+        self.recent = [Swatch() for _ in range(MAX_RECENT)]
+        grid = QGridLayout()
+        for i, swatch in enumerate(self.recent):
+            grid.addWidget(swatch, i // 5, i % 5)
+        layout.addLayout(grid)
+        for swatch in self.suggested + self.recent:
+            swatch.chosen.connect(self.colour_chosen)
+
+        buttons = QHBoxLayout()
+        self.more = QPushButton("More colours...")
+        self.more.clicked.connect(self._on_more_clicked)
+        self.eyedropper = QPushButton("Eyedropper")
+        self.eyedropper.setCheckable(True)
+        self.eyedropper.setToolTip("Pick a colour from the colorized image or the original (I)")
+        self.eyedropper.toggled.connect(self.eyedropper_toggled)
+        buttons.addWidget(self.more)
+        buttons.addWidget(self.eyedropper)
+        layout.addLayout(buttons)
+
+        form = QFormLayout()
+        self.radius = QDoubleSpinBox()
+        self.radius.setRange(0.5, 100.0)
+        self.radius.setSingleStep(1.0)
+        self.radius.setSuffix(" px")
+        self.radius.setToolTip("Brush radius in image pixels ([ and ] change it)")
+        self.radius.valueChanged.connect(self.radius_changed)
+        form.addRow("Brush radius", self.radius)
+        self.saturation = QSlider(Qt.Orientation.Horizontal)
+        self.saturation.setRange(0, 200)
+        self.saturation.setValue(100)
+        self.saturation.setToolTip("Scales the colour of the shown and saved result")
+        self.saturation.valueChanged.connect(lambda v: self.saturation_changed.emit(v / 100.0))
+        form.addRow("Saturation", self.saturation)
+        layout.addLayout(form)
+
+        status = QHBoxLayout()
+        self.engine_label = QLabel("Engine: starting...")
+        self.engine_label.setWordWrap(True)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # an indeterminate "working" bar
+        self.busy.setMaximumWidth(60)
+        self.busy.setTextVisible(False)
+        self.busy.hide()
+        status.addWidget(self.engine_label, 1)
+        status.addWidget(self.busy)
+        layout.addLayout(status)
+        layout.addStretch()
+        self._recent: list[Color] = []
+
+    @staticmethod
+    def _row(swatches: list[Swatch]) -> QHBoxLayout:
+        row = QHBoxLayout()
+        for swatch in swatches:
+            row.addWidget(swatch)
+        row.addStretch()
+        return row
+
+    def _on_more_clicked(self) -> None:
+        start = QColor(*(self.current.colour or (200, 120, 60)))
+        colour = QColorDialog.getColor(start, self, "Hint colour")
+        if colour.isValid():
+            self.colour_chosen.emit((colour.red(), colour.green(), colour.blue()))
+
+    def set_current(self, colour: Color) -> None:
+        self.current.set_colour(colour)
+
+    def set_suggested(self, colours: list[Color]) -> None:
+        for swatch, colour in zip(self.suggested, list(colours) + [None] * 5):
+            swatch.set_colour(colour)
+
+    def add_recent(self, colour: Color) -> None:
+        self._recent = [colour] + [c for c in self._recent if c != colour][:MAX_RECENT - 1]
+        for swatch, c in zip(self.recent, self._recent + [None] * MAX_RECENT):
+            swatch.set_colour(c)
+
+    def recent_colours(self) -> list[Color]:
+        return list(self._recent)

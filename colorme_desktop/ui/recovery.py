@@ -1,0 +1,78 @@
+"""Autosave of hint work to a recovery file, so a crash or kill loses nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QStandardPaths
+
+from colorme_desktop.core.hints import Hint, HintsFileError, hints_from_dict, hints_to_dict
+from colorme_desktop.core.imageio import write_text_atomically
+
+log = logging.getLogger(__name__)
+
+
+def recovery_path() -> Path:
+    folder = os.environ.get("COLORME_RECOVERY_DIR") or QStandardPaths.writableLocation(
+        QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(folder) / "recovery.json"
+
+
+class RecoveryStore:
+    """Writes happen on a short-lived thread; only the newest pending state is written."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or recovery_path()
+        self._lock = threading.Lock()
+        self._pending: str | None = None
+        self._writer: threading.Thread | None = None
+
+    def save(self, image_path: Path, hints: tuple[Hint, ...], image_size: tuple[int, int]) -> None:
+        text = json.dumps({"image": str(image_path), "hints": hints_to_dict(hints, image_size)})
+        with self._lock:
+            self._pending = text
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._write_pending, daemon=True)
+                self._writer.start()
+
+    def _write_pending(self) -> None:
+        while True:
+            with self._lock:
+                text, self._pending = self._pending, None
+            if text is None:
+                return
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                write_text_atomically(self.path, text)
+            except OSError as exc:
+                log.warning("could not write the recovery file: %s", exc)
+
+    def flush(self) -> None:
+        writer = self._writer
+        if writer is not None:
+            writer.join()
+
+    def clear(self) -> None:
+        self.flush()
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("could not remove the recovery file: %s", exc)
+
+    def load(self) -> tuple[Path, tuple[Hint, ...]] | None:
+        """The saved (image path, hints), or None if there is nothing usable to restore."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            hints = hints_from_dict(data["hints"])
+            return Path(data["image"]), hints
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, HintsFileError) as exc:
+            log.warning("ignoring an unusable recovery file: %s", exc)
+            return None

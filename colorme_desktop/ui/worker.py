@@ -1,0 +1,129 @@
+"""One long-lived thread that runs the colorization engine; the newest request wins.
+
+The pattern of Qt's Mandelbrot example: ``request()`` overwrites a single pending slot
+under a mutex and wakes the thread; results come back through signals carrying the
+request's generation number so the window can drop stale ones.  The engine itself is
+created inside this thread, so importing torch and loading weights never freezes the
+window.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import QMutex, QMutexLocker, QThread, QWaitCondition, Signal
+
+from colorme_desktop.core.color import compose
+from colorme_desktop.core.hints import Hint
+from colorme_desktop.core.palette import dominant_colors, enhance_for_palette
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[str | None], tuple[object, str | None]]
+
+
+@dataclass(frozen=True)
+class ColorizeRequest:
+    generation: int
+    grey: np.ndarray
+    hints: tuple[Hint, ...]
+    saturation: float = 1.0
+    engine_name: str | None = None  # None: the best available
+
+
+def default_engine_factory(name: str | None) -> tuple[object, str | None]:
+    from colorme_desktop.engines.registry import create_engine
+
+    return create_engine(name)
+
+
+class ColorizeWorker(QThread):
+    result_ready = Signal(int, object, object)  # generation, rgb (H, W, 3) uint8, chroma
+    palette_ready = Signal(int, list)  # generation, [(r, g, b), ...]
+    failed = Signal(int, str)  # generation, message for the user
+    engine_changed = Signal(str, str)  # engine name, note ("" when none)
+    busy_changed = Signal(bool)
+
+    def __init__(self, engine_factory: EngineFactory = default_engine_factory, parent=None) -> None:
+        super().__init__(parent)
+        self._factory = engine_factory
+        self._mutex = QMutex()
+        self._wake = QWaitCondition()
+        self._pending: ColorizeRequest | None = None
+        self._stopping = False
+        self._engine = None
+        self._engine_request: str | None = "unset"
+        self._last_key: tuple | None = None  # (grey id, hints, engine) of the cached chroma
+        self._last_chroma: np.ndarray | None = None
+
+    def request(self, request: ColorizeRequest) -> None:
+        with QMutexLocker(self._mutex):
+            self._pending = request
+            self._wake.wakeOne()
+        if not self.isRunning():
+            self.start()
+
+    def stop(self) -> None:
+        """Ask the thread to finish its current step and wait for it (never terminate())."""
+        with QMutexLocker(self._mutex):
+            self._stopping = True
+            self._pending = None
+            self._wake.wakeOne()
+        self.wait()
+
+    def _take(self) -> ColorizeRequest | None:
+        with QMutexLocker(self._mutex):
+            while self._pending is None and not self._stopping:
+                self._wake.wait(self._mutex)
+            if self._stopping:
+                return None
+            request, self._pending = self._pending, None
+            return request
+
+    def _has_pending(self) -> bool:
+        with QMutexLocker(self._mutex):
+            return self._pending is not None or self._stopping
+
+    def _ensure_engine(self, name: str | None) -> None:
+        if self._engine is not None and name == self._engine_request:
+            return
+        self._engine, note = self._factory(name)
+        self._engine_request = name
+        self._last_key = None
+        self.engine_changed.emit(getattr(self._engine, "name", "engine"), note or "")
+
+    def run(self) -> None:
+        while True:
+            request = self._take()
+            if request is None:
+                return
+            self.busy_changed.emit(True)
+            try:
+                self._process(request)
+            except MemoryError:
+                self.failed.emit(request.generation, "Not enough memory to colorize this image.")
+            except Exception as exc:  # noqa: BLE001 - any engine failure is reported, the thread lives on
+                log.error("colorization failed:\n%s", traceback.format_exc())
+                self.failed.emit(request.generation, f"Colorization failed: {exc}")
+            finally:
+                if not self._has_pending():
+                    self.busy_changed.emit(False)
+
+    def _process(self, request: ColorizeRequest) -> None:
+        self._ensure_engine(request.engine_name)
+        key = (id(request.grey), request.grey.shape, request.hints, self._engine_request)
+        if key == self._last_key and self._last_chroma is not None:
+            chroma = self._last_chroma  # only the saturation changed
+        else:
+            chroma = self._engine.colorize(request.grey, request.hints)
+            self._last_key, self._last_chroma = key, chroma
+        rgb = compose(request.grey, chroma, request.saturation)
+        self.result_ready.emit(request.generation, rgb, chroma)
+        if self._has_pending():
+            return  # the result is already outdated: no palette for it
+        colours = dominant_colors(enhance_for_palette(rgb), count=5)
+        self.palette_ready.emit(request.generation, colours)
