@@ -73,31 +73,34 @@ def _box(image: np.ndarray, radius: int) -> np.ndarray:
     return cv2.boxFilter(image, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
 
 
-def upsample_chroma(chroma: np.ndarray, grey: np.ndarray, edge_aware: bool = True) -> np.ndarray:
+def upsample_chroma(chroma: np.ndarray, grey: np.ndarray, edge_aware: bool = True,
+                    radius: int = 1, eps: float = 1e-3) -> np.ndarray:
     """Bring working-size chroma to the grey image's full size.
 
     Plain bilinear upsampling smears colour across edges that the full-resolution grey
-    shows sharply; a guided filter (He et al. 2010) with the grey as guide snaps the
-    chroma back onto those edges.  The luminance itself is never resampled.
+    shows sharply.  Instead we fit the guided filter's local linear model, chroma ~ a *
+    grey + b (He et al. 2010), at the working size, upsample only the smooth a and b, and
+    apply them to the full-resolution grey (He & Sun's fast guided filter), so colour
+    edges land on the real edges.  The luminance itself is never resampled.
     """
     h, w = grey.shape
+    chroma = chroma.astype(np.float32, copy=False)
     if chroma.shape[:2] == (h, w):
-        return chroma.astype(np.float32, copy=False)
-    up = cv2.resize(chroma.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+        return chroma
     if not edge_aware:
-        return up
-    factor = max(h / chroma.shape[0], w / chroma.shape[1])
-    radius = max(1, int(round(factor)))
+        return cv2.resize(chroma, (w, h), interpolation=cv2.INTER_LINEAR)
+    small_size = (chroma.shape[1], chroma.shape[0])
+    guide_small = cv2.resize(grey, small_size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     guide = grey.astype(np.float32) / 255.0
-    eps = 1e-3
-    mean_i = _box(guide, radius)
-    var_i = _box(guide * guide, radius) - mean_i * mean_i
-    out = np.empty_like(up)
+    mean_i = _box(guide_small, radius)
+    var_i = _box(guide_small * guide_small, radius) - mean_i * mean_i
+    out = np.empty((h, w, 2), dtype=np.float32)
     for c in range(2):
-        p = up[..., c]
+        p = np.ascontiguousarray(chroma[..., c])
         mean_p = _box(p, radius)
-        cov_ip = _box(guide * p, radius) - mean_i * mean_p
-        a = cov_ip / (var_i + eps)
+        a = (_box(guide_small * p, radius) - mean_i * mean_p) / (var_i + eps)
         b = mean_p - a * mean_i
-        out[..., c] = _box(a, radius) * guide + _box(b, radius)
+        a_full = cv2.resize(_box(a, radius), (w, h), interpolation=cv2.INTER_LINEAR)
+        b_full = cv2.resize(_box(b, radius), (w, h), interpolation=cv2.INTER_LINEAR)
+        out[..., c] = a_full * guide + b_full
     return out

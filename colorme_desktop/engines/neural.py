@@ -16,7 +16,7 @@ import torch
 from colorme_desktop.core.color import upsample_chroma
 from colorme_desktop.core.hints import Hint, rasterize
 from colorme_desktop.engines.base import EngineError, image_key
-from colorme_desktop.engines.levin import spread_residual, symmetric_laplacian
+from colorme_desktop.engines.levin import UPSAMPLE_EDGE_AWARE, spread_residual, symmetric_laplacian
 from colorme_desktop.engines.network import ColorNet
 from colorme_desktop.engines.weights import load_checked, weights_dir
 
@@ -112,7 +112,7 @@ class NeuralEngine:
         predicted = self.predict(grey, hints)
         if hints:
             predicted = self._make_hints_exact(grey, hints, predicted)
-        return upsample_chroma(predicted, grey)
+        return upsample_chroma(predicted, grey, edge_aware=UPSAMPLE_EDGE_AWARE)
 
     def _make_hints_exact(self, grey: np.ndarray, hints: Sequence[Hint], predicted: np.ndarray) -> np.ndarray:
         s = self.settings

@@ -1,0 +1,47 @@
+import numpy as np
+from PIL import Image
+
+from colorme_desktop.core.color import chroma_of, compose, luma, upsample_chroma
+from tests.helpers import colourful_rgb
+
+
+def test_luma_matches_pillow_exactly():
+    rgb = np.random.default_rng(1).integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
+    assert np.array_equal(luma(rgb), np.asarray(Image.fromarray(rgb).convert("L")))
+
+
+def test_compose_round_trips_a_colour_photo():
+    rgb = colourful_rgb()
+    out = compose(luma(rgb), chroma_of(rgb))
+    error = np.abs(out.astype(int) - rgb.astype(int))
+    # Only the integer rounding of luma is lost; saturated pixels feel it most.
+    assert error.mean() < 0.5 and error.max() <= 6
+
+
+def test_compose_keeps_luminance_with_out_of_gamut_chroma():
+    rng = np.random.default_rng(2)
+    grey = rng.integers(0, 256, size=(64, 64), dtype=np.uint8)
+    wild = rng.uniform(-300, 300, size=(64, 64, 2)).astype(np.float32)
+    out = compose(grey, wild)
+    back = np.asarray(Image.fromarray(out).convert("L")).astype(int)
+    assert (np.abs(back - grey.astype(int)) <= 1).mean() >= 0.999
+    # Out-of-gamut chroma is pulled toward grey, not dropped: colour remains.
+    assert np.abs(chroma_of(out)).mean() > 10
+
+
+def test_saturation_scales_colour():
+    rgb = colourful_rgb()
+    chroma = chroma_of(rgb)
+    muted = compose(luma(rgb), chroma, saturation=0.0)
+    assert np.abs(chroma_of(muted)).max() < 1.5
+
+
+def test_guided_upsampling_keeps_edges_sharper_than_bilinear():
+    grey = np.zeros((64, 64), dtype=np.uint8)
+    grey[:, 32:] = 200
+    small = np.zeros((16, 16, 2), dtype=np.float32)
+    small[:, 8:, 0] = 50.0
+    guided = upsample_chroma(small, grey)
+    plain = upsample_chroma(small, grey, edge_aware=False)
+    truth = np.where(np.arange(64) >= 32, 50.0, 0.0)[None, :]
+    assert np.abs(guided[..., 0] - truth).mean() < np.abs(plain[..., 0] - truth).mean()

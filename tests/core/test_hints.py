@@ -1,0 +1,111 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from colorme_desktop.core.hints import (Hint, HintsFileError, load_hints_file, point_hint, rasterize,
+                                        save_hints_file)
+from colorme_desktop.core.history import HintHistory
+
+SIZE = (100, 80)
+
+
+def test_rasterize_point_marks_a_disc_with_its_chroma():
+    chroma, mask = rasterize([point_hint(50, 40, (255, 0, 0), radius=3)], SIZE)
+    assert mask.shape == (80, 100)
+    assert 25 <= mask.sum() <= 50  # about pi * 3.5^2
+    assert mask[40, 50] == 1 and mask[40, 58] == 0
+    assert chroma[40, 50, 1] > 100  # red has strong positive Cr
+    assert np.all(chroma[mask == 0] == 0)
+
+
+def test_rasterize_stroke_covers_its_path_and_scales():
+    stroke = Hint(((10.0, 10.0), (90.0, 10.0)), (0, 0, 255), 2.0)
+    _, mask = rasterize([stroke], SIZE)
+    assert mask[10, 10:90].all()
+    _, small = rasterize([stroke], (50, 40), scale=0.5)
+    assert small[5, 5:45].all()
+
+
+def test_tiny_radius_at_small_scale_still_marks_a_pixel():
+    _, mask = rasterize([point_hint(50, 40, (0, 255, 0), radius=1)], (10, 8), scale=0.1)
+    assert mask.sum() == 1 and mask[4, 5] == 1
+
+
+def test_hints_file_round_trip(tmp_path):
+    hints = (point_hint(12.5, 40, (161, 178, 195), 2), Hint(((1.0, 2.0), (30.0, 40.0)), (1, 2, 3), 4.0))
+    path = tmp_path / "h.json"
+    save_hints_file(path, hints, SIZE)
+    data = json.loads(path.read_text())
+    assert data["version"] == 1 and data["image_size"] == [100, 80]
+    assert data["hints"][0] == {"x": 12.5, "y": 40.0, "color": "#a1b2c3", "radius": 2.0}
+    assert load_hints_file(path, SIZE) == hints
+
+
+def _write(tmp_path, payload):
+    path = tmp_path / "bad.json"
+    path.write_text(payload if isinstance(payload, str) else json.dumps(payload))
+    return path
+
+
+GOOD = {"version": 1, "image_size": [100, 80], "hints": [{"x": 1, "y": 2, "color": "#ffffff", "radius": 2}]}
+
+
+@pytest.mark.parametrize("payload, message", [
+    ("{not json", "not valid JSON"),
+    ('{"version": 1, "image_size": [100, 80], "hints": [{"x": NaN, "y": 1, "color": "#ffffff"}]}', "NaN"),
+    ('{"version": 1, "image_size": [100, 80], "hints": [{"x": Infinity, "y": 1, "color": "#ffffff"}]}',
+     "Infinity"),
+    ({**GOOD, "version": 2}, "newer"),
+    ({**GOOD, "version": "1"}, "version"),
+    ({**GOOD, "image_size": [100]}, "image_size"),
+    ({**GOOD, "hints": {"x": 1}}, "must be a list"),
+    ({**GOOD, "hints": [{"x": "1", "y": 2, "color": "#ffffff"}]}, "must be a number"),
+    ({**GOOD, "hints": [{"x": 1, "y": 2, "color": "red"}]}, "#rrggbb"),
+    ({**GOOD, "hints": [{"x": 1, "y": 2, "color": "#gggggg"}]}, "#rrggbb"),
+    ({**GOOD, "hints": [{"x": 1e9, "y": 2, "color": "#ffffff"}]}, "outside"),
+    ({**GOOD, "hints": [{"x": 1, "y": 2, "color": "#ffffff", "radius": -1}]}, "radius"),
+    ({**GOOD, "hints": [{"points": [[1, 2, 3]], "color": "#ffffff"}]}, "\\[x, y\\]"),
+    ({**GOOD, "hints": [{"color": "#ffffff"}]}, "neither"),
+    ({**GOOD, "hints": [{"points": [[1, 1]] * 1_000_001, "color": "#ffffff"}]}, "more than"),
+])
+def test_bad_hints_files_are_refused(tmp_path, payload, message):
+    with pytest.raises(HintsFileError, match=message):
+        load_hints_file(_write(tmp_path, payload))
+
+
+def test_hints_for_another_image_size_are_refused(tmp_path):
+    with pytest.raises(HintsFileError, match="100 x 80"):
+        load_hints_file(_write(tmp_path, GOOD), (200, 80))
+
+
+def test_history_undo_redo_and_new_edit_clears_redo():
+    a, b, c = (point_hint(i, i, (i, i, i)) for i in range(3))
+    history = HintHistory()
+    history.push((a,))
+    history.push((a, b))
+    assert history.undo() == (a,)
+    assert history.undo() == ()
+    assert not history.can_undo()
+    assert history.redo() == (a,)
+    history.push((a, c))
+    assert not history.can_redo()
+    assert history.current == (a, c)
+
+
+def test_history_is_bounded():
+    history = HintHistory(max_steps=5)
+    for i in range(20):
+        history.push((point_hint(i, i, (0, 0, 0)),))
+    steps = 0
+    while history.can_undo():
+        history.undo()
+        steps += 1
+    assert steps == 5
+
+
+def test_distance_to_stroke():
+    stroke = Hint(((0.0, 0.0), (10.0, 0.0)), (0, 0, 0), 1.0)
+    assert math.isclose(stroke.distance_to(5, 3), 3.0)
+    assert math.isclose(stroke.distance_to(13, 4), 5.0)

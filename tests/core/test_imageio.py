@@ -1,0 +1,138 @@
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorme_desktop.core import imageio
+from colorme_desktop.core.imageio import ImageLoadError, ImageSaveError, load_image, save_image
+from tests.helpers import colourful_rgb
+
+W, H = 40, 24
+
+
+def _rgb():
+    return colourful_rgb(H, W)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "RGB", "RGBA", "CMYK", "1"])
+def test_every_mode_loads_at_full_size(tmp_path, mode):
+    image = Image.fromarray(_rgb()).convert(mode)
+    path = tmp_path / ("x.tif" if mode == "CMYK" else "x.png")
+    image.save(path)
+    loaded = load_image(path)
+    assert loaded.size == (W, H)
+    assert loaded.grey.dtype == np.uint8
+    assert loaded.is_colour == (mode in ("P", "RGB", "RGBA", "CMYK"))
+
+
+def test_sixteen_bit_grey_png(tmp_path):
+    data = (np.linspace(0, 65535, W * H).reshape(H, W)).astype(np.uint16)
+    path = tmp_path / "g16.png"
+    Image.fromarray(data).save(path)
+    loaded = load_image(path)
+    assert loaded.size == (W, H) and not loaded.is_colour
+    assert loaded.grey[0, 0] == 0 and loaded.grey[-1, -1] == 255
+
+
+def test_sixteen_bit_rgb_png(tmp_path):
+    import cv2
+
+    rgb16 = (_rgb().astype(np.uint16) * 257)
+    path = tmp_path / "c16.png"
+    cv2.imwrite(str(path), rgb16[..., ::-1])
+    loaded = load_image(path)
+    assert loaded.size == (W, H) and loaded.is_colour
+    assert np.abs(loaded.rgb.astype(int) - _rgb().astype(int)).max() <= 1
+
+
+def test_rgb_with_grey_content_counts_as_grey(tmp_path):
+    grey = np.random.default_rng(0).integers(0, 256, (H, W), dtype=np.uint8)
+    path = tmp_path / "scan.jpg"
+    Image.fromarray(grey).convert("RGB").save(path, quality=95)
+    assert not load_image(path).is_colour
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied(tmp_path, orientation):
+    rgb = _rgb()
+    image = Image.fromarray(rgb)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / "o.jpg"
+    image.save(path, exif=exif, quality=95)
+    loaded = load_image(path)
+    expected = (H, W) if orientation in (5, 6, 7, 8) else (W, H)
+    assert loaded.size == expected
+
+
+def test_broken_files_are_refused_with_a_message(tmp_path):
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    text = tmp_path / "text.png"
+    text.write_text("hello, not an image")
+    good = tmp_path / "good.jpg"
+    Image.fromarray(_rgb()).save(good)
+    truncated = tmp_path / "trunc.jpg"
+    truncated.write_bytes(good.read_bytes()[:200])
+    for path in (empty, text, truncated, tmp_path, tmp_path / "missing.png"):
+        with pytest.raises(ImageLoadError) as info:
+            load_image(path)
+        assert path.name in str(info.value) or "folder" in str(info.value)
+
+
+def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(imageio, "MAX_PIXELS", 100)
+    path = tmp_path / "big.png"
+    Image.fromarray(_rgb()).save(path)
+    with pytest.raises(ImageLoadError, match="megapixels"):
+        load_image(path)
+
+
+def test_animated_gif_uses_first_frame_and_says_so(tmp_path):
+    frames = [Image.fromarray(colourful_rgb(H, W, seed=s)).convert("P") for s in range(3)]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    loaded = load_image(path)
+    assert loaded.size == (W, H)
+    assert any("first" in note for note in loaded.notes)
+
+
+def test_save_round_trip_each_format(tmp_path):
+    rgb = _rgb()
+    for suffix in (".png", ".jpg", ".tif", ".webp"):
+        path = tmp_path / f"out{suffix}"
+        save_image(path, rgb)
+        back = np.asarray(Image.open(path).convert("RGB"))
+        assert back.shape == rgb.shape
+        error = np.abs(back.astype(int) - rgb.astype(int)).mean()
+        assert error == 0 if suffix in (".png", ".tif") else error < 12
+
+
+def test_unknown_extension_is_refused(tmp_path):
+    with pytest.raises(ImageSaveError, match="choose one of"):
+        save_image(tmp_path / "out.xyz", _rgb())
+
+
+def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "keep.png"
+    target.write_bytes(b"precious old content")
+
+    def exploding_save(self, fp, *args, **kwargs):
+        fp.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", exploding_save)
+    with pytest.raises(ImageSaveError, match="No space left"):
+        save_image(target, _rgb())
+    assert target.read_bytes() == b"precious old content"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.png"]  # no temp file left behind
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_folder_is_reported(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    with pytest.raises(ImageSaveError):
+        save_image(folder / "x.png", _rgb())

@@ -1,0 +1,56 @@
+import numpy as np
+
+from colorme_desktop.core.color import chroma_of_color, compose
+from colorme_desktop.core.hints import point_hint
+from colorme_desktop.engines.levin import LevinEngine, spread_residual, symmetric_laplacian
+from tests.helpers import two_region_grey
+
+RED = (200, 40, 40)
+
+
+def test_no_hints_gives_the_grey_image():
+    grey = two_region_grey()
+    chroma = LevinEngine().colorize(grey, ())
+    assert chroma.shape == (*grey.shape, 2) and not chroma.any()
+
+
+def test_hint_spreads_over_its_region_but_not_across_the_edge():
+    # With one hint the whole image is one region, so the right side gets a neutral hint.
+    grey = two_region_grey()
+    chroma = LevinEngine().colorize(grey, [point_hint(20, 30, RED, radius=2),
+                                           point_hint(90, 60, (190, 190, 190), radius=1)])
+    target = np.array(chroma_of_color(RED))
+    left = chroma[:, 5:40].reshape(-1, 2)
+    right = chroma[:, 56:].reshape(-1, 2)
+    # The painted (dark) region takes the hint's colour nearly everywhere...
+    assert np.abs(left - target).max(axis=1).mean() < 0.15 * np.abs(target).max()
+    # ...and colour across the strong edge stays far weaker than in the hinted region.
+    assert np.abs(right).max(axis=1).mean() < 0.2 * np.abs(target).max()
+
+
+def test_two_regions_two_colours():
+    grey = two_region_grey()
+    blue = (40, 60, 220)
+    chroma = LevinEngine().colorize(grey, [point_hint(20, 30, RED), point_hint(75, 30, blue)])
+    out = compose(grey, chroma)
+    assert out[30, 10, 0] > out[30, 10, 2]  # left is reddish
+    assert out[30, 85, 2] > out[30, 85, 0]  # right is bluish
+
+
+def test_working_size_result_is_full_size():
+    grey = np.tile(two_region_grey(), (8, 8))  # 512 x 768
+    chroma = LevinEngine(working_side=128).colorize(grey, [point_hint(100, 100, RED, 4)])
+    assert chroma.shape == (*grey.shape, 2)
+    assert np.abs(chroma[100, 100] - chroma_of_color(RED)).max() < 15
+
+
+def test_residual_spread_is_exact_at_hints_and_fades_away():
+    grey = np.full((40, 40), 128, dtype=np.uint8)
+    laplacian = symmetric_laplacian(grey)
+    mask = np.zeros((40, 40), dtype=np.float32)
+    mask[20, 20] = 1
+    residual = np.zeros((40, 40, 2), dtype=np.float32)
+    residual[20, 20] = (30.0, -10.0)
+    out = spread_residual(laplacian, residual, mask, decay=0.01)
+    assert np.allclose(out[20, 20], (30.0, -10.0))
+    assert 0 < out[20, 25, 0] < 30 and abs(out[20, 39, 0]) < abs(out[20, 25, 0])

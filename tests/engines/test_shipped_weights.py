@@ -1,0 +1,37 @@
+"""The committed network on a known image: a sensible, colourful result."""
+
+import numpy as np
+import pytest
+
+from colorme_desktop.core.color import compose
+from colorme_desktop.core.imageio import load_image
+from colorme_desktop.core.metrics import colourfulness
+from colorme_desktop.engines.neural import NeuralEngine
+from colorme_desktop.engines.weights import weights_dir
+
+SAMPLE = weights_dir().parent / "resources" / "sample" / "summer-palace-grey.jpg"
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return NeuralEngine()
+
+
+def test_sample_gets_plausible_colour(engine):
+    grey = load_image(SAMPLE).grey
+    rgb = compose(grey, engine.colorize(grey, ()))
+    assert colourfulness(rgb) > 15  # clearly coloured, not grey
+    h, w = grey.shape
+    sky = rgb[: h // 8, w // 2:].reshape(-1, 3).mean(axis=0)
+    foliage = rgb[int(h * 0.8):, int(w * 0.85):].reshape(-1, 3).mean(axis=0)
+    assert sky[2] > sky[0]  # the sky is bluish
+    assert foliage[1] > foliage[2]  # the trees are greenish
+
+
+def test_hint_is_followed(engine):
+    grey = load_image(SAMPLE).grey
+    red = (220, 30, 30)
+    from colorme_desktop.core.hints import point_hint
+
+    rgb = compose(grey, engine.colorize(grey, [point_hint(500, 40, red, radius=6)]))
+    assert int(rgb[40, 500, 0]) > int(rgb[40, 500, 2]) + 30

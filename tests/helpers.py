@@ -1,0 +1,25 @@
+"""Small synthetic images shared by the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def two_region_grey(height: int = 64, width: int = 96) -> np.ndarray:
+    """Dark left half, light right half: a strong vertical edge at the middle."""
+    grey = np.full((height, width), 60, dtype=np.uint8)
+    grey[:, width // 2:] = 190
+    rng = np.random.default_rng(0)
+    noise = rng.integers(-3, 4, size=grey.shape)
+    return np.clip(grey.astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+def colourful_rgb(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
+    """Smooth colour gradients with a few saturated blocks."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack([x * 255 / width, y * 255 / height, 255 - x * 255 / width], axis=-1)
+    rgb[5:15, 5:20] = (230, 30, 30)
+    rgb[20:40, 30:50] = (20, 200, 40)
+    rgb += rng.normal(0, 4, size=rgb.shape)
+    return np.clip(rgb, 0, 255).astype(np.uint8)

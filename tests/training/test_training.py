@@ -1,0 +1,133 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+
+from colorme_desktop.training.augment import AugmentConfig, PhotoBank
+from colorme_desktop.training.evaluate import evaluate, simulate_eval_hints, write_report
+from colorme_desktop.training.hintsim import HintConfig, simulate_hints
+from colorme_desktop.training.pack import load_packed, pack_photos
+from colorme_desktop.training.train import TrainConfig, soft_bin_targets, split_luma_chroma, train
+from tests.helpers import colourful_rgb
+
+
+def _photos(n=4):
+    return [colourful_rgb(60 + 5 * i, 80, seed=i) for i in range(n)]
+
+
+def test_photo_bank_crops_stay_inside_the_photo():
+    bank = PhotoBank([np.full((40, 60, 3), 200, np.uint8), np.full((70, 50, 3), 200, np.uint8)],
+                     torch.device("cpu"))
+    g = torch.Generator().manual_seed(0)
+    crops = bank.sample(16, 32, AugmentConfig(), g)
+    assert crops.shape == (16, 3, 32, 32)
+    assert crops.min() > 150  # never the zero padding of the canvas
+
+
+def test_simulated_hints_follow_the_config():
+    chroma = torch.randn(64, 2, 48, 48) * 30
+    g = torch.Generator().manual_seed(0)
+    hint, mask = simulate_hints(chroma, HintConfig(no_hint_share=0.5, reveal_all_share=0.0), g)
+    per_sample = mask.sum(dim=(1, 2, 3))
+    assert 15 < (per_sample == 0).sum() < 50
+    assert ((hint != 0) <= (mask != 0)).all()  # colour only where the mask is set
+    revealed, mask_all = simulate_hints(chroma, HintConfig(reveal_all_share=1.0, no_hint_share=0.0), g)
+    assert mask_all.all() and torch.allclose(revealed, chroma)
+
+
+def test_hint_colour_is_the_local_mean():
+    chroma = torch.zeros(1, 2, 32, 32)
+    chroma[:, 0] = 25.0
+    g = torch.Generator().manual_seed(1)
+    config = HintConfig(no_hint_share=0.0, reveal_all_share=0.0, geometric_p=0.2)
+    hint, mask = simulate_hints(chroma, config, g)
+    assert mask.sum() > 0 and torch.allclose(hint[:, 0][mask[:, 0] > 0], torch.tensor(25.0), atol=1e-3)
+
+
+def test_soft_targets_sum_to_one_and_recover_the_value():
+    from colorme_desktop.engines.network import bin_centres
+
+    chroma = torch.tensor([[[[13.0]], [[-40.0]]]])
+    target = soft_bin_targets(chroma)
+    assert torch.isclose(target.sum(), torch.tensor(1.0))
+    recovered = torch.einsum("bkhw,kc->bchw", target, bin_centres())
+    assert torch.allclose(recovered.flatten(), torch.tensor([13.0, -40.0]), atol=1e-3)
+
+
+def test_luma_in_torch_matches_core():
+    from colorme_desktop.core.color import chroma_of, luma
+
+    rgb = colourful_rgb()
+    grey, chroma = split_luma_chroma(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())
+    assert np.abs(grey[0, 0].numpy() - luma(rgb)).max() <= 1
+    assert np.abs(chroma[0].permute(1, 2, 0).numpy() - chroma_of(rgb)).max() < 1e-3
+
+
+def test_pack_round_trip(tmp_path):
+    photos_dir = tmp_path / "photos"
+    photos_dir.mkdir()
+    entries = []
+    for i, rgb in enumerate(_photos(3)):
+        Image.fromarray(rgb).save(photos_dir / f"{i}.png")
+        entries.append({"file": f"{i}.png", "split": "val" if i == 0 else "train"})
+    (tmp_path / "manifest.json").write_text(json.dumps({"photos": entries}))
+    packed = pack_photos(tmp_path, tmp_path / "out" / "photos.npz")
+    assert len(load_packed(packed, "train")) == 2 and len(load_packed(packed, "val")) == 1
+
+
+def test_tiny_training_run_resumes(tmp_path):
+    config = TrainConfig(size=64, batch=2, max_steps=3, minutes=5, checkpoint_seconds=1e9, log_every=1)
+    first = train(tmp_path, tmp_path / "run", config, "cpu", photos=_photos())
+    assert first["steps"] == 3 and np.isfinite(first["history"][-1]["loss"])
+    config.max_steps = 5
+    second = train(tmp_path, tmp_path / "run", config, "cpu", photos=_photos())
+    assert second["steps"] == 5  # continued from step 3, not from zero
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["steps"] == 5
+
+
+def test_training_runs_unchanged_under_torchrun(tmp_path):
+    """DistributedDataParallel with gloo on CPU, two processes."""
+    photos_dir = tmp_path / "photos"
+    photos_dir.mkdir()
+    entries = []
+    for i, rgb in enumerate(_photos(4)):
+        Image.fromarray(rgb).save(photos_dir / f"{i}.png")
+        entries.append({"file": f"{i}.png", "split": "train"})
+    (tmp_path / "manifest.json").write_text(json.dumps({"photos": entries}))
+    pack_photos(tmp_path, tmp_path / "packed" / "photos.npz")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+         "-m", "colorme_desktop.training.train", "--data", str(tmp_path / "packed"), "--out",
+         str(tmp_path / "ddp"), "--max-steps", "3", "--batch", "2", "--size", "64", "--threads", "1"],
+        capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert summary["steps"] == 3 and summary["samples"] == 3 * 2 * 2  # both processes' samples
+
+
+def test_evaluation_table_and_plot(tmp_path):
+    for i, rgb in enumerate(_photos(2)):
+        Image.fromarray(rgb).save(tmp_path / f"{i}.png")
+    from colorme_desktop.engines.levin import LevinEngine
+    from colorme_desktop.training.evaluate import list_photos
+
+    result = evaluate(list_photos(tmp_path), {"levin": LevinEngine().colorize}, counts=(0, 5, 50))
+    assert result.images == 2
+    assert result.psnr["levin"][0] == result.psnr["grey"][0]  # no hints: the grey image
+    assert result.psnr["levin"][50] > result.psnr["grey"][50] + 1
+    write_report(result, tmp_path / "report")
+    assert (tmp_path / "report" / "eval.png").stat().st_size > 1000
+    assert "levin" in (tmp_path / "report" / "eval.md").read_text()
+
+
+def test_eval_hints_use_the_patch_mean():
+    rgb = np.zeros((20, 20, 3), np.uint8)
+    rgb[:, :, 0] = 100
+    hints = simulate_eval_hints(rgb, 3, seed=0)
+    assert len(hints) == 3 and all(h.color == (100, 0, 0) and h.radius == 2 for h in hints)
