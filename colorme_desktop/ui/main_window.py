@@ -567,8 +567,14 @@ class MainWindow(QMainWindow):
         self.original_canvas.setVisible(on and self.image is not None and self.image.rgb is not None)
 
     # ================================================================ worker results
-    @Slot(int, object, object)
-    def _on_result_ready(self, generation: int, rgb: np.ndarray, chroma: object) -> None:
+    @Slot(int)
+    def _on_result_ready(self, generation: int) -> None:
+        payload = self.worker.take_result(generation)
+        if payload is None or generation < self.shown_generation:
+            return  # superseded in the outbox, or older than what is on screen
+        self.show_result(generation, payload[0])
+
+    def show_result(self, generation: int, rgb: np.ndarray) -> None:
         if generation < self.shown_generation:
             return  # older than what is on screen
         self.shown_generation = generation
@@ -577,9 +583,10 @@ class MainWindow(QMainWindow):
         if generation == self.generation and self._pending_save is not None:
             self._start_save()
 
-    @Slot(int, list)
-    def _on_palette_ready(self, generation: int, colours: list) -> None:
-        if generation == self.generation:
+    @Slot(int)
+    def _on_palette_ready(self, generation: int) -> None:
+        colours = self.worker.take_palette(generation)
+        if colours is not None and generation == self.generation:
             self.palette_dock.set_suggested(colours)
 
     @Slot(int, str)

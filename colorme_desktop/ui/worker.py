@@ -2,7 +2,9 @@
 
 The pattern of Qt's Mandelbrot example: ``request()`` overwrites a single pending slot
 under a mutex and wakes the thread; results come back through signals carrying the
-request's generation number so the window can drop stale ones.  The engine itself is
+request's generation number so the window can drop stale ones.  The arrays themselves
+wait in a locked outbox that keeps only the newest of each kind, so a burst of edits
+never queues a pile of full-resolution images in the event loop.  The engine itself is
 created inside this thread, so importing torch and loading weights never freezes the
 window.
 """
@@ -10,12 +12,13 @@ window.
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QMutex, QMutexLocker, QThread, QWaitCondition, Signal
+from PySide6.QtCore import QThread, Signal
 
 from colorme_desktop.core.color import compose
 from colorme_desktop.core.hints import Hint
@@ -42,8 +45,8 @@ def default_engine_factory(name: str | None) -> tuple[object, str | None]:
 
 
 class ColorizeWorker(QThread):
-    result_ready = Signal(int, object, object)  # generation, rgb (H, W, 3) uint8, chroma
-    palette_ready = Signal(int, list)  # generation, [(r, g, b), ...]
+    result_ready = Signal(int)  # generation; take_result() returns (rgb, chroma)
+    palette_ready = Signal(int)  # generation; take_palette() returns [(r, g, b), ...]
     failed = Signal(int, str)  # generation, message for the user
     engine_changed = Signal(str, str)  # engine name, note ("" when none)
     busy_changed = Signal(bool)
@@ -51,41 +54,57 @@ class ColorizeWorker(QThread):
     def __init__(self, engine_factory: EngineFactory = default_engine_factory, parent=None) -> None:
         super().__init__(parent)
         self._factory = engine_factory
-        self._mutex = QMutex()
-        self._wake = QWaitCondition()
+        self._wake = threading.Condition()  # guards _pending and _stopping
         self._pending: ColorizeRequest | None = None
         self._stopping = False
         self._engine = None
         self._engine_request: str | None = "unset"
         self._last_key: tuple | None = None  # (grey id, hints, engine) of the cached chroma
         self._last_chroma: np.ndarray | None = None
+        self._outbox_lock = threading.Lock()
+        self._results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._palettes: dict[int, list] = {}
+
+    def _post(self, box: dict, generation: int, payload) -> None:
+        with self._outbox_lock:
+            for old in [g for g in box if g < generation]:
+                del box[old]  # the window never wants an older one once a newer exists
+            box[generation] = payload
+
+    def take_result(self, generation: int) -> tuple[np.ndarray, np.ndarray] | None:
+        with self._outbox_lock:
+            return self._results.pop(generation, None)
+
+    def take_palette(self, generation: int) -> list | None:
+        with self._outbox_lock:
+            return self._palettes.pop(generation, None)
 
     def request(self, request: ColorizeRequest) -> None:
-        with QMutexLocker(self._mutex):
+        with self._wake:
             self._pending = request
-            self._wake.wakeOne()
+            self._wake.notify()
         if not self.isRunning():
             self.start()
 
     def stop(self) -> None:
         """Ask the thread to finish its current step and wait for it (never terminate())."""
-        with QMutexLocker(self._mutex):
+        with self._wake:
             self._stopping = True
             self._pending = None
-            self._wake.wakeOne()
+            self._wake.notify()
         self.wait()
 
     def _take(self) -> ColorizeRequest | None:
-        with QMutexLocker(self._mutex):
+        with self._wake:
             while self._pending is None and not self._stopping:
-                self._wake.wait(self._mutex)
+                self._wake.wait()
             if self._stopping:
                 return None
             request, self._pending = self._pending, None
             return request
 
     def _has_pending(self) -> bool:
-        with QMutexLocker(self._mutex):
+        with self._wake:
             return self._pending is not None or self._stopping
 
     def _ensure_engine(self, name: str | None) -> None:
@@ -122,8 +141,10 @@ class ColorizeWorker(QThread):
             chroma = self._engine.colorize(request.grey, request.hints)
             self._last_key, self._last_chroma = key, chroma
         rgb = compose(request.grey, chroma, request.saturation)
-        self.result_ready.emit(request.generation, rgb, chroma)
+        self._post(self._results, request.generation, (rgb, chroma))
+        self.result_ready.emit(request.generation)
         if self._has_pending():
             return  # the result is already outdated: no palette for it
         colours = dominant_colors(enhance_for_palette(rgb), count=5)
-        self.palette_ready.emit(request.generation, colours)
+        self._post(self._palettes, request.generation, colours)
+        self.palette_ready.emit(request.generation)
