@@ -157,7 +157,7 @@ def symmetric_laplacian(grey: np.ndarray) -> sp.csr_matrix:
 
 
 def spread_residual(laplacian: sp.csr_matrix, residual: np.ndarray, mask: np.ndarray, decay: float,
-                    iterations: int = 200) -> np.ndarray:
+                    iterations: int = 300) -> np.ndarray:
     """Spread per-hint corrections along edges, fading with distance; exact at hinted pixels.
 
     Minimises sum w_rs (x_r - x_s)^2 + decay * sum d_r x_r^2 with x fixed at the hints.
@@ -179,8 +179,12 @@ def spread_residual(laplacian: sp.csr_matrix, residual: np.ndarray, mask: np.nda
     degree = laplacian.diagonal()[free]
     system = (rows[:, free] + sp.diags(decay * degree)).tocsr()
     rhs = -(rows[:, hinted] @ values[hinted])
-    preconditioner = sp.diags(1.0 / (degree * (1.0 + decay)))
-    for c in range(values.shape[1]):
-        out[free, c], _ = cg(system, rhs[:, c], M=preconditioner, rtol=1e-4, maxiter=iterations)
+    if decay <= 0:
+        # No fading: the paper's model on the residual, solved directly.
+        out[free] = splu(system.tocsc(), permc_spec="COLAMD").solve(rhs)
+    else:
+        preconditioner = sp.diags(1.0 / (degree * (1.0 + decay)))
+        for c in range(values.shape[1]):
+            out[free, c], _ = cg(system, rhs[:, c], M=preconditioner, rtol=1e-4, maxiter=iterations)
     out[hinted] = values[hinted]
     return out.reshape(h, w, -1).astype(np.float32)

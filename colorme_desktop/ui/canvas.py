@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QObject, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -112,8 +112,12 @@ class ImageCanvas(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale() < 2.0)
         painter.drawImage(self.image_rect(), self.image)
         self.paint_overlay(painter)
-        painter.setPen(QColor(255, 255, 255, 200))
-        painter.drawText(8, 18, self.title)
+        # A dark label box keeps the title readable over any photo or background.
+        label = painter.fontMetrics().boundingRect(self.title).adjusted(-6, -3, 6, 3)
+        label.moveTopLeft(QPoint(6, 6))
+        painter.fillRect(label, QColor(0, 0, 0, 150))
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(label, Qt.AlignmentFlag.AlignCenter, self.title)
 
     def paint_overlay(self, painter: QPainter) -> None:
         """Hook for canvases that draw on top of the image."""

@@ -33,5 +33,9 @@ def test_hint_is_followed(engine):
     red = (220, 30, 30)
     from colorme_desktop.core.hints import point_hint
 
-    rgb = compose(grey, engine.colorize(grey, [point_hint(500, 40, red, radius=6)]))
-    assert int(rgb[40, 500, 0]) > int(rgb[40, 500, 2]) + 30
+    chroma = engine.colorize(grey, [point_hint(500, 40, red, radius=6)])
+    # The sky there is too bright to show strong red, so check the chroma itself.
+    from colorme_desktop.core.color import chroma_of_color
+
+    assert abs(chroma[40, 500, 1] - chroma_of_color(red)[1]) < 15
+    assert chroma[40, 500, 1] > chroma[40, 300, 1] + 40  # and it stays local
