@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -39,7 +40,7 @@ class Hint:
     def is_point(self) -> bool:
         return len(self.points) == 1
 
-    def with_color(self, color: Color) -> "Hint":
+    def with_color(self, color: Color) -> Hint:
         return Hint(self.points, color, self.radius)
 
     def distance_to(self, x: float, y: float) -> float:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -32,9 +32,10 @@ class InferenceSettings:
     working_side: int = 256
     temperature_auto: float = 0.5  # annealed mean with no hints: vivid colour
     temperature_hints: float = 0.8
-    blend: float = 0.7  # share of the annealed mean against the regression head
+    blend: float = 0.7  # share of the annealed mean against the regression head, no hints
+    blend_hints: float = 0.5  # the same with hints
     refine_side: int = 256  # where hints are made exact by spreading residuals
-    refine_decay: float = 0.003
+    refine_decay: float = 0.0  # 0: the residual spreads like Levin's model, solved directly
 
 
 def pick_device() -> torch.device:
@@ -97,7 +98,8 @@ class NeuralEngine:
             hc = torch.from_numpy(chroma).permute(2, 0, 1)[None].to(self.device)
             hm = torch.from_numpy(mask)[None, None].to(self.device)
             logits, regression = self.model(g, hc, hm)
-            out = self.model.chroma(logits, regression, temperature, s.blend)
+            blend = s.blend_hints if hints else s.blend
+            out = self.model.chroma(logits, regression, temperature, blend)
         return out[0].permute(1, 2, 0).cpu().numpy()
 
     def _laplacian(self, grey_small: np.ndarray):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -55,7 +55,7 @@ class EvalResult:
         for name, row in self.psnr.items():
             cells = " | ".join(f"{row[n]:.2f}" for n in counts)
             lines.append(f"| {name} | {cells} | {self.colourfulness.get(name, float('nan')):.1f} |")
-        lines.append(f"| true photos | " + " | ".join("" for _ in counts)
+        lines.append("| true photos | " + " | ".join("" for _ in counts)
                      + f" | {self.colourfulness.get('truth', float('nan')):.1f} |")
         return "\n".join(lines) + f"\n\n{self.images} images, PSNR in dB (RGB, 8-bit)."
 

@@ -11,11 +11,16 @@ from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer, Si
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
-from colorme_desktop.core.hints import (Hint, HintsFileError, load_hints_file, point_hint,
-                                        save_hints_file)
+from colorme_desktop.core.hints import Hint, HintsFileError, load_hints_file, point_hint, save_hints_file
 from colorme_desktop.core.history import HintHistory
-from colorme_desktop.core.imageio import (SAVE_FORMATS, ImageLoadError, ImageSaveError, LoadedImage,
-                                          load_image, save_image)
+from colorme_desktop.core.imageio import (
+    SAVE_FORMATS,
+    ImageLoadError,
+    ImageSaveError,
+    LoadedImage,
+    load_image,
+    save_image,
+)
 from colorme_desktop.ui.canvas import HintCanvas, ImageCanvas, Tool, ViewState, qimage_from_array
 from colorme_desktop.ui.palette_dock import PaletteDock
 from colorme_desktop.ui.recovery import RecoveryStore

@@ -4,8 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from colorme_desktop.core.hints import (Hint, HintsFileError, load_hints_file, point_hint, rasterize,
-                                        save_hints_file)
+from colorme_desktop.core.hints import Hint, HintsFileError, load_hints_file, point_hint, rasterize, save_hints_file
 from colorme_desktop.core.history import HintHistory
 
 SIZE = (100, 80)

@@ -1,6 +1,5 @@
 """The committed network on a known image: a sensible, colourful result."""
 
-import numpy as np
 import pytest
 
 from colorme_desktop.core.color import compose

@@ -1,0 +1,80 @@
+"""The colorme command as the outside world uses it: exit status and one clear line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorme_desktop.cli import main
+from tests.helpers import colourful_rgb
+
+
+@pytest.fixture
+def grey_png(tmp_path):
+    path = tmp_path / "in put ü.png"
+    Image.fromarray(colourful_rgb(40, 60)).convert("L").save(path)
+    return path
+
+
+def test_colorize_with_hints_writes_full_size_rgb(tmp_path, grey_png):
+    hints = tmp_path / "h.json"
+    hints.write_text(json.dumps({"version": 1, "image_size": [60, 40],
+                                 "hints": [{"x": 10, "y": 10, "color": "#dd2020", "radius": 3}]}))
+    out = tmp_path / "out.jpg"
+    assert main(["colorize", str(grey_png), "-o", str(out), "--hints", str(hints), "--engine", "levin"]) == 0
+    image = Image.open(out)
+    assert image.size == (60, 40) and image.mode == "RGB"
+    r, g, b = np.asarray(image)[10, 10].astype(int)
+    assert r > b + 20
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n\x00\x00"])
+def test_bad_input_is_one_line_and_nonzero(tmp_path, capsys, content):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(content)
+    code = main(["colorize", str(bad), "-o", str(tmp_path / "o.png"), "--engine", "levin"])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and len(err.splitlines()) == 1 and "bad.png" in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_bad_hints_and_bad_output_are_reported(tmp_path, capsys, grey_png):
+    hints = tmp_path / "h.json"
+    hints.write_text('{"version": 1, "image_size": [60, 40], "hints": [{"x": NaN, "y": 1, "color": "#ffffff"}]}')
+    assert main(["colorize", str(grey_png), "-o", str(tmp_path / "o.png"), "--hints", str(hints)]) != 0
+    assert "NaN" in capsys.readouterr().err
+    assert main(["colorize", str(grey_png), "-o", str(tmp_path / "no_folder" / "o.png"), "--engine", "levin"]) != 0
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["colorize", str(grey_png), "-o", str(tmp_path / "o.gifx"), "--engine", "levin"]) != 0
+    assert "choose one of" in capsys.readouterr().err
+
+
+def test_directory_as_input(tmp_path, capsys):
+    assert main(["palette", str(tmp_path)]) != 0
+    assert "folder" in capsys.readouterr().err
+
+
+def test_palette_prints_five_hex_colours(grey_png, capsys):
+    rgb = np.zeros((50, 50, 3), np.uint8)
+    for i, colour in enumerate([(250, 0, 0), (0, 250, 0), (0, 0, 250), (250, 250, 0), (0, 250, 250)]):
+        rgb[i * 10:(i + 1) * 10] = colour
+    path = grey_png.with_name("c.png")
+    Image.fromarray(rgb).save(path)
+    assert main(["palette", str(path)]) == 0
+    lines = capsys.readouterr().out.split()
+    assert len(lines) == 5 and all(len(c) == 7 and c.startswith("#") for c in lines)
+    assert "#fa0000" in lines
+
+
+def test_no_traceback_from_the_installed_command(tmp_path):
+    bad = tmp_path / "x.png"
+    bad.write_text("text")
+    result = subprocess.run([sys.executable, "-m", "colorme_desktop", "colorize", str(bad), "-o",
+                             str(tmp_path / "o.png")], capture_output=True, text=True, timeout=120,
+                            env={**os.environ})
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and result.stderr.startswith("colorme: ")
