@@ -17,12 +17,13 @@ class Engine(Protocol):
     ``grey`` is the (H, W) uint8 luminance at full resolution; the result is (H, W, 2)
     float32 Cb/Cr in grey levels.  Engines may work at a smaller size internally, but
     only chroma is ever resampled: ``core.color.compose`` puts it on the untouched grey.
+    ``draft=True`` asks for a quicker, rougher answer while the user is still dragging.
     """
 
     name: str
     description: str
 
-    def colorize(self, grey: np.ndarray, hints: Sequence[Hint]) -> np.ndarray: ...
+    def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False) -> np.ndarray: ...
 
 
 class EngineError(Exception):

@@ -110,9 +110,11 @@ class NeuralEngine:
                 self._laplacians.popitem(last=False)
         return self._laplacians[key]
 
-    def colorize(self, grey: np.ndarray, hints: Sequence[Hint]) -> np.ndarray:
+    def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False) -> np.ndarray:
         predicted = self.predict(grey, hints)
-        if hints:
+        if hints and not draft:
+            # The network already follows the hints; making them exact is the slow part,
+            # so a draft (while the user drags) skips it.
             predicted = self._make_hints_exact(grey, hints, predicted)
         return upsample_chroma(predicted, grey, edge_aware=UPSAMPLE_EDGE_AWARE)
 

@@ -93,7 +93,7 @@ class MainWindow(QMainWindow):
         self.save_finished.connect(self._on_save_finished)
 
         self.drag_timer = QTimer(self, singleShot=True, interval=DRAG_DEBOUNCE_MS)
-        self.drag_timer.timeout.connect(self._request_colorize)
+        self.drag_timer.timeout.connect(self._request_draft)
         self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DEBOUNCE_MS)
         self.autosave_timer.timeout.connect(self._autosave)
 
@@ -419,12 +419,16 @@ class MainWindow(QMainWindow):
         return Hint(tuple((float(x), float(y)) for x, y in points), self.colour, float(radius))
 
     @Slot()
-    def _request_colorize(self) -> None:
+    def _request_colorize(self, draft: bool = False) -> None:
         if self.image is None:
             return
         self.generation += 1
         self.worker.request(ColorizeRequest(self.generation, self.image.grey, self._shown_hints(),
-                                            self.saturation, self.engine_name))
+                                            self.saturation, self.engine_name, draft))
+
+    @Slot()
+    def _request_draft(self) -> None:
+        self._request_colorize(draft=True)
 
     @Slot(list)
     def _on_stroke_changed(self, points: list) -> None:

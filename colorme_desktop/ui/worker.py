@@ -36,6 +36,7 @@ class ColorizeRequest:
     hints: tuple[Hint, ...]
     saturation: float = 1.0
     engine_name: str | None = None  # None: the best available
+    draft: bool = False  # the user is still dragging: speed over accuracy
 
 
 def default_engine_factory(name: str | None) -> tuple[object, str | None]:
@@ -134,17 +135,17 @@ class ColorizeWorker(QThread):
 
     def _process(self, request: ColorizeRequest) -> None:
         self._ensure_engine(request.engine_name)
-        key = (id(request.grey), request.grey.shape, request.hints, self._engine_request)
+        key = (id(request.grey), request.grey.shape, request.hints, self._engine_request, request.draft)
         if key == self._last_key and self._last_chroma is not None:
             chroma = self._last_chroma  # only the saturation changed
         else:
-            chroma = self._engine.colorize(request.grey, request.hints)
+            chroma = self._engine.colorize(request.grey, request.hints, draft=request.draft)
             self._last_key, self._last_chroma = key, chroma
         rgb = compose(request.grey, chroma, request.saturation)
         self._post(self._results, request.generation, (rgb, chroma))
         self.result_ready.emit(request.generation)
-        if self._has_pending():
-            return  # the result is already outdated: no palette for it
+        if self._has_pending() or request.draft:
+            return  # the result is already outdated or rough: no palette for it
         colours = dominant_colors(enhance_for_palette(rgb), count=5)
         self._post(self._palettes, request.generation, colours)
         self.palette_ready.emit(request.generation)

@@ -136,3 +136,54 @@ def test_unwritable_folder_is_reported(tmp_path):
     folder.chmod(0o500)
     with pytest.raises(ImageSaveError):
         save_image(folder / "x.png", _rgb())
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 37), (53, 1)])
+def test_tiny_and_thin_images_load(tmp_path, size):
+    path = tmp_path / "thin.png"
+    Image.fromarray(colourful_rgb(size[1], size[0])).save(path)
+    assert load_image(path).size == size
+
+
+def test_multipage_tiff_uses_first_page_and_says_so(tmp_path):
+    pages = [Image.fromarray(colourful_rgb(H, W, seed=s)) for s in range(2)]
+    path = tmp_path / "pages.tif"
+    pages[0].save(path, save_all=True, append_images=pages[1:])
+    loaded = load_image(path)
+    assert loaded.size == (W, H) and any("first" in n for n in loaded.notes)
+    assert np.abs(loaded.rgb.astype(int) - np.asarray(pages[0]).astype(int)).max() == 0
+
+
+def test_webp_cmyk_jpeg_and_transparent_palette(tmp_path):
+    rgb = _rgb()
+    Image.fromarray(rgb).save(tmp_path / "a.webp", quality=95)
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "c.jpg", quality=95)
+    palette = Image.fromarray(rgb).convert("P")
+    palette.info["transparency"] = 0
+    palette.save(tmp_path / "p.png", transparency=0)
+    for name in ("a.webp", "c.jpg", "p.png"):
+        loaded = load_image(tmp_path / name)
+        assert loaded.size == (W, H) and loaded.is_colour, name
+
+
+def test_sixteen_bit_rgb_tiff(tmp_path):
+    import cv2
+
+    rgb16 = _rgb().astype(np.uint16) * 257
+    path = tmp_path / "c16.tif"
+    cv2.imwrite(str(path), rgb16[..., ::-1])
+    loaded = load_image(path)
+    assert loaded.size == (W, H) and loaded.is_colour
+    assert np.abs(loaded.rgb.astype(int) - _rgb().astype(int)).max() <= 1
+
+
+def test_unreadable_file_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "locked.png"
+    Image.fromarray(_rgb()).save(path)
+
+    def no_permission(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(imageio.Image, "open", no_permission)
+    with pytest.raises(ImageLoadError, match="No permission"):
+        load_image(path)

@@ -54,3 +54,26 @@ def test_residual_spread_is_exact_at_hints_and_fades_away():
     out = spread_residual(laplacian, residual, mask, decay=0.01)
     assert np.allclose(out[20, 20], (30.0, -10.0))
     assert 0 < out[20, 25, 0] < 30 and abs(out[20, 39, 0]) < abs(out[20, 25, 0])
+
+
+def test_draft_is_full_size_and_close_to_the_final():
+    grey = np.full((256, 384), 60, dtype=np.uint8)
+    grey[:, 192:] = 190
+    hints = [point_hint(80, 120, RED, 3), point_hint(300, 200, (40, 60, 220), 3)]
+    engine = LevinEngine(working_side=256)
+    final = engine.colorize(grey, hints)
+    draft = engine.colorize(grey, hints, draft=True)
+    assert draft.shape == final.shape
+    assert np.abs(draft - final).mean() < 5
+
+
+def test_tiny_images_colorize():
+    from colorme_desktop.engines.neural import NeuralEngine
+    from colorme_desktop.engines.network import ColorNet
+
+    neural = NeuralEngine(ColorNet().eval())
+    for shape in ((1, 1), (1, 40), (40, 1)):
+        grey = np.full(shape, 100, dtype=np.uint8)
+        hints = [point_hint(0.5, 0.5, RED, 1)]
+        assert LevinEngine().colorize(grey, hints).shape == (*shape, 2)
+        assert neural.colorize(grey, hints).shape == (*shape, 2)

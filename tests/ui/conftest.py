@@ -23,9 +23,11 @@ class FakeEngine:
         self.delay = 0.0
         self.fail_next = False
         self.calls = 0
+        self.drafts = 0
 
-    def colorize(self, grey, hints):
+    def colorize(self, grey, hints, draft=False):
         self.calls += 1
+        self.drafts += draft
         if self.delay:
             time.sleep(self.delay)
         if self.fail_next:
@@ -82,6 +84,8 @@ def window(qtbot, tmp_path, fake_engine, monkeypatch):
     win.worker.stop()
     assert not win.worker.isRunning(), "the colorize thread was left running"
     win.recovery.flush()
+    for thread in _python_threads() - threads_before:
+        thread.join(timeout=5)  # a saver may still be returning from its last signal
     assert _python_threads() <= threads_before, "a Python thread was left running"
 
 
