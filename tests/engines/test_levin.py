@@ -68,8 +68,8 @@ def test_draft_is_full_size_and_close_to_the_final():
 
 
 def test_tiny_images_colorize():
-    from colorme_desktop.engines.neural import NeuralEngine
     from colorme_desktop.engines.network import ColorNet
+    from colorme_desktop.engines.neural import NeuralEngine
 
     neural = NeuralEngine(ColorNet().eval())
     for shape in ((1, 1), (1, 40), (40, 1)):
