@@ -67,14 +67,18 @@ def test_luma_in_torch_matches_core():
     assert np.abs(chroma[0].permute(1, 2, 0).numpy() - chroma_of(rgb)).max() < 1e-3
 
 
-def test_pack_round_trip(tmp_path):
-    photos_dir = tmp_path / "photos"
-    photos_dir.mkdir()
+def _gathered_cache(folder, count, val=0):
+    """A cache folder as ``gather`` leaves it: photos/ and manifest.json."""
+    (folder / "photos").mkdir()
     entries = []
-    for i, rgb in enumerate(_photos(3)):
-        Image.fromarray(rgb).save(photos_dir / f"{i}.png")
-        entries.append({"file": f"{i}.png", "split": "val" if i == 0 else "train"})
-    (tmp_path / "manifest.json").write_text(json.dumps({"photos": entries}))
+    for i, rgb in enumerate(_photos(count)):
+        Image.fromarray(rgb).save(folder / "photos" / f"{i}.png")
+        entries.append({"file": f"{i}.png", "split": "val" if i < val else "train"})
+    (folder / "manifest.json").write_text(json.dumps({"photos": entries}))
+
+
+def test_pack_round_trip(tmp_path):
+    _gathered_cache(tmp_path, 3, val=1)
     packed = pack_photos(tmp_path, tmp_path / "out" / "photos.npz")
     assert len(load_packed(packed, "train")) == 2 and len(load_packed(packed, "val")) == 1
 
@@ -92,13 +96,7 @@ def test_tiny_training_run_resumes(tmp_path):
 
 def test_training_runs_unchanged_under_torchrun(tmp_path):
     """DistributedDataParallel with gloo on CPU, two processes."""
-    photos_dir = tmp_path / "photos"
-    photos_dir.mkdir()
-    entries = []
-    for i, rgb in enumerate(_photos(4)):
-        Image.fromarray(rgb).save(photos_dir / f"{i}.png")
-        entries.append({"file": f"{i}.png", "split": "train"})
-    (tmp_path / "manifest.json").write_text(json.dumps({"photos": entries}))
+    _gathered_cache(tmp_path, 4)
     pack_photos(tmp_path, tmp_path / "packed" / "photos.npz")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
