@@ -35,7 +35,8 @@ class InferenceSettings:
     blend: float = 0.7  # share of the annealed mean against the regression head, no hints
     blend_hints: float = 0.5  # the same with hints
     refine_side: int = 256  # where hints are made exact by spreading residuals
-    refine_decay: float = 0.0  # 0: the residual spreads like Levin's model, solved directly
+    refine_decay: float = 0.001  # how fast one hint's correction fades (divided by N^2 for N hints)
+    cast_prior_hints: float = 5.0  # hints needed before a shared colour cast counts half
 
 
 def pick_device() -> torch.device:
@@ -127,7 +128,17 @@ class NeuralEngine:
         base = cv2.resize(predicted, size, interpolation=cv2.INTER_LINEAR)
         hint_chroma, mask = rasterize(hints, size, scale=size[0] / w)
         residual = (hint_chroma - base) * mask[..., None]
-        correction = spread_residual(self._laplacian(small), residual, mask, s.refine_decay)
+        # What the hints agree on is a colour cast of the whole photo: shift everything by
+        # their mean residual, shrunk toward zero when there are few hints to go on.  The
+        # rest is corrected locally, fading away from each hint along the edges.
+        hinted = mask > 0.5
+        shift = residual[hinted].mean(axis=0) * len(hints) / (len(hints) + s.cast_prior_hints)
+        base = base + shift
+        residual = (hint_chroma - base) * mask[..., None]
+        # Few hints: keep each correction near its hint.  Many hints: they jointly describe
+        # the whole photo, so let corrections reach as far as the edges allow (Levin's model).
+        decay = s.refine_decay / len(hints) ** 2
+        correction = spread_residual(self._laplacian(small), residual, mask, decay)
         return base + correction
 
 
