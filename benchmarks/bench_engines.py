@@ -22,7 +22,8 @@ from colorme_desktop.engines.neural import NeuralEngine
 SAMPLE = Path(__file__).resolve().parents[1] / "resources" / "sample" / "summer-palace-grey.jpg"
 
 
-def time_updates(engine, grey: np.ndarray, counts: list[int], runs: int) -> dict[int, float]:
+def time_updates(engine, grey: np.ndarray, counts: list[int], runs: int, draft: bool = False
+                 ) -> dict[int, float]:
     rng = np.random.default_rng(0)
     h, w = grey.shape
     engine.colorize(grey, [point_hint(w / 2, h / 2, (200, 100, 50))])  # per-image caches warm
@@ -33,7 +34,7 @@ def time_updates(engine, grey: np.ndarray, counts: list[int], runs: int) -> dict
             hints = [point_hint(rng.uniform(0, w), rng.uniform(0, h), tuple(int(v) for v in rng.integers(0, 256, 3)))
                      for _ in range(n)]
             start = time.perf_counter()
-            engine.colorize(grey, hints)
+            engine.colorize(grey, hints, draft=draft)
             times.append((time.perf_counter() - start) * 1000)
         medians[n] = statistics.median(times)
     return medians
@@ -51,8 +52,10 @@ def main() -> None:
         grey = cv2.resize(grey, None, fx=args.scale, fy=args.scale, interpolation=cv2.INTER_CUBIC)
     print(f"image {grey.shape[1]} x {grey.shape[0]}")
     for name, engine in (("levin", LevinEngine()), ("neural", NeuralEngine())):
-        result = time_updates(engine, grey, [0, 1, 10, 50], args.runs)
-        print(name, "  ".join(f"N={n}: {ms:.0f} ms" for n, ms in result.items()))
+        for draft in (False, True):
+            result = time_updates(engine, grey, [0, 1, 10, 50], args.runs, draft)
+            label = f"{name} ({'draft, while dragging' if draft else 'final'})"
+            print(label, "  ".join(f"N={n}: {ms:.0f} ms" for n, ms in result.items()))
 
 
 if __name__ == "__main__":
