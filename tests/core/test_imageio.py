@@ -187,3 +187,16 @@ def test_unreadable_file_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(imageio.Image, "open", no_permission)
     with pytest.raises(ImageLoadError, match="No permission"):
         load_image(path)
+
+
+def test_unwritable_destination_is_reported_even_as_root(tmp_path, monkeypatch):
+    target = tmp_path / "keep.png"
+    target.write_bytes(b"old")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(imageio.tempfile, "mkstemp", refuse)
+    with pytest.raises(ImageSaveError, match="Permission denied"):
+        save_image(target, _rgb())
+    assert target.read_bytes() == b"old"

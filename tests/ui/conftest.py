@@ -22,6 +22,7 @@ class FakeEngine:
     def __init__(self) -> None:
         self.delay = 0.0
         self.fail_next = False
+        self.out_of_memory_next = False
         self.calls = 0
         self.drafts = 0
 
@@ -33,6 +34,9 @@ class FakeEngine:
         if self.fail_next:
             self.fail_next = False
             raise RuntimeError("simulated engine failure")
+        if self.out_of_memory_next:
+            self.out_of_memory_next = False
+            raise MemoryError
         chroma = np.zeros((*grey.shape, 2), dtype=np.float32)
         if hints:
             chroma[...] = chroma_of_color(hints[-1].color)

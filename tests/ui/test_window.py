@@ -357,3 +357,32 @@ def test_restart_after_kill_offers_recovery(qtbot, tmp_path, grey_photo):
     assert [h.color for h in win.history.current] == [(10, 200, 10), (10, 10, 200)]
     assert win.isWindowModified()
     win.worker.stop()
+
+
+def test_out_of_memory_in_the_engine_is_reported(qtbot, window, grey_photo, fake_engine):
+    window.open_path(grey_photo)
+    _settle(qtbot, window)
+    fake_engine.out_of_memory_next = True
+    with qtbot.waitSignal(window.worker.failed, timeout=TIMEOUT):
+        window.add_hint(point_hint(10, 10, (200, 0, 0)))
+    assert "memory" in window.statusBar().currentMessage()
+    window.add_hint(point_hint(20, 20, (0, 200, 0)))
+    _settle(qtbot, window)
+
+
+def test_missing_weights_fall_back_to_levin_with_a_message(qtbot, tmp_path, grey_photo, monkeypatch):
+    import colorme_desktop.engines.neural as neural
+    from PySide6.QtCore import QSettings
+
+    from colorme_desktop.ui.main_window import MainWindow
+    from colorme_desktop.ui.recovery import RecoveryStore
+
+    monkeypatch.setattr(neural, "weights_dir", lambda: tmp_path / "no-weights")
+    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                     recovery=RecoveryStore(tmp_path / "r.json"))
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.worker.engine_changed, timeout=60000) as blocker:
+        win.open_path(grey_photo)
+    assert blocker.args[0] == "levin" and "missing" in blocker.args[1]
+    assert "optimization" in win.statusBar().currentMessage()
+    win.worker.stop()
