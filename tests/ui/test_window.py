@@ -371,9 +371,9 @@ def test_out_of_memory_in_the_engine_is_reported(qtbot, window, grey_photo, fake
 
 
 def test_missing_weights_fall_back_to_levin_with_a_message(qtbot, tmp_path, grey_photo, monkeypatch):
-    import colorme_desktop.engines.neural as neural
     from PySide6.QtCore import QSettings
 
+    import colorme_desktop.engines.neural as neural
     from colorme_desktop.ui.main_window import MainWindow
     from colorme_desktop.ui.recovery import RecoveryStore
 
