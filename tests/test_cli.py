@@ -78,3 +78,11 @@ def test_no_traceback_from_the_installed_command(tmp_path):
                             env={**os.environ})
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and result.stderr.startswith("colorme: ")
+
+
+def test_install_desktop_entry(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert main(["install-desktop-entry"]) == 0
+    entry = (tmp_path / "applications" / "colorme.desktop").read_text()
+    assert "Exec=" in entry and "colorme" in entry and "%f" in entry
+    assert (tmp_path / "icons" / "hicolor" / "scalable" / "apps" / "colorme.svg").exists()
