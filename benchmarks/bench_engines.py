@@ -6,6 +6,7 @@ Uses the bundled sample photo, optionally enlarged, with N random hints.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -56,6 +57,8 @@ def main() -> None:
             result = time_updates(engine, grey, [0, 1, 10, 50], args.runs, draft)
             label = f"{name} ({'draft, while dragging' if draft else 'final'})"
             print(label, "  ".join(f"N={n}: {ms:.0f} ms" for n, ms in result.items()))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory of this process: {peak:.0f} MB")
 
 
 if __name__ == "__main__":
