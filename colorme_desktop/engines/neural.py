@@ -132,6 +132,8 @@ class NeuralEngine:
         # their mean residual, shrunk toward zero when there are few hints to go on.  The
         # rest is corrected locally, fading away from each hint along the edges.
         hinted = mask > 0.5
+        if not hinted.any():
+            return base  # every hint fell outside the working-size canvas
         shift = residual[hinted].mean(axis=0) * len(hints) / (len(hints) + s.cast_prior_hints)
         base = base + shift
         residual = (hint_chroma - base) * mask[..., None]

@@ -134,8 +134,6 @@ def _iter_source(source: Source, root: Path) -> Iterator[tuple[str, Callable[[],
             if streams:
                 biggest = max(streams, key=lambda s: _open_bytes(s).size[0])
                 yield path, lambda biggest=biggest: _open_bytes(biggest)
-    if source.package == "plasma-workspace-wallpapers":
-        return
 
 
 def _iter_gcompris(rcc_files: list[str]) -> Iterator[tuple[str, Callable[[], Image.Image]]]:

@@ -63,7 +63,7 @@ class MainWindow(QMainWindow):
         self.result_rgb: np.ndarray | None = None
         self.selected: int | None = None
         self._pending_save: Path | None = None
-        self._saving = False
+        self._hints_being_saved: tuple[Hint, ...] = ()
         self._preview_points: list[tuple[float, float]] | None = None
 
         self.view = ViewState()
@@ -368,8 +368,7 @@ class MainWindow(QMainWindow):
     def _start_save(self) -> None:
         path, self._pending_save = self._pending_save, None
         rgb = self.result_rgb
-        self._saving = True
-        hints_at_save = self.history.current
+        self._hints_being_saved = self.history.current
 
         def write() -> None:
             try:
@@ -379,19 +378,17 @@ class MainWindow(QMainWindow):
                 error = str(exc)
             except Exception as exc:  # noqa: BLE001 - reported to the user, never lost
                 error = f"Saving {path.name} failed: {exc}"
-            self._saved_hints_candidate = hints_at_save
             self.save_finished.emit(str(path), error)
 
         threading.Thread(target=write, daemon=True).start()
 
     @Slot(str, str)
     def _on_save_finished(self, path: str, error: str) -> None:
-        self._saving = False
         if error:
             self.show_error("Cannot save image", error)
             return
         self.output_path = Path(path)
-        self.saved_hints = self._saved_hints_candidate
+        self.saved_hints = self._hints_being_saved
         self.settings.setValue("last_folder", str(Path(path).parent))
         if not self.is_modified():
             self.recovery.clear()
