@@ -200,13 +200,16 @@ def test_unreadable_file_shows_error_and_window_keeps_working(qtbot, window, gre
     _settle(qtbot, window)
 
 
-def test_engine_failure_is_reported_and_next_edit_works(qtbot, window, grey_photo, fake_engine):
+@pytest.mark.parametrize("failure, message", [("fail_next", "simulated engine failure"),
+                                              ("out_of_memory_next", "memory")])
+def test_engine_failure_is_reported_and_next_edit_works(qtbot, window, grey_photo, fake_engine, failure,
+                                                        message):
     window.open_path(grey_photo)
     _settle(qtbot, window)
-    fake_engine.fail_next = True
+    setattr(fake_engine, failure, True)
     with qtbot.waitSignal(window.worker.failed, timeout=TIMEOUT):
         window.add_hint(point_hint(10, 10, (200, 0, 0)))
-    assert "simulated engine failure" in window.statusBar().currentMessage()
+    assert message in window.statusBar().currentMessage()
     window.add_hint(point_hint(20, 20, (0, 200, 0)))
     _settle(qtbot, window)
 
@@ -357,17 +360,6 @@ def test_restart_after_kill_offers_recovery(qtbot, tmp_path, grey_photo):
     assert [h.color for h in win.history.current] == [(10, 200, 10), (10, 10, 200)]
     assert win.isWindowModified()
     win.worker.stop()
-
-
-def test_out_of_memory_in_the_engine_is_reported(qtbot, window, grey_photo, fake_engine):
-    window.open_path(grey_photo)
-    _settle(qtbot, window)
-    fake_engine.out_of_memory_next = True
-    with qtbot.waitSignal(window.worker.failed, timeout=TIMEOUT):
-        window.add_hint(point_hint(10, 10, (200, 0, 0)))
-    assert "memory" in window.statusBar().currentMessage()
-    window.add_hint(point_hint(20, 20, (0, 200, 0)))
-    _settle(qtbot, window)
 
 
 def test_missing_weights_fall_back_to_levin_with_a_message(qtbot, tmp_path, grey_photo, monkeypatch):
