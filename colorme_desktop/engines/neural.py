@@ -37,6 +37,7 @@ class InferenceSettings:
     refine_side: int = 256  # where hints are made exact by spreading residuals
     refine_decay: float = 0.001  # how fast one hint's correction fades (divided by N^2 for N hints)
     cast_prior_hints: float = 5.0  # hints needed before a shared colour cast counts half
+    levin_share_hints: float = 1e9  # hints at which the pure hint propagation gets half the say
 
 
 def pick_device() -> torch.device:
@@ -140,8 +141,13 @@ class NeuralEngine:
         # Few hints: keep each correction near its hint.  Many hints: they jointly describe
         # the whole photo, so let corrections reach as far as the edges allow (Levin's model).
         decay = s.refine_decay / len(hints) ** 2
-        correction = spread_residual(self._laplacian(small), residual, mask, decay)
-        return base + correction
+        # One factorisation serves both: the corrections, and the hints' own colours
+        # spread the classical way, which many hints describe better than any prior.
+        both = np.concatenate([residual, hint_chroma * mask[..., None]], axis=-1)
+        spread = spread_residual(self._laplacian(small), both, mask, decay)
+        refined = base + spread[..., :2]
+        trust_hints = len(hints) / (len(hints) + s.levin_share_hints)
+        return (1.0 - trust_hints) * refined + trust_hints * spread[..., 2:]
 
 
 def try_neural_engine() -> tuple[NeuralEngine | None, str | None]:
