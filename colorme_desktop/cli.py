@@ -43,14 +43,11 @@ def _colorize(args: argparse.Namespace) -> None:
 
 
 def _palette(args: argparse.Namespace) -> None:
+    from colorme_desktop.core.color import grey_to_rgb
     from colorme_desktop.core.palette import dominant_colors
 
     image = load_image(args.input)
-    rgb = image.rgb if image.rgb is not None else None
-    if rgb is None:
-        from colorme_desktop.core.color import grey_to_rgb
-
-        rgb = grey_to_rgb(image.grey)
+    rgb = image.rgb if image.rgb is not None else grey_to_rgb(image.grey)
     for colour in dominant_colors(rgb, count=5):
         print(hex_color(colour))
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -148,16 +150,47 @@ def _looks_grey(rgb: np.ndarray) -> bool:
     return float(np.abs(chroma_of(sample)).max(initial=0.0)) < _GREY_CHROMA_LEVELS
 
 
-def save_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> None:
-    """Write ``rgb`` to ``path`` in the format its extension names, atomically.
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
-    The data goes to a temporary file beside the target, is flushed to disk, and only
-    then renamed over the target; a failure at any point leaves the old file intact.
+
+# Read once at import: os.umask() can only be read by setting it, which is not safe while
+# a save runs on another thread.
+_UMASK = _read_umask()
+
+
+def _replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write through ``write`` to a temporary file beside ``path``, flush it to disk, then
+    rename it over ``path``: a failure at any point leaves the old file intact and no
+    temporary file behind.  Raises OSError.
     """
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # Keep the permissions of a file being overwritten; new files get the usual ones.
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+
+
+def save_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> None:
+    """Write ``rgb`` to ``path`` in the format its extension names, atomically."""
     path = Path(path)
     fmt = SAVE_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        choices = ", ".join(sorted({s for s in SAVE_FORMATS}))
+        choices = ", ".join(sorted(SAVE_FORMATS))
         raise ImageSaveError(f"Cannot save as '{path.suffix or path.name}': choose one of {choices}.")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
@@ -166,51 +199,12 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> N
     if fmt == "TIFF":
         options = {"compression": "tiff_lzw"}
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        _replace_atomically(path, lambda handle: Image.fromarray(rgb).save(handle, format=fmt, **options))
     except OSError as exc:
-        raise ImageSaveError(f"Cannot write in {folder}: {exc.strerror or exc}.") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            Image.fromarray(rgb).save(handle, format=fmt, **options)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists():
-            # Keep the permissions the user gave the file they are overwriting.
-            os.chmod(tmp_name, path.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            reason = exc.strerror or str(exc)
-            raise ImageSaveError(f"Saving {path.name} failed: {reason}. Nothing was overwritten.") from exc
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        reason = exc.strerror or str(exc)
+        raise ImageSaveError(f"Saving {path.name} failed: {reason}. Nothing was overwritten.") from exc
 
 
 def write_text_atomically(path: str | os.PathLike, text: str) -> None:
     """Same guarantee as ``save_image`` for small text files (hints, recovery)."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        raise
+    _replace_atomically(Path(path), lambda handle: handle.write(text.encode("utf-8")))

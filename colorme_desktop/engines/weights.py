@@ -13,9 +13,8 @@ MANIFEST = "weights.json"
 
 
 def weights_dir() -> Path:
-    """The weights folder: the checkout's, or one installed beside the package."""
-    installed = Path(__file__).resolve().parents[1] / "weights"
-    return WEIGHTS_DIR if (WEIGHTS_DIR / MANIFEST).exists() or not installed.exists() else installed
+    """The checkout's weights folder (the app is installed in editable mode from it)."""
+    return WEIGHTS_DIR
 
 
 def sha256_of(path: Path) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorme_desktop.core.color import compose, grey_to_rgb, resize_to_max_side
+from colorme_desktop.core.color import compose, grey_to_rgb, luma, resize_to_max_side
 from colorme_desktop.core.hints import Hint, point_hint
 from colorme_desktop.core.imageio import ImageLoadError, load_image
 from colorme_desktop.core.metrics import colourfulness, psnr
@@ -79,8 +79,6 @@ def evaluate(photos: Sequence[Path], engines: dict[str, Colorizer], counts: Sequ
             log.info("skipped %s: it has no colour to compare with", path.name)
             continue
         rgb = resize_to_max_side(image.rgb, max_side) if max_side else image.rgb
-        from colorme_desktop.core.color import luma
-
         grey = luma(rgb)
         used += 1
         seed = zlib.crc32(path.name.encode())
