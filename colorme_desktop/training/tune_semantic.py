@@ -1,0 +1,121 @@
+"""Choose the semantic engine's settings on the validation split and ship the head.
+
+    python -m colorme_desktop.training.tune_semantic RUN_DIR [--photos 24] [--max-side 384]
+
+Validation is whole packages that no training photo came from (``training.gather``);
+the test split is never looked at here.  The search is coordinate-wise, in two groups:
+the automatic colour (temperature, blend) by PSNR without hints, keeping colourfulness
+within 60-100 % of the true photos'; then the reach of hints (feature softness, decay,
+its power) by mean PSNR over 1-50 hints, with spill as a tie-breaker.  The chosen values
+are the only copy of the settings: they go into ``weights/weights.json`` with the head.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from colorme_desktop.engines.semantic import SemanticColorHead
+from colorme_desktop.engines.semantic_engine import HEAD_FILE, SemanticEngine, SemanticSettings, load_backbone
+from colorme_desktop.engines.weights import MANIFEST, sha256_of, weights_dir
+from colorme_desktop.training.evaluate import evaluate, list_photos
+from colorme_desktop.training.gather import DEFAULT_CACHE
+from colorme_desktop.training.semantic_train import HEAD_FILE as RUN_HEAD_FILE
+
+log = logging.getLogger(__name__)
+
+START = SemanticSettings(temperature=0.6, blend=0.5, working_side=256, draft_side=128,
+                         feature_softness=0.1, decay=1e-3, decay_power=1.0)
+AUTOMATIC_GRID = {"temperature": (0.35, 0.5, 0.7, 1.0), "blend": (0.0, 0.3, 0.6, 1.0)}
+HINT_GRID = {"feature_softness": (0.03, 0.1, 0.3, 1e9), "decay": (1e-4, 1e-3, 1e-2), "decay_power": (0.5, 1.0, 2.0)}
+HINT_COUNTS = (1, 5, 20, 50)
+
+
+def _score_automatic(engine: SemanticEngine, photos: list[Path], max_side: int) -> tuple[float, float]:
+    result = evaluate(photos, {"e": engine.colorize}, counts=(0,), max_side=max_side, spill_hints=0)
+    share = result.colourfulness["e"] / result.colourfulness["truth"]
+    return result.psnr["e"][0], share
+
+
+def _score_hints(engine: SemanticEngine, photos: list[Path], max_side: int) -> tuple[float, float]:
+    result = evaluate(photos, {"e": engine.colorize}, counts=HINT_COUNTS, max_side=max_side, spill_hints=1)
+    return float(np.mean([result.psnr["e"][n] for n in HINT_COUNTS])), result.spill.get("e", 0.0)
+
+
+def tune(head: SemanticColorHead, photos: list[Path], max_side: int) -> tuple[SemanticSettings, list[dict]]:
+    backbone = load_backbone()
+    settings, trials = START, []
+
+    def engine(s: SemanticSettings) -> SemanticEngine:
+        return SemanticEngine(backbone, head, s)
+
+    best = None
+    for name, values in AUTOMATIC_GRID.items():
+        for value in values:
+            candidate = replace(settings, **{name: value})
+            db, share = _score_automatic(engine(candidate), photos, max_side)
+            trials.append({"settings": asdict(candidate), "psnr_auto": db, "colourfulness_share": share})
+            log.info("%s", trials[-1])
+            # Vivid enough to look coloured, not so vivid that it is garish.
+            if 0.6 <= share <= 1.0 and (best is None or db > best[0]):
+                best = (db, candidate)
+        settings = best[1] if best else settings
+    best = None
+    for name, values in HINT_GRID.items():
+        for value in values:
+            candidate = replace(settings, **{name: value})
+            db, spill = _score_hints(engine(candidate), photos, max_side)
+            trials.append({"settings": asdict(candidate), "psnr_hints": db, "spill": spill})
+            log.info("%s", trials[-1])
+            if best is None or db - 2.0 * spill > best[0]:
+                best = (db - 2.0 * spill, candidate)
+        settings = best[1]
+    return settings, trials
+
+
+def ship(run: Path, settings: SemanticSettings, folder: Path, provenance: dict) -> Path:
+    """Write the head as float16 safetensors and its settings and hash into the manifest."""
+    tensors = load_file(str(run / RUN_HEAD_FILE))
+    target = folder / HEAD_FILE
+    save_file({k: v.half().contiguous() for k, v in tensors.items()}, str(target))
+    target.chmod(0o644)
+    path = folder / MANIFEST
+    manifest = json.loads(path.read_text()) if path.exists() else {"files": {}}
+    manifest["files"][HEAD_FILE] = {"sha256": sha256_of(target), "inference": asdict(settings),
+                                    "provenance": provenance}
+    path.write_text(json.dumps(manifest, indent=1) + "\n")
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="training run folder (semantic_train)")
+    parser.add_argument("--val", type=Path, default=DEFAULT_CACHE / "val")
+    parser.add_argument("--photos", type=int, default=24, help="validation photos used (spread over sources)")
+    parser.add_argument("--max-side", type=int, default=384)
+    parser.add_argument("--weights", type=Path, default=weights_dir())
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(2)
+    photos = list_photos(args.val)
+    # Every k-th photo: the subset spans the sources instead of the first folder only.
+    photos = photos[::max(1, len(photos) // args.photos)][:args.photos]
+    head = SemanticColorHead()
+    head.load_state_dict({k: v.half().float() for k, v in load_file(str(args.run / RUN_HEAD_FILE)).items()})
+    settings, trials = tune(head.eval(), photos, args.max_side)
+    (args.run / "tuning.json").write_text(json.dumps(trials, indent=1))
+    summary = json.loads((args.run / "summary.json").read_text())
+    target = ship(args.run, settings, args.weights, {"training": summary,
+                                                      "tuned_on": f"{len(photos)} validation photos"})
+    log.info("chose %s; wrote %s", settings, target)
+
+
+if __name__ == "__main__":
+    main()
