@@ -244,6 +244,24 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
     return LoadedImage(grey=luma(rgb), rgb=rgb, path=path, notes=notes)
 
 
+def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of the photo as ``load_image`` would return it, from its header
+    where the format allows; raises ImageLoadError like ``load_image``."""
+    path = Path(path)
+    try:
+        with open_regular_file(path) as handle, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(handle) as image:
+                width, height = image.size
+                if image.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF orientation: turned a quarter
+                    width, height = height, width
+    except NotARegularFileError as exc:
+        raise ImageLoadError(str(exc)) from None
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        raise ImageLoadError(f"{path.name} cannot be read ({exc}).") from exc
+    return width, height
+
+
 def _looks_grey(rgb: np.ndarray) -> bool:
     step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
     sample = rgb[::step, ::step]

@@ -40,6 +40,42 @@ class InferenceSettings:
     levin_share_hints: float = 1e9  # hints at which the pure hint propagation gets half the say
 
 
+# What each setting may be: (type, lowest, highest).  A working side beyond this range
+# would take minutes or all memory; zero temperatures divide by zero.
+_SETTING_RANGES: dict[str, tuple[type, float, float]] = {
+    "working_side": (int, 32, 2048),
+    "temperature_auto": (float, 0.01, 100.0),
+    "temperature_hints": (float, 0.01, 100.0),
+    "blend": (float, 0.0, 1.0),
+    "blend_hints": (float, 0.0, 1.0),
+    "refine_side": (int, 16, 1024),
+    "refine_decay": (float, 0.0, 1.0),
+    "cast_prior_hints": (float, 0.0, 1e12),
+    "levin_share_hints": (float, 1e-6, 1e12),
+}
+
+
+def settings_from_manifest(inference: object) -> InferenceSettings:
+    """Inference settings from weights.json, checked; unknown keys (from newer versions)
+    are ignored, wrong types or values raise EngineError."""
+    if inference is None:
+        return InferenceSettings()
+    if not isinstance(inference, dict):
+        raise EngineError(f"'inference' in weights.json must be an object, not {type(inference).__name__}.")
+    values = {}
+    for key, (kind, low, high) in _SETTING_RANGES.items():
+        if key not in inference:
+            continue
+        value = inference[key]
+        ok_type = isinstance(value, int) if kind is int else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok_type or not low <= value <= high:
+            shown = repr(value) if len(repr(value)) <= 30 else repr(value)[:27] + "..."
+            raise EngineError(f"weights.json sets {key} to {shown}; it must be "
+                              f"{'a whole number' if kind is int else 'a number'} from {low:g} to {high:g}.")
+        values[key] = kind(value)
+    return InferenceSettings(**values)
+
+
 def pick_device() -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -65,9 +101,7 @@ def load_network(folder: Path | None = None) -> tuple[ColorNet, InferenceSetting
     except RuntimeError as exc:
         raise EngineError(f"{WEIGHTS_FILE} does not fit this version's network: "
                           f"{str(exc).splitlines()[0]}") from exc
-    known = InferenceSettings.__dataclass_fields__
-    settings = InferenceSettings(**{k: v for k, v in entry.get("inference", {}).items() if k in known})
-    return model.eval(), settings
+    return model.eval(), settings_from_manifest(entry.get("inference"))
 
 
 class NeuralEngine:
@@ -157,5 +191,6 @@ def try_neural_engine() -> tuple[NeuralEngine | None, str | None]:
     except EngineError as exc:
         return None, str(exc)
     except Exception as exc:  # noqa: BLE001 - any failure here falls back to Levin
-        log.exception("neural engine failed to load")
-        return None, f"The trained network could not be loaded: {exc}"
+        # The note carries the reason in one line; the traceback is for -v / bug reports.
+        log.info("neural engine failed to load", exc_info=True)
+        return None, f"The trained network could not be loaded: {str(exc).splitlines()[0] if str(exc) else exc!r}"
