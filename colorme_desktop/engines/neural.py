@@ -18,7 +18,7 @@ from colorme_desktop.core.hints import Hint, rasterize
 from colorme_desktop.engines.base import EngineError, image_key
 from colorme_desktop.engines.levin import UPSAMPLE_EDGE_AWARE, spread_residual, symmetric_laplacian
 from colorme_desktop.engines.network import ColorNet
-from colorme_desktop.engines.weights import load_checked, weights_dir
+from colorme_desktop.engines.weights import load_checked, read_manifest, weights_dir
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +94,17 @@ def network_size(shape: tuple[int, int], side: int) -> tuple[int, int]:
 
 def load_network(folder: Path | None = None) -> tuple[ColorNet, InferenceSettings]:
     folder = folder or weights_dir()
-    tensors, entry = load_checked(folder, WEIGHTS_FILE)
+    # Settings first: a bad manifest is found without hashing and reading the weights.
+    entry = read_manifest(folder)["files"].get(WEIGHTS_FILE)
+    settings = settings_from_manifest(entry.get("inference") if entry else None)
+    tensors, _ = load_checked(folder, WEIGHTS_FILE)
     model = ColorNet()
     try:
         model.load_state_dict({k: v.float() for k, v in tensors.items()})
     except RuntimeError as exc:
         raise EngineError(f"{WEIGHTS_FILE} does not fit this version's network: "
                           f"{str(exc).splitlines()[0]}") from exc
-    return model.eval(), settings_from_manifest(entry.get("inference"))
+    return model.eval(), settings
 
 
 class NeuralEngine:
