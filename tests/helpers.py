@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
 
 
@@ -23,3 +29,32 @@ def colourful_rgb(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarra
     rgb[20:40, 30:50] = (20, 200, 40)
     rgb += rng.normal(0, 4, size=rgb.shape)
     return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+@contextmanager
+def blocking_pipe(path: Path, after: float = 10.0) -> Iterator[Path]:
+    """A named pipe at ``path``.  Code that wrongly opens it for reading would block for
+    ever; after ``after`` seconds a writer comes and leaves at once, so such a test fails
+    (the reader sees an empty file) instead of hanging the suite."""
+    os.mkfifo(path)
+    done = threading.Event()
+
+    def writer() -> None:
+        if done.wait(after):
+            return
+        while not done.is_set():
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # no reader yet
+                done.wait(0.1)
+                continue
+            os.close(fd)
+            return
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        yield path
+    finally:
+        done.set()
+        thread.join()

@@ -8,6 +8,8 @@ units, centred on zero (roughly -128..128).
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -37,13 +39,23 @@ def chroma_of_color(color: tuple[int, int, int]) -> tuple[float, float]:
     return float(rgb @ _CB), float(rgb @ _CR)
 
 
+class ColourError(ValueError):
+    """Colour that cannot be turned into an image (not a number); the message is for the user."""
+
+
 def compose(grey: np.ndarray, chroma: np.ndarray, saturation: float = 1.0) -> np.ndarray:
     """Combine the grey image with chroma into RGB uint8, keeping the luminance.
 
     Chroma that would push a channel outside 0..255 is scaled toward grey for that pixel
     alone; clipping a channel instead would change the pixel's luminance.  Only those
     pixels pay for the scaling, which keeps a 10-megapixel compose well under a second.
+    NaN would become black silently, so non-finite chroma or saturation is refused.
     """
+    if not math.isfinite(saturation) or saturation < 0:
+        raise ColourError(f"saturation must be a finite number of at least 0, not {saturation}")
+    # One sum finds any NaN or infinity without a mask the size of the image.
+    if not math.isfinite(float(chroma.sum(dtype=np.float64))):
+        raise ColourError("the colour computed for this image is not a number (NaN or infinite)")
     y = grey.astype(np.float32)
     cb = chroma[..., 0] * np.float32(saturation)
     cr = chroma[..., 1] * np.float32(saturation)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from colorme_desktop.core.color import chroma_of_color
-from colorme_desktop.core.imageio import write_text_atomically
+from colorme_desktop.core.color import chroma_of
+from colorme_desktop.core.imageio import MAX_PIXELS, NotARegularFileError, open_regular_file, write_text_atomically
 
 HINTS_FILE_VERSION = 1
 MAX_POINTS_TOTAL = 200_000  # beyond this a file is far more than anyone paints by hand
@@ -64,13 +65,15 @@ def hex_color(color: Color) -> str:
     return "#{:02x}{:02x}{:02x}".format(*color)
 
 
+# int(..., 16) alone also takes "-1", "+f" and " f"; only six hex digits make a colour.
+_HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
 def parse_hex_color(text: Any) -> Color:
-    if not isinstance(text, str) or len(text) != 7 or text[0] != "#":
-        raise ValueError(f"{text!r} is not a colour of the form #rrggbb")
-    try:
-        return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a colour of the form #rrggbb") from None
+    if not isinstance(text, str) or not _HEX_COLOR.fullmatch(text):
+        shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "..."
+        raise ValueError(f"{shown} is not a colour of the form #rrggbb")
+    return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
 
 
 _SHIFT = 4  # OpenCV draws with 4 fractional bits: hints keep sub-pixel positions
@@ -90,32 +93,30 @@ def rasterize(hints: Sequence[Hint], size: tuple[int, int], scale: float = 1.0
     over earlier ones, as the user sees them on screen.
     """
     width, height = size
-    chroma = np.zeros((height, width, 2), dtype=np.float32)
-    mask = np.zeros((height, width), dtype=np.float32)
-    for hint in hints:
-        cb, cr = chroma_of_color(hint.color)
+    # One canvas holds the number of the last hint drawn on each pixel; colours are looked
+    # up once at the end.  A canvas per hint made a file at the point limit take minutes.
+    owner = np.zeros((height, width), dtype=np.int32)
+    for number, hint in enumerate(hints, start=1):
         radius_px = hint.radius * scale
-        layer = np.zeros((height, width), dtype=np.uint8)
         if radius_px < 0.75:
             # Too small to draw as a disc: mark the pixel(s) the path passes through.
             for x, y in _densify(hint.points, scale):
                 col, row = int(math.floor(x * scale)), int(math.floor(y * scale))
                 if 0 <= row < height and 0 <= col < width:
-                    layer[row, col] = 1
+                    owner[row, col] = number
         else:
             pts = np.array([[_fixed(x, scale), _fixed(y, scale)] for x, y in hint.points], dtype=np.int32)
             r = int(round(radius_px))
             if len(pts) == 1:
-                cv2.circle(layer, tuple(int(v) for v in pts[0]), int(round(radius_px * (1 << _SHIFT))),
-                           1, thickness=-1, lineType=cv2.LINE_8, shift=_SHIFT)
+                cv2.circle(owner, tuple(int(v) for v in pts[0]), int(round(radius_px * (1 << _SHIFT))),
+                           number, thickness=-1, lineType=cv2.LINE_8, shift=_SHIFT)
             else:
-                cv2.polylines(layer, [pts], isClosed=False, color=1, thickness=2 * r + 1,
+                cv2.polylines(owner, [pts], isClosed=False, color=number, thickness=2 * r + 1,
                               lineType=cv2.LINE_8, shift=_SHIFT)
-        hit = layer.astype(bool)
-        mask[hit] = 1.0
-        chroma[hit, 0] = cb
-        chroma[hit, 1] = cr
-    return chroma, mask
+    table = np.zeros((len(hints) + 1, 2), dtype=np.float32)
+    if hints:
+        table[1:] = chroma_of(np.array([hint.color for hint in hints], dtype=np.uint8))
+    return table[owner], (owner > 0).astype(np.float32)
 
 
 def _densify(points: Iterable[tuple[float, float]], scale: float) -> list[tuple[float, float]]:
@@ -155,19 +156,44 @@ def load_hints_file(path: str | os.PathLike, image_size: tuple[int, int] | None 
     """Read and fully validate a hints file; nothing is returned unless all of it is valid."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise HintsFileError(f"{path.name} is larger than {MAX_FILE_BYTES // 2**20} MB; "
-                                 "it cannot be a hints file.")
-        text = path.read_text(encoding="utf-8")
+        with open_regular_file(path) as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_FILE_BYTES:
+                raise HintsFileError(f"{path.name} is larger than {MAX_FILE_BYTES // 2**20} MB; "
+                                     "it cannot be a hints file.")
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except HintsFileError:
         raise
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HintsFileError(f"Cannot read hints file {path.name}: {exc}") from exc
+    except NotARegularFileError as exc:
+        raise HintsFileError(f"Cannot read hints file: {exc}") from None
+    except OSError as exc:
+        raise HintsFileError(f"Cannot read hints file {path.name}: {exc.strerror or exc}.") from exc
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, ValueError) as exc:
-        raise HintsFileError(f"{path.name} is not valid JSON: {exc}") from exc
-    return hints_from_dict(data, image_size)
+        data = parse_json(raw)
+    except ValueError as exc:
+        raise HintsFileError(f"{path.name} {exc}") from None
+    try:
+        return hints_from_dict(data, image_size)
+    except HintsFileError as exc:
+        raise HintsFileError(f"{path.name}: {exc}") from None
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """``json.loads`` that fails only with ValueError and a short message that reads on
+    after the file's name ("x.json is not valid JSON: ...").
+
+    Editors on Windows start UTF-8 files with a byte-order mark; it is skipped.  Deep
+    nesting (RecursionError) and NaN/Infinity, which are not JSON, are refused.
+    """
+    try:
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw.removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("is nested too deeply to be a ColorMe file") from None
+    except ValueError as exc:  # JSONDecodeError, and integers of more than 4300 digits
+        raise ValueError(f"is not valid JSON: {str(exc).splitlines()[0][:200]}") from None
 
 
 def _reject_constant(name: str) -> None:
@@ -180,6 +206,8 @@ def hints_from_dict(data: Any, image_size: tuple[int, int] | None = None) -> tup
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise HintsFileError("The hints file has no integer 'version'.")
+    if abs(version) > 10**6:
+        raise HintsFileError("The hints file has no sensible 'version'.")
     if version > HINTS_FILE_VERSION:
         raise HintsFileError(f"The hints file is version {version}, newer than this ColorMe "
                              f"understands (version {HINTS_FILE_VERSION}); please update ColorMe.")
@@ -187,7 +215,7 @@ def hints_from_dict(data: Any, image_size: tuple[int, int] | None = None) -> tup
         raise HintsFileError(f"Unknown hints file version {version}.")
     size = data.get("image_size")
     if (not isinstance(size, list) or len(size) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_PIXELS for v in size)):
         raise HintsFileError("'image_size' must be [width, height] in whole pixels.")
     width, height = size
     if image_size is not None and tuple(image_size) != (width, height):
@@ -239,6 +267,10 @@ def hints_from_dict(data: Any, image_size: tuple[int, int] | None = None) -> tup
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise HintsFileError(f"{what} must be a number, not {type(value).__name__}.")
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise HintsFileError(f"{what} is far too large.") from None
+    if not math.isfinite(number):
         raise HintsFileError(f"{what} must be finite.")
-    return float(value)
+    return number

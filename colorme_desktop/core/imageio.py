@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import shutil
+import stat
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -15,9 +19,22 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorme_desktop.core.color import chroma_of, luma
 
+log = logging.getLogger(__name__)
+
 # Refuse images above this many pixels: a forged header can claim gigapixels and
 # exhaust memory.  150 MP covers every camera a user is likely to have.
 MAX_PIXELS = 150_000_000
+# Pillow's own guard warns from 89.5 MP and fails from twice that, below our limit and
+# before our check can run; ColorMe checks the header itself, so Pillow's guard is
+# moved up to match rather than turned into an error.
+Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS)
+
+# Peak memory per pixel of colorizing a photo (measured: 100 MP, levin and neural
+# engines, CLI), and of only reading it.  A photo that will not fit in the memory that
+# is free is refused up front: on Linux the alternative is the kernel killing ColorMe
+# midway, with no message at all.
+COLORIZE_BYTES_PER_PIXEL = 60
+READ_BYTES_PER_PIXEL = 12
 
 # A colour photo whose chroma stays below this (grey levels) everywhere is treated as
 # grey: scans of black-and-white prints are often saved as RGB.
@@ -71,11 +88,12 @@ def _to_8bit_array(image: Image.Image) -> tuple[np.ndarray, bool]:
     return np.asarray(image.convert("RGB")), False
 
 
-def _read_16bit_rgb(path: Path) -> np.ndarray | None:
+def _read_16bit_rgb(handle: BinaryIO) -> np.ndarray | None:
     """Pillow reads 16-bit RGB PNG/TIFF as 8-bit lossy or not at all; OpenCV reads it fully."""
     import cv2
 
-    data = np.fromfile(str(path), dtype=np.uint8)
+    handle.seek(0)
+    data = np.frombuffer(handle.read(), dtype=np.uint8)
     decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if decoded is None or decoded.dtype != np.uint16 or decoded.ndim != 3:
         return None
@@ -83,21 +101,101 @@ def _read_16bit_rgb(path: Path) -> np.ndarray | None:
     return np.rint(rgb16.astype(np.float64) / 257.0).astype(np.uint8)
 
 
-def load_image(path: str | os.PathLike) -> LoadedImage:
+class NotARegularFileError(OSError):
+    """The path is not a plain file one can read to its end; the message says what it is."""
+
+
+def open_regular_file(path: Path) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file (symbolic links followed).
+
+    A named pipe would block the reader forever and a device never ends, so both are
+    refused before they are opened; opening without blocking and checking the open file
+    again closes the gap in which the path could be swapped for a pipe.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise NotARegularFileError(f"{path} is a link to {os.readlink(path)}, which does not exist.") from None
+        raise NotARegularFileError(f"{path} does not exist (was it moved or deleted?).") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotARegularFileError(f"{path} is a symbolic link that leads back to itself.") from None
+        raise
+    _require_regular(path, info)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        _require_regular(path, os.fstat(fd))
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+def _require_regular(path: Path, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise NotARegularFileError(f"{path.name} is {_kind_of(info.st_mode)}, not a file ColorMe can read.")
+
+
+def available_memory() -> int | None:
+    """Bytes the system can give this process without swapping; None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(name: str, width: int, height: int, bytes_per_pixel: int) -> None:
+    needed = width * height * bytes_per_pixel
+    free = available_memory()
+    if free is not None and needed > free:
+        raise ImageLoadError(
+            f"{name} is {width} x {height} pixels ({width * height / 1e6:.0f} MP) and needs about "
+            f"{needed / 2**30:.1f} GB of memory, but only {free / 2**30:.1f} GB is free; "
+            "close other programs or use a smaller copy.")
+
+
+def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PER_PIXEL) -> LoadedImage:
     """Open a photo of any common kind and return its grey and, if it has one, its colour.
 
     EXIF orientation is applied, so coordinates are those of the image as the user sees it.
+    ``bytes_per_pixel`` is the memory the caller's whole job takes per pixel: a photo
+    that cannot fit in the free memory is refused before it is decoded.
     """
     path = Path(path)
-    if path.is_dir():
-        raise ImageLoadError(f"{path.name} is a folder, not an image file.")
-    if not path.exists():
-        raise ImageLoadError(f"{path} does not exist (was it moved or deleted?).")
     notes: list[str] = []
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+        handle = open_regular_file(path)
+    except NotARegularFileError as exc:
+        raise ImageLoadError(str(exc)) from None
+    except PermissionError as exc:
+        raise ImageLoadError(f"No permission to read {path.name}.") from exc
+    except OSError as exc:
+        raise ImageLoadError(f"Cannot open {path.name}: {exc.strerror or exc}.") from exc
+    try:
+        with handle, warnings.catch_warnings():
+            # Our own limit below is the one that counts (see MAX_IMAGE_PIXELS above).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(handle) as image:
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise ImageLoadError(
@@ -105,6 +203,7 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
                         f"{MAX_PIXELS // 1_000_000} megapixels ColorMe accepts.")
                 if width < 1 or height < 1:
                     raise ImageLoadError(f"{path.name} has no pixels.")
+                _check_memory(path.name, width, height, bytes_per_pixel)
                 frames = getattr(image, "n_frames", 1)
                 if frames > 1:
                     kind = "animation" if image.format in ("GIF", "PNG", "WEBP") else "multi-page file"
@@ -117,13 +216,18 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
                     and image.info.get("bits", 8) == 16)
                 oriented = ImageOps.exif_transpose(image)
                 array, is_grey = _to_8bit_array(oriented)
+            if is_16bit_rgb:
+                full = _read_16bit_rgb(handle)
+                if full is not None and full.shape == array.shape:
+                    array = full
     except ImageLoadError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        if isinstance(exc, UnidentifiedImageError):
-            raise ImageLoadError(f"{path.name} is not an image ColorMe can read "
-                                 "(unknown or damaged format).") from exc
-        raise ImageLoadError(f"{path.name} is too large to open safely: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageLoadError(f"{path.name} is not an image ColorMe can read "
+                             "(unknown or damaged format).") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(f"{path.name} claims more than the {MAX_PIXELS // 1_000_000} megapixels "
+                             "ColorMe accepts.") from exc
     except PermissionError as exc:
         raise ImageLoadError(f"No permission to read {path.name}.") from exc
     except FileNotFoundError as exc:
@@ -132,16 +236,30 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
         raise ImageLoadError(f"{path.name} is damaged or incomplete and cannot be read ({exc}).") from exc
     except MemoryError as exc:
         raise ImageLoadError(f"{path.name} is too large for the available memory.") from exc
-    if is_16bit_rgb:
-        full = _read_16bit_rgb(path)
-        if full is not None and full.shape == array.shape:
-            array = full
     if is_grey:
         return LoadedImage(grey=np.ascontiguousarray(array), rgb=None, path=path, notes=notes)
     rgb = np.ascontiguousarray(array)
     if _looks_grey(rgb):
         return LoadedImage(grey=luma(rgb), rgb=None, path=path, notes=notes)
     return LoadedImage(grey=luma(rgb), rgb=rgb, path=path, notes=notes)
+
+
+def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of the photo as ``load_image`` would return it, from its header
+    where the format allows; raises ImageLoadError like ``load_image``."""
+    path = Path(path)
+    try:
+        with open_regular_file(path) as handle, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(handle) as image:
+                width, height = image.size
+                if image.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF orientation: turned a quarter
+                    width, height = height, width
+    except NotARegularFileError as exc:
+        raise ImageLoadError(str(exc)) from None
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        raise ImageLoadError(f"{path.name} cannot be read ({exc}).") from exc
+    return width, height
 
 
 def _looks_grey(rgb: np.ndarray) -> bool:
@@ -161,11 +279,38 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def _target_of(path: Path) -> Path:
+    """The file a save to ``path`` should replace: the target of a symbolic link (so the
+    link survives), never a device, pipe or folder, never a read-only file.  Raises
+    OSError whose strerror says, for the user, why the path is refused.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "it is a symbolic link that leads back to itself", str(path)) from None
+        raise
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if info is None:
+        return target
+    if not stat.S_ISREG(info.st_mode):
+        # Replacing it would swap a device node or a pipe for a plain file of its mode.
+        raise OSError(errno.EINVAL, f"it is {_kind_of(info.st_mode)}, not a file", str(path))
+    # Write permission is checked on the mode bits too: root passes os.access() for
+    # everything, and a file someone made read-only is one they meant to keep.
+    if not (info.st_mode & 0o222) or not os.access(target, os.W_OK):
+        raise OSError(errno.EACCES, "it is read-only", str(path))
+    return target
+
+
 def _replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Write through ``write`` to a temporary file beside ``path``, flush it to disk, then
     rename it over ``path``: a failure at any point leaves the old file intact and no
     temporary file behind.  Raises OSError.
     """
+    path = _target_of(path)
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
     try:
@@ -185,23 +330,52 @@ def _replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
         raise
 
 
-def save_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> None:
-    """Write ``rgb`` to ``path`` in the format its extension names, atomically."""
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Refuse an output path that cannot be saved to, before any time is spent on it.
+
+    Returns the file that will really be written (the target of a symbolic link).
+    """
     path = Path(path)
     fmt = SAVE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         choices = ", ".join(sorted(SAVE_FORMATS))
         raise ImageSaveError(f"Cannot save as '{path.suffix or path.name}': choose one of {choices}.")
-    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        target = _target_of(path)
+    except OSError as exc:
+        raise ImageSaveError(f"Cannot save to {path}: {exc.strerror or exc}.") from None
+    folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise ImageSaveError(f"The folder {folder} does not exist.")
+    return target
+
+
+def _disk_full_reason(folder: Path, exc: OSError, needed: int) -> str | None:
+    """Name the disk when a save ran out of space.  Some encoders (libtiff) report only
+    "encoder error -2", so the free space is looked at, not just the error number."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or (exc.errno is None and free is not None and free < needed):
+        shown = f" ({free / 2**20:.1f} MB free)" if free is not None else ""
+        return f"No space left on the disk holding {folder.resolve()}{shown}"
+    return None
+
+
+def save_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> None:
+    """Write ``rgb`` to ``path`` in the format its extension names, atomically."""
+    path = Path(path)
+    target = check_output_path(path)
+    fmt = SAVE_FORMATS[path.suffix.lower()]
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     if fmt == "TIFF":
         options = {"compression": "tiff_lzw"}
     try:
-        _replace_atomically(path, lambda handle: Image.fromarray(rgb).save(handle, format=fmt, **options))
+        _replace_atomically(target, lambda handle: Image.fromarray(rgb).save(handle, format=fmt, **options))
     except OSError as exc:
-        reason = exc.strerror or str(exc)
+        folder = target.parent if str(target.parent) else Path(".")
+        reason = _disk_full_reason(folder, exc, rgb.nbytes) or exc.strerror or str(exc)
         raise ImageSaveError(f"Saving {path.name} failed: {reason}. Nothing was overwritten.") from exc
 
 

@@ -18,7 +18,7 @@ from colorme_desktop.core.hints import Hint, rasterize
 from colorme_desktop.engines.base import EngineError, image_key
 from colorme_desktop.engines.levin import UPSAMPLE_EDGE_AWARE, spread_residual, symmetric_laplacian
 from colorme_desktop.engines.network import ColorNet
-from colorme_desktop.engines.weights import load_checked, weights_dir
+from colorme_desktop.engines.weights import load_checked, read_manifest, weights_dir
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,42 @@ class InferenceSettings:
     levin_share_hints: float = 1e9  # hints at which the pure hint propagation gets half the say
 
 
+# What each setting may be: (type, lowest, highest).  A working side beyond this range
+# would take minutes or all memory; zero temperatures divide by zero.
+_SETTING_RANGES: dict[str, tuple[type, float, float]] = {
+    "working_side": (int, 32, 2048),
+    "temperature_auto": (float, 0.01, 100.0),
+    "temperature_hints": (float, 0.01, 100.0),
+    "blend": (float, 0.0, 1.0),
+    "blend_hints": (float, 0.0, 1.0),
+    "refine_side": (int, 16, 1024),
+    "refine_decay": (float, 0.0, 1.0),
+    "cast_prior_hints": (float, 0.0, 1e12),
+    "levin_share_hints": (float, 1e-6, 1e12),
+}
+
+
+def settings_from_manifest(inference: object) -> InferenceSettings:
+    """Inference settings from weights.json, checked; unknown keys (from newer versions)
+    are ignored, wrong types or values raise EngineError."""
+    if inference is None:
+        return InferenceSettings()
+    if not isinstance(inference, dict):
+        raise EngineError(f"'inference' in weights.json must be an object, not {type(inference).__name__}.")
+    values = {}
+    for key, (kind, low, high) in _SETTING_RANGES.items():
+        if key not in inference:
+            continue
+        value = inference[key]
+        ok_type = isinstance(value, int) if kind is int else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok_type or not low <= value <= high:
+            shown = repr(value) if len(repr(value)) <= 30 else repr(value)[:27] + "..."
+            raise EngineError(f"weights.json sets {key} to {shown}; it must be "
+                              f"{'a whole number' if kind is int else 'a number'} from {low:g} to {high:g}.")
+        values[key] = kind(value)
+    return InferenceSettings(**values)
+
+
 def pick_device() -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -58,15 +94,16 @@ def network_size(shape: tuple[int, int], side: int) -> tuple[int, int]:
 
 def load_network(folder: Path | None = None) -> tuple[ColorNet, InferenceSettings]:
     folder = folder or weights_dir()
-    tensors, entry = load_checked(folder, WEIGHTS_FILE)
+    # Settings first: a bad manifest is found without hashing and reading the weights.
+    entry = read_manifest(folder)["files"].get(WEIGHTS_FILE)
+    settings = settings_from_manifest(entry.get("inference") if entry else None)
+    tensors, _ = load_checked(folder, WEIGHTS_FILE)
     model = ColorNet()
     try:
         model.load_state_dict({k: v.float() for k, v in tensors.items()})
     except RuntimeError as exc:
         raise EngineError(f"{WEIGHTS_FILE} does not fit this version's network: "
                           f"{str(exc).splitlines()[0]}") from exc
-    known = InferenceSettings.__dataclass_fields__
-    settings = InferenceSettings(**{k: v for k, v in entry.get("inference", {}).items() if k in known})
     return model.eval(), settings
 
 
@@ -157,5 +194,6 @@ def try_neural_engine() -> tuple[NeuralEngine | None, str | None]:
     except EngineError as exc:
         return None, str(exc)
     except Exception as exc:  # noqa: BLE001 - any failure here falls back to Levin
-        log.exception("neural engine failed to load")
-        return None, f"The trained network could not be loaded: {exc}"
+        # The note carries the reason in one line; the traceback is for -v / bug reports.
+        log.info("neural engine failed to load", exc_info=True)
+        return None, f"The trained network could not be loaded: {str(exc).splitlines()[0] if str(exc) else exc!r}"

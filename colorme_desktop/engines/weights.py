@@ -26,13 +26,23 @@ def sha256_of(path: Path) -> str:
 
 
 def read_manifest(folder: Path) -> dict:
+    """The manifest, checked to be {"files": {name: {"sha256": hex, ...}}} so that a damaged
+    one gives one clear line (and the fallback engine) rather than a traceback."""
     path = folder / MANIFEST
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise EngineError(f"No trained weights found ({path} is missing).") from None
-    except (OSError, ValueError) as exc:
-        raise EngineError(f"The weights manifest {path} is unreadable: {exc}") from exc
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0][:200] if not isinstance(exc, RecursionError) else "nested too deeply"
+        raise EngineError(f"The weights manifest {path} is unreadable: {reason}") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise EngineError(f"The weights manifest {path} is damaged: it has no 'files' object.")
+    for name, entry in files.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+            raise EngineError(f"The weights manifest {path} is damaged: the entry for {name} has no 'sha256'.")
+    return manifest
 
 
 def load_checked(folder: Path, name: str) -> tuple[dict, dict]:
@@ -41,7 +51,7 @@ def load_checked(folder: Path, name: str) -> tuple[dict, dict]:
     from safetensors.torch import load_file
 
     manifest = read_manifest(folder)
-    entry = manifest.get("files", {}).get(name)
+    entry = manifest["files"].get(name)
     if entry is None:
         raise EngineError(f"{name} is not listed in {folder / MANIFEST}.")
     path = folder / name

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths
 
-from colorme_desktop.core.hints import Hint, HintsFileError, hints_from_dict, hints_to_dict
-from colorme_desktop.core.imageio import write_text_atomically
+from colorme_desktop.core.hints import Hint, HintsFileError, hints_from_dict, hints_to_dict, parse_json
+from colorme_desktop.core.imageio import ImageLoadError, read_image_size, write_text_atomically
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +66,21 @@ class RecoveryStore:
             log.warning("could not remove the recovery file: %s", exc)
 
     def load(self) -> tuple[Path, tuple[Hint, ...]] | None:
-        """The saved (image path, hints), or None if there is nothing usable to restore."""
+        """The saved (image path, hints), or None if there is nothing usable to restore.
+
+        The hints are checked against the photo as it is now (it may have been replaced
+        or turned into something that is not a photo at all), so a restore never opens
+        what cannot be opened nor puts hints outside the image.
+        """
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            hints = hints_from_dict(data["hints"])
-            return Path(data["image"]), hints
+            data = parse_json(self.path.read_bytes())
+            image = Path(data["image"])
+            if not image.exists():
+                return image, hints_from_dict(data["hints"])  # offer_recovery forgets it quietly
+            hints = hints_from_dict(data["hints"], read_image_size(image))
+            return image, hints
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError, HintsFileError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, HintsFileError, ImageLoadError) as exc:
             log.warning("ignoring an unusable recovery file: %s", exc)
             return None

@@ -1,7 +1,8 @@
 import numpy as np
+import pytest
 from PIL import Image
 
-from colorme_desktop.core.color import chroma_of, compose, luma, upsample_chroma
+from colorme_desktop.core.color import ColourError, chroma_of, compose, luma, upsample_chroma
 from tests.helpers import colourful_rgb
 
 
@@ -45,3 +46,14 @@ def test_guided_upsampling_keeps_edges_sharper_than_bilinear():
     plain = upsample_chroma(small, grey, edge_aware=False)
     truth = np.where(np.arange(64) >= 32, 50.0, 0.0)[None, :]
     assert np.abs(guided[..., 0] - truth).mean() < np.abs(plain[..., 0] - truth).mean()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_compose_refuses_colour_that_is_not_a_number(bad):
+    grey = np.full((8, 8), 128, dtype=np.uint8)
+    chroma = np.zeros((8, 8, 2), dtype=np.float32)
+    chroma[3, 4, 1] = bad
+    with pytest.raises(ColourError, match="not a number"):
+        compose(grey, chroma)
+    with pytest.raises(ColourError, match="saturation"):
+        compose(grey, np.zeros_like(chroma), saturation=bad)

@@ -108,3 +108,26 @@ def test_distance_to_stroke():
     stroke = Hint(((0.0, 0.0), (10.0, 0.0)), (0, 0, 0), 1.0)
     assert math.isclose(stroke.distance_to(5, 3), 3.0)
     assert math.isclose(stroke.distance_to(13, 4), 5.0)
+
+
+def test_later_hints_paint_over_earlier_ones_where_they_overlap():
+    red_stroke = Hint(((10.0, 40.0), (90.0, 40.0)), (220, 20, 20), 3.0)
+    blue_dot = point_hint(50, 40, (20, 20, 220), radius=5)
+    chroma, mask = rasterize([red_stroke, blue_dot, point_hint(80, 40, (20, 220, 20), 0.2)], SIZE)
+    assert chroma[40, 50, 0] > 50  # blue (strong Cb) on top of the red stroke
+    assert chroma[40, 20, 1] > 50  # red elsewhere along the stroke
+    assert chroma[40, 80, 1] < 0 and chroma[40, 80, 0] < 0  # the single green pixel is on top
+    assert mask[40, 10:90].all()
+
+
+@pytest.mark.parametrize("text", ["#-1-1-1", "#+f+f+f", "# f f f", "#0x1234", "#12345\n", "#ABCDEF "])
+def test_colours_are_exactly_six_hex_digits(tmp_path, text):
+    payload = {**GOOD, "hints": [{"x": 1, "y": 2, "color": text}]}
+    with pytest.raises(HintsFileError, match="#rrggbb"):
+        load_hints_file(_write(tmp_path, payload))
+
+
+def test_upper_case_colours_and_a_byte_order_mark_are_accepted(tmp_path):
+    path = tmp_path / "h.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({**GOOD, "hints": [{"x": 1, "y": 2, "color": "#A1B2C3"}]}).encode())
+    assert load_hints_file(path)[0].color == (161, 178, 195)

@@ -6,7 +6,7 @@ from PIL import Image
 
 from colorme_desktop.core import imageio
 from colorme_desktop.core.imageio import ImageLoadError, ImageSaveError, load_image, save_image
-from tests.helpers import colourful_rgb
+from tests.helpers import blocking_pipe, colourful_rgb
 
 W, H = 40, 24
 
@@ -200,3 +200,30 @@ def test_unwritable_destination_is_reported_even_as_root(tmp_path, monkeypatch):
     with pytest.raises(ImageSaveError, match="Permission denied"):
         save_image(target, _rgb())
     assert target.read_bytes() == b"old"
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_size_from_the_header_matches_the_loaded_photo(tmp_path, orientation):
+    image = Image.fromarray(_rgb())
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / "o.jpg"
+    image.save(path, exif=exif)
+    assert imageio.read_image_size(path) == load_image(path).size
+
+
+def test_dangling_link_names_where_it_points(tmp_path):
+    link = tmp_path / "photo.png"
+    link.symlink_to(tmp_path / "moved-away.png")
+    with pytest.raises(ImageLoadError, match="link to .*moved-away.png, which does not exist"):
+        load_image(link)
+
+
+def test_hints_and_photo_readers_refuse_a_pipe_without_opening_it(tmp_path):
+    from colorme_desktop.core.hints import HintsFileError, load_hints_file
+
+    with blocking_pipe(tmp_path / "pipe.json") as pipe:
+        with pytest.raises(HintsFileError, match="named pipe"):
+            load_hints_file(pipe)
+        with pytest.raises(ImageLoadError, match="named pipe"):
+            imageio.read_image_size(pipe)

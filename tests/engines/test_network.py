@@ -125,3 +125,15 @@ def test_inference_settings_ignore_unknown_keys(tmp_path, model):
     (tmp_path / "weights.json").write_text(json.dumps(data))
     _, settings = load_network(tmp_path)
     assert isinstance(settings, InferenceSettings)
+
+
+def test_every_inference_setting_is_checked_and_read():
+    from dataclasses import fields
+
+    from colorme_desktop.engines.neural import _SETTING_RANGES, settings_from_manifest
+
+    assert set(_SETTING_RANGES) == {f.name for f in fields(InferenceSettings)}
+    for name, (kind, _low, high) in _SETTING_RANGES.items():
+        assert getattr(settings_from_manifest({name: kind(high)}), name) == high
+        with pytest.raises(EngineError, match=name):
+            settings_from_manifest({name: high * 2 + 1})
