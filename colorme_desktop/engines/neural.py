@@ -18,7 +18,7 @@ from colorme_desktop.core.hints import Hint, rasterize
 from colorme_desktop.engines.base import EngineError, image_key
 from colorme_desktop.engines.levin import UPSAMPLE_EDGE_AWARE, spread_residual, symmetric_laplacian
 from colorme_desktop.engines.network import ColorNet
-from colorme_desktop.engines.weights import load_checked, weights_dir
+from colorme_desktop.engines.weights import MANIFEST, load_checked, read_manifest, weights_dir
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +27,41 @@ WEIGHTS_FILE = "colorme_net.safetensors"
 
 @dataclass(frozen=True)
 class InferenceSettings:
-    """How network outputs become colour; chosen on the validation split (weights.json)."""
+    """How network outputs become colour.
 
-    working_side: int = 256
-    temperature_auto: float = 0.5  # annealed mean with no hints: vivid colour
-    temperature_hints: float = 0.8
-    blend: float = 0.7  # share of the annealed mean against the regression head, no hints
-    blend_hints: float = 0.5  # the same with hints
-    refine_side: int = 256  # where hints are made exact by spreading residuals
-    refine_decay: float = 0.001  # how fast one hint's correction fades (divided by N^2 for N hints)
-    cast_prior_hints: float = 5.0  # hints needed before a shared colour cast counts half
-    levin_share_hints: float = 1e9  # hints at which the pure hint propagation gets half the say
+    No defaults on purpose: the values are chosen on the validation split for one set of
+    weights and live only in that weights' manifest entry (``weights.json`` →
+    ``inference``, written by ``training.export``); a copy here could silently differ.
+    """
+
+    working_side: int
+    temperature_auto: float  # annealed mean with no hints: lower is more vivid
+    temperature_hints: float
+    blend: float  # share of the annealed mean against the regression head, no hints
+    blend_hints: float  # the same with hints
+    refine_side: int  # where hints are made exact by spreading residuals
+    refine_decay: float  # how fast one hint's correction fades (divided by N^2 for N hints)
+    cast_prior_hints: float  # hints needed before a shared colour cast counts half
+    levin_share_hints: float  # hints at which the pure hint propagation gets half the say
+
+
+def settings_from_entry(entry: dict) -> InferenceSettings:
+    """The settings of a manifest entry; unknown keys (from newer versions) are ignored."""
+    values = entry.get("inference", {})
+    missing = [name for name in InferenceSettings.__dataclass_fields__ if name not in values]
+    if missing:
+        raise EngineError(f"The weights manifest lacks the inference settings {', '.join(missing)}; "
+                          "export the weights again.")
+    return InferenceSettings(**{k: values[k] for k in InferenceSettings.__dataclass_fields__})
+
+
+def load_settings(folder: Path | None = None) -> InferenceSettings:
+    """The inference settings recorded in ``folder``'s manifest, without loading weights."""
+    folder = folder or weights_dir()
+    entry = read_manifest(folder).get("files", {}).get(WEIGHTS_FILE)
+    if entry is None:
+        raise EngineError(f"{WEIGHTS_FILE} is not listed in {folder / MANIFEST}.")
+    return settings_from_entry(entry)
 
 
 def pick_device() -> torch.device:
@@ -65,9 +89,7 @@ def load_network(folder: Path | None = None) -> tuple[ColorNet, InferenceSetting
     except RuntimeError as exc:
         raise EngineError(f"{WEIGHTS_FILE} does not fit this version's network: "
                           f"{str(exc).splitlines()[0]}") from exc
-    known = InferenceSettings.__dataclass_fields__
-    settings = InferenceSettings(**{k: v for k, v in entry.get("inference", {}).items() if k in known})
-    return model.eval(), settings
+    return model.eval(), settings_from_entry(entry)
 
 
 class NeuralEngine:
@@ -79,7 +101,8 @@ class NeuralEngine:
         if model is None:
             model, loaded = load_network()
             settings = settings or loaded
-        self.settings = settings or InferenceSettings()
+        # A network built without weights (tests, benchmarks) runs with the shipped settings.
+        self.settings = settings or load_settings()
         self.device = device or pick_device()
         self.model = model.to(self.device).eval()
         self._lock = threading.Lock()  # one forward at a time; torch modules are not re-entrant
