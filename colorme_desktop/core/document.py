@@ -168,11 +168,8 @@ class Document:
         return self._result is not None and self._result_key == self.render_key()
 
     def hint_colours(self) -> list[Color]:
-        """Distinct colours of the hints, the most used first (ties: the most recent)."""
-        counts: dict[Color, int] = {}
-        for hint in reversed(self.hints):
-            counts[hint.color] = counts.get(hint.color, 0) + 1
-        return sorted(counts, key=lambda c: -counts[c])
+        """Distinct colours of the hints in the order first painted, so each keeps its place."""
+        return list(dict.fromkeys(hint.color for hint in self.hints))
 
     # ------------------------------------------------------------ saved states
     @property

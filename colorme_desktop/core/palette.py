@@ -72,18 +72,6 @@ def vivid_colors(rgb: np.ndarray, count: int = 5, seed: int = 0) -> list[Color]:
     return (colourful + greys)[:count]
 
 
-def merge_suggestions(from_result: list[Color], from_hints: list[Color], count: int = 6) -> list[Color]:
-    """Up to half the suggestions are the hints' own colours (more of what the user chose),
-    the rest come from the result, leaving out any too close to a colour already offered."""
-    chosen: list[Color] = list(dict.fromkeys(from_hints))[: count // 2]
-    for colour in from_result:
-        if len(chosen) >= count:
-            break
-        if all(sum(abs(a - b) for a, b in zip(colour, other)) > 30 for other in chosen):
-            chosen.append(colour)
-    return chosen
-
-
 class RecentColours:
     """Recently used colours in fixed places, so a swatch is where the hand remembers it.
 

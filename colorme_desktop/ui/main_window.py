@@ -16,7 +16,6 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QSp
 from colorme_desktop.core.document import Change, Document, ImageSave, RenderKey, Tool, Unsaved, clamp_radius
 from colorme_desktop.core.hints import HintsFileError, load_hints_file, save_hints_file
 from colorme_desktop.core.imageio import SAVE_FORMATS, ImageLoadError, ImageSaveError, load_image, save_image
-from colorme_desktop.core.palette import merge_suggestions
 from colorme_desktop.core.text import plural
 from colorme_desktop.ui.canvas import HintCanvas, ImageCanvas, ViewState, qimage_from_array
 from colorme_desktop.ui.dialogs import Prompts, ShortcutsDialog, about_box
@@ -56,6 +55,7 @@ class MainWindow(QMainWindow):
         self.generation = 0
         self.shown_generation = -1
         self._request_keys: dict[int, RenderKey] = {}
+        self._palette_keys: dict[int, RenderKey] = {}
         self._result_palette: list[tuple[int, int, int]] = []
         self._saving: ImageSave | None = None
         self._after_image_save: Callable[[], object] | None = None
@@ -245,6 +245,7 @@ class MainWindow(QMainWindow):
         image = self.document.image
         self.shown_generation = self.generation  # results still on their way are for the old photo
         self._request_keys.clear()
+        self._palette_keys.clear()
         self._result_palette = []
         self.hint_canvas.set_image(qimage_from_array(image.grey))
         colour = image.rgb is not None
@@ -286,7 +287,8 @@ class MainWindow(QMainWindow):
         self.hint_canvas.update()
 
     def _show_suggestions(self) -> None:
-        self.palette_dock.set_suggested(merge_suggestions(self._result_palette, self.document.hint_colours()))
+        self.palette_dock.set_suggested(self._result_palette)
+        self.palette_dock.set_hinted(self.document.hint_colours())
 
     # ================================================================ opening
     def show_error(self, title: str, message: str) -> None:
@@ -493,6 +495,7 @@ class MainWindow(QMainWindow):
         self.generation += 1
         key = doc.render_key()
         self._request_keys[self.generation] = replace(key, draft=True) if draft else key
+        self._palette_keys[self.generation] = key
         self.worker.request(ColorizeRequest(self.generation, doc.image.grey, key.hints, key.saturation,
                                             key.engine, draft))
 
@@ -569,6 +572,8 @@ class MainWindow(QMainWindow):
 
     def set_engine(self, name: str | None) -> None:
         self.engine_actions[name].setChecked(True)
+        if name != self.document.engine:
+            self._result_palette = []  # another engine colours the photo differently
         self.document.set_engine(name)
 
     def zoom_actual(self) -> None:
@@ -593,9 +598,15 @@ class MainWindow(QMainWindow):
     @Slot(int)
     def _on_palette_ready(self, generation: int) -> None:
         colours = self.worker.take_palette(generation)
-        if colours is not None and generation == self.generation:
-            self._result_palette = colours
-            self._show_suggestions()
+        key = self._palette_keys.pop(generation, None)
+        for old in [g for g in self._palette_keys if g < generation]:
+            del self._palette_keys[old]
+        # Suggestions come from the automatic result only, once per photo and engine: taken
+        # from every new result they would change places under the user's hand each stroke.
+        if colours is None or key is None or (self._result_palette and key.hints):
+            return
+        self._result_palette = colours
+        self._show_suggestions()
 
     @Slot(int, str)
     def _on_worker_failed(self, generation: int, message: str) -> None:

@@ -24,7 +24,8 @@ from colorme_desktop.core.palette import RecentColours
 
 Color = tuple[int, int, int]
 MAX_RECENT = 10
-SUGGESTIONS = 6
+SUGGESTIONS = 5
+HINTED = 5
 
 
 class Swatch(QToolButton):
@@ -67,18 +68,21 @@ class PaletteDock(QWidget):
         current_row.addStretch()
         layout.addLayout(current_row)
 
-        suggested_label = QLabel("Suggested")
-        suggested_label.setToolTip("Your hints' colours and vivid colours of the result")
+        suggested_label = QLabel("Suggested for this photo")
+        suggested_label.setToolTip("Vivid versions of the automatic colorization's main colours")
         layout.addWidget(suggested_label)
         self.suggested = [Swatch() for _ in range(SUGGESTIONS)]
         layout.addLayout(self._row(self.suggested))
+        layout.addWidget(QLabel("In your hints"))
+        self.hinted = [Swatch() for _ in range(HINTED)]
+        layout.addLayout(self._row(self.hinted))
         layout.addWidget(QLabel("Recently used"))
         self.recent = [Swatch() for _ in range(MAX_RECENT)]
         grid = QGridLayout()
         for i, swatch in enumerate(self.recent):
             grid.addWidget(swatch, i // 5, i % 5)
         layout.addLayout(grid)
-        for swatch in self.suggested + self.recent:
+        for swatch in self.suggested + self.hinted + self.recent:
             swatch.chosen.connect(self.colour_chosen)
 
         buttons = QHBoxLayout()
@@ -142,6 +146,10 @@ class PaletteDock(QWidget):
 
     def set_suggested(self, colours: list[Color]) -> None:
         for swatch, colour in zip(self.suggested, list(colours)[:SUGGESTIONS] + [None] * SUGGESTIONS):
+            swatch.set_colour(colour)
+
+    def set_hinted(self, colours: list[Color]) -> None:
+        for swatch, colour in zip(self.hinted, list(colours)[:HINTED] + [None] * HINTED):
             swatch.set_colour(colour)
 
     def add_recent(self, colour: Color) -> None:

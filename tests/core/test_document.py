@@ -169,10 +169,10 @@ def test_restored_hints_are_unsaved_and_loaded_hints_are_saved(doc, tmp_path):
     assert Unsaved.HINTS not in doc.unsaved() and doc.hints_path == tmp_path / "h.json"
 
 
-def test_hint_colours_most_used_first(doc):
-    for colour in [(1, 1, 1), (2, 2, 2), (2, 2, 2), (3, 3, 3)]:
+def test_hint_colours_in_the_order_first_painted(doc):
+    for colour in [(1, 1, 1), (2, 2, 2), (2, 2, 2), (3, 3, 3), (1, 1, 1)]:
         doc.add_hint(point_hint(5, 5, colour))
-    assert doc.hint_colours() == [(2, 2, 2), (3, 3, 3), (1, 1, 1)]
+    assert doc.hint_colours() == [(1, 1, 1), (2, 2, 2), (3, 3, 3)]
 
 
 def test_other_tools_drop_the_selection(doc):

@@ -62,14 +62,6 @@ def test_suggestions_from_a_muted_result_are_vivid_and_keep_their_hue():
     assert any(b > r + 20 for r, g, b in vivid)
 
 
-def test_suggestions_put_hint_colours_first_without_near_duplicates():
-    from colorme_desktop.core.palette import merge_suggestions
-
-    result = [(200, 30, 30), (30, 200, 30), (202, 31, 29), (30, 30, 200), (90, 90, 0)]
-    merged = merge_suggestions(result, [(200, 30, 30), (250, 250, 0)], count=4)
-    assert merged == [(200, 30, 30), (250, 250, 0), (30, 200, 30), (30, 30, 200)]
-
-
 def test_recent_colours_keep_their_places():
     from colorme_desktop.core.palette import RecentColours
 

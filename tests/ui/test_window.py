@@ -151,22 +151,26 @@ def test_select_tool_drags_a_hint_in_one_undo_step(qtbot, window, grey_photo, fa
     assert doc.hints == ()
 
 
-def test_palette_colour_applies_to_the_next_hint_and_recent_swatches_stay(qtbot, window, colour_photo):
+def test_palette_colour_applies_to_the_next_hint_and_swatches_stay_in_place(qtbot, window, colour_photo):
     window.open_path(colour_photo)
     dock = window.palette_dock
     qtbot.waitUntil(lambda: dock.suggested[2].colour is not None, timeout=TIMEOUT)
-    first, second = dock.suggested[1].colour, dock.suggested[2].colour
+    suggested = [s.colour for s in dock.suggested]
+    first, second = suggested[1], suggested[2]
     qtbot.mouseClick(dock.suggested[1], Qt.MouseButton.LeftButton)
     _click(qtbot, window, 50, 50)
     assert window.document.hints[-1].color == first
-    assert dock.recent[0].colour == first
-    # Hinted colours are suggested too, ahead of the result's.
-    qtbot.waitUntil(lambda: dock.suggested[0].colour == first, timeout=TIMEOUT)
-    window.document.set_colour(second)
+    assert dock.recent[0].colour == first and dock.hinted[0].colour == first
+    qtbot.mouseClick(dock.suggested[2], Qt.MouseButton.LeftButton)
     _click(qtbot, window, 60, 50)
-    window.document.set_colour(first)
+    qtbot.mouseClick(dock.recent[0], Qt.MouseButton.LeftButton)
     _click(qtbot, window, 70, 50)
+    _settle(qtbot, window)
+    qtbot.wait(200)  # a palette for the new result would have arrived by now
+    assert [s.colour for s in dock.suggested] == suggested  # the result changed, the swatches did not move
     assert [dock.recent[0].colour, dock.recent[1].colour] == [first, second]  # no reordering on reuse
+    assert [dock.hinted[0].colour, dock.hinted[1].colour] == [first, second]
+    assert [h.color for h in window.document.hints] == [first, second, first]
 
 
 def test_eyedropper_picks_from_the_original(qtbot, window, colour_photo):
