@@ -280,7 +280,8 @@ class HintCanvas(ImageCanvas):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         for index, hint in enumerate(self.hints):
             self._paint_hint(painter, hint, index == self.selected)
-        if self.tool == Tool.PAINT and self._hover is not None and self._stroke is None:
+        if (self.tool == Tool.PAINT and self._hover is not None and self._stroke is None
+                and self._inside(self.to_image(self._hover))):  # only where a click would paint
             self._paint_brush_outline(painter, self._hover)
 
     def _hint_path(self, hint: Hint) -> QPainterPath:
