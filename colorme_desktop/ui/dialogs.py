@@ -96,7 +96,7 @@ class Prompts:
     def restore(self, parent: QWidget, photo: Path, hint_count: int, instead_of: Path | None) -> bool:
         text = f"ColorMe was closed with {plural(hint_count, 'unsaved hint')} on {photo.name}. Restore them?"
         if instead_of is not None and instead_of.resolve() != photo.resolve():
-            text += f"\n\n{instead_of.name} stays in File > Open Recent for afterwards."
+            text += f"\n\nRestoring opens {photo.name}; {instead_of.name} then waits in File > Open Recent."
         box = QMessageBox(QMessageBox.Icon.Question, "Restore unsaved work?", text, parent=parent)
         box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
         discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
