@@ -375,7 +375,7 @@ def test_markers_are_drawn_at_true_size_with_a_visible_minimum(qtbot, window, gr
     image = window.hint_canvas.grab().toImage()
     centre = window.hint_canvas.to_widget(60, 45)
     columns = _colour_extent(image, int(centre.y()), (250, 0, 250))
-    assert 22 <= max(columns) - min(columns) <= 25  # 2 x 12 screen pixels
+    assert 20 <= max(columns) - min(columns) <= 25  # 2 x 12 screen pixels, less antialiased edges
     tiny = window.hint_canvas.to_widget(62, 49)
     assert _colour_extent(image, int(tiny.y()), (0, 250, 250))  # still visible
 
