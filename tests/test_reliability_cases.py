@@ -201,19 +201,24 @@ def claimed_size(width: int, height: int, free: int = 64 * GIB):
 
 def weights_manifest(manifest: object):
     def setup(tmp, mp):
-        import colorme_desktop.engines.neural as neural
+        import colorme_desktop.engines.weights as weights
 
         folder = tmp / "weights"
         folder.mkdir()
         (folder / "weights.json").write_text(json.dumps(manifest))
-        mp.setattr(neural, "weights_dir", lambda: folder)
+        mp.setattr(weights, "WEIGHTS_DIR", folder)  # every engine looks here
         argv = _colorize(tmp)
         return Run(argv[:argv.index("--engine")], may_change={"out.png"})
     return setup
 
 
 def _entry(**inference) -> dict:
-    return {"files": {"colorme_net.safetensors": {"sha256": "0" * 64, "inference": inference}}}
+    """A manifest whose network entry has the shipped settings but for ``inference``."""
+    from colorme_desktop.engines.weights import weights_dir
+
+    shipped = json.loads((weights_dir() / "weights.json").read_text())["files"]["colorme_net.safetensors"]
+    return {"files": {"colorme_net.safetensors": {"sha256": "0" * 64,
+                                                  "inference": {**shipped["inference"], **inference}}}}
 
 
 def output_symlink_to_device(tmp, mp):

@@ -1,36 +1,101 @@
-"""Suggested colours: the dominant colours of an image by K-means."""
+"""Colours to paint with: vivid suggestions from the result and the hints, and recent colours."""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.cluster import KMeans
 
-from colorme_desktop.core.color import resize_to_max_side
+from colorme_desktop.core.color import chroma_of, compose, luma, resize_to_max_side
 
 Color = tuple[int, int, int]
 
+# Chroma (grey levels) that the colourful tenth of the enhanced image is stretched to;
+# network colours are muted, and clustering averages them further towards grey.
+_VIVID_CHROMA = 45.0
+_MAX_CHROMA_GAIN = 4.0
+_GREY_CHROMA = 8.0  # a suggestion below this is a grey, offered only if nothing else is
+
 
 def enhance_for_palette(rgb: np.ndarray, gamma: float = 0.8, lighten: float = 0.2) -> np.ndarray:
-    """Gamma-correct through a lookup table, then lighten by ``lighten``.
+    """Gamma-correct through a lookup table, lighten by ``lighten``, then make the colour vivid.
 
-    Network colours come out muted; suggestions taken from them look dull on their own,
-    so they are brightened before clustering, as in the design we grew from.
+    Suggestions taken from a muted result look dull on their own, so the original design
+    brightened the photo before clustering; lightening alone also washes colour out, so
+    the chroma is stretched afterwards (luminance kept) until the colourful parts are vivid.
     """
     levels = np.arange(256, dtype=np.float32) / 255.0
     lut = np.power(levels, gamma)
     lut = lut + (1.0 - lut) * lighten
     table = np.clip(np.rint(lut * 255.0), 0, 255).astype(np.uint8)
-    return table[rgb]
+    lighter = table[rgb]
+    chroma = chroma_of(lighter)
+    strong = float(np.percentile(np.hypot(chroma[..., 0], chroma[..., 1]), 90)) if chroma.size else 0.0
+    gain = float(np.clip(_VIVID_CHROMA / max(strong, 1e-3), 1.0, _MAX_CHROMA_GAIN))
+    return compose(luma(lighter), chroma, gain)
 
 
-def dominant_colors(rgb: np.ndarray, count: int = 5, seed: int = 0, max_side: int = 128) -> list[Color]:
-    """The ``count`` K-means centres of a downsampled copy, the largest cluster first."""
+def _chroma_of_colour(colour: Color) -> float:
+    c = chroma_of(np.array([[colour]], dtype=np.uint8))[0, 0]
+    return float(np.hypot(c[0], c[1]))
+
+
+def _clusters(rgb: np.ndarray, count: int, seed: int, max_side: int) -> tuple[list[Color], list[int]]:
+    """K-means centres of a downsampled copy and their sizes, the largest first."""
     small = resize_to_max_side(rgb, max_side).reshape(-1, 3).astype(np.float32)
     if len(small) == 0:
-        return []
+        return [], []
     clusters = min(count, len(np.unique(small, axis=0)))
     model = KMeans(n_clusters=clusters, n_init=3, random_state=seed).fit(small)
     sizes = np.bincount(model.labels_, minlength=clusters)
     order = np.argsort(-sizes, kind="stable")
     centres = np.clip(np.rint(model.cluster_centers_[order]), 0, 255).astype(int)
-    return [tuple(int(v) for v in c) for c in centres]
+    return [tuple(int(v) for v in c) for c in centres], [int(n) for n in sizes[order]]
+
+
+def dominant_colors(rgb: np.ndarray, count: int = 5, seed: int = 0, max_side: int = 128) -> list[Color]:
+    """The ``count`` K-means centres of a downsampled copy, the largest cluster first."""
+    return _clusters(rgb, count, seed, max_side)[0]
+
+
+def vivid_colors(rgb: np.ndarray, count: int = 5, seed: int = 0) -> list[Color]:
+    """Colours worth painting with from a result: enhanced, clustered, colourful first.
+
+    More clusters than wanted are made, and each is ranked by its size times its chroma,
+    so a large grey sky or wall does not crowd out the smaller colourful regions.
+    """
+    enhanced = enhance_for_palette(resize_to_max_side(rgb, 128))
+    centres, sizes = _clusters(enhanced, count + 3, seed, 128)
+    ranked = [(size * max(_chroma_of_colour(colour), 1.0), colour) for colour, size in zip(centres, sizes)]
+    ranked.sort(key=lambda item: -item[0])
+    colourful = [c for _, c in ranked if _chroma_of_colour(c) >= _GREY_CHROMA]
+    greys = [c for _, c in ranked if _chroma_of_colour(c) < _GREY_CHROMA]
+    return (colourful + greys)[:count]
+
+
+class RecentColours:
+    """Recently used colours in fixed places, so a swatch is where the hand remembers it.
+
+    A colour already shown stays put when used again; a new one takes an empty place,
+    or, when all are taken, the place of the colour used longest ago.
+    """
+
+    def __init__(self, slots: int = 10) -> None:
+        self._colours: list[Color | None] = [None] * slots
+        self._last_used: list[int] = [0] * slots
+        self._clock = 0
+
+    @property
+    def colours(self) -> list[Color | None]:
+        return list(self._colours)
+
+    def use(self, colour: Color) -> None:
+        colour = tuple(int(c) for c in colour)
+        self._clock += 1
+        if colour in self._colours:
+            place = self._colours.index(colour)
+        elif None in self._colours:
+            place = self._colours.index(None)
+        else:
+            place = int(np.argmin(self._last_used))
+        self._colours[place] = colour
+        self._last_used[place] = self._clock

@@ -30,6 +30,14 @@ class EngineError(Exception):
     """An engine cannot be created or cannot run; the message is for the user."""
 
 
+class WeightsNotShipped(EngineError):
+    """This installation has no weights for the engine at all (not damaged ones).
+
+    When the default engine falls back, a damaged file is what the user must hear
+    about, not that some other engine was never installed.
+    """
+
+
 def image_key(grey: np.ndarray) -> str:
     """A cheap fingerprint so engines can cache per-image work between hint edits."""
     step = max(1, int(np.sqrt(grey.size / 65536)))

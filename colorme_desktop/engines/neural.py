@@ -15,10 +15,10 @@ import torch
 
 from colorme_desktop.core.color import upsample_chroma
 from colorme_desktop.core.hints import Hint, rasterize
-from colorme_desktop.engines.base import EngineError, image_key
+from colorme_desktop.engines.base import EngineError, WeightsNotShipped, image_key
 from colorme_desktop.engines.levin import UPSAMPLE_EDGE_AWARE, spread_residual, symmetric_laplacian
 from colorme_desktop.engines.network import ColorNet
-from colorme_desktop.engines.weights import load_checked, read_manifest, weights_dir
+from colorme_desktop.engines.weights import MANIFEST, load_checked, read_manifest, weights_dir
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +27,36 @@ WEIGHTS_FILE = "colorme_net.safetensors"
 
 @dataclass(frozen=True)
 class InferenceSettings:
-    """How network outputs become colour; chosen on the validation split (weights.json)."""
+    """How network outputs become colour.
 
-    working_side: int = 256
-    temperature_auto: float = 0.5  # annealed mean with no hints: vivid colour
-    temperature_hints: float = 0.8
-    blend: float = 0.7  # share of the annealed mean against the regression head, no hints
-    blend_hints: float = 0.5  # the same with hints
-    refine_side: int = 256  # where hints are made exact by spreading residuals
-    refine_decay: float = 0.001  # how fast one hint's correction fades (divided by N^2 for N hints)
-    cast_prior_hints: float = 5.0  # hints needed before a shared colour cast counts half
-    levin_share_hints: float = 1e9  # hints at which the pure hint propagation gets half the say
+    No defaults on purpose: the values are chosen on the validation split for one set of
+    weights and live only in that weights' manifest entry (``weights.json`` →
+    ``inference``, written by ``training.export``); a copy here could silently differ.
+    """
+
+    working_side: int
+    temperature_auto: float  # annealed mean with no hints: lower is more vivid
+    temperature_hints: float
+    blend: float  # share of the annealed mean against the regression head, no hints
+    blend_hints: float  # the same with hints
+    refine_side: int  # where hints are made exact by spreading residuals
+    refine_decay: float  # how fast one hint's correction fades (divided by N^2 for N hints)
+    cast_prior_hints: float  # hints needed before a shared colour cast counts half
+    levin_share_hints: float  # hints at which the pure hint propagation gets half the say
+
+
+def settings_from_entry(entry: dict) -> InferenceSettings:
+    """The settings of a manifest entry; unknown keys (from newer versions) are ignored."""
+    return settings_from_manifest(entry.get("inference"))
+
+
+def load_settings(folder: Path | None = None) -> InferenceSettings:
+    """The inference settings recorded in ``folder``'s manifest, without loading weights."""
+    folder = folder or weights_dir()
+    entry = read_manifest(folder).get("files", {}).get(WEIGHTS_FILE)
+    if entry is None:
+        raise WeightsNotShipped(f"{WEIGHTS_FILE} is not listed in {folder / MANIFEST}.")
+    return settings_from_entry(entry)
 
 
 # What each setting may be: (type, lowest, highest).  A working side beyond this range
@@ -57,15 +76,15 @@ _SETTING_RANGES: dict[str, tuple[type, float, float]] = {
 
 def settings_from_manifest(inference: object) -> InferenceSettings:
     """Inference settings from weights.json, checked; unknown keys (from newer versions)
-    are ignored, wrong types or values raise EngineError."""
-    if inference is None:
-        return InferenceSettings()
+    are ignored, missing ones, wrong types or values raise EngineError."""
     if not isinstance(inference, dict):
         raise EngineError(f"'inference' in weights.json must be an object, not {type(inference).__name__}.")
+    missing = [name for name in _SETTING_RANGES if name not in inference]
+    if missing:
+        raise EngineError(f"The weights manifest lacks the inference settings {', '.join(missing)}; "
+                          "export the weights again.")
     values = {}
     for key, (kind, low, high) in _SETTING_RANGES.items():
-        if key not in inference:
-            continue
         value = inference[key]
         ok_type = isinstance(value, int) if kind is int else isinstance(value, (int, float))
         if isinstance(value, bool) or not ok_type or not low <= value <= high:
@@ -96,7 +115,9 @@ def load_network(folder: Path | None = None) -> tuple[ColorNet, InferenceSetting
     folder = folder or weights_dir()
     # Settings first: a bad manifest is found without hashing and reading the weights.
     entry = read_manifest(folder)["files"].get(WEIGHTS_FILE)
-    settings = settings_from_manifest(entry.get("inference") if entry else None)
+    if entry is None:
+        raise WeightsNotShipped(f"{WEIGHTS_FILE} is not listed in {folder / MANIFEST}.")
+    settings = settings_from_entry(entry)
     tensors, _ = load_checked(folder, WEIGHTS_FILE)
     model = ColorNet()
     try:
@@ -116,7 +137,8 @@ class NeuralEngine:
         if model is None:
             model, loaded = load_network()
             settings = settings or loaded
-        self.settings = settings or InferenceSettings()
+        # A network built without weights (tests, benchmarks) runs with the shipped settings.
+        self.settings = settings or load_settings()
         self.device = device or pick_device()
         self.model = model.to(self.device).eval()
         self._lock = threading.Lock()  # one forward at a time; torch modules are not re-entrant
@@ -185,15 +207,3 @@ class NeuralEngine:
         refined = base + spread[..., :2]
         trust_hints = len(hints) / (len(hints) + s.levin_share_hints)
         return (1.0 - trust_hints) * refined + trust_hints * spread[..., 2:]
-
-
-def try_neural_engine() -> tuple[NeuralEngine | None, str | None]:
-    """The neural engine, or None and the reason it cannot be used."""
-    try:
-        return NeuralEngine(), None
-    except EngineError as exc:
-        return None, str(exc)
-    except Exception as exc:  # noqa: BLE001 - any failure here falls back to Levin
-        # The note carries the reason in one line; the traceback is for -v / bug reports.
-        log.info("neural engine failed to load", exc_info=True)
-        return None, f"The trained network could not be loaded: {str(exc).splitlines()[0] if str(exc) else exc!r}"

@@ -2,39 +2,54 @@
 
 from __future__ import annotations
 
-from colorme_desktop.engines.base import Engine, EngineError
+import logging
+
+from colorme_desktop.engines.base import Engine, EngineError, WeightsNotShipped
+
+log = logging.getLogger(__name__)
 
 ENGINE_NAMES = ("semantic", "neural", "levin")
 DEFAULT_ORDER = ("semantic", "neural")  # the default is the first of these whose weights load
 
 
-def _try(name: str) -> tuple[Engine | None, str | None]:
+def _build(name: str) -> Engine:
     if name == "semantic":
-        from colorme_desktop.engines.semantic_engine import try_semantic_engine
+        from colorme_desktop.engines.semantic_engine import SemanticEngine
 
-        return try_semantic_engine()
-    from colorme_desktop.engines.neural import try_neural_engine
+        return SemanticEngine()
+    if name == "neural":
+        from colorme_desktop.engines.neural import NeuralEngine
 
-    return try_neural_engine()
+        return NeuralEngine()
+    from colorme_desktop.engines.levin import LevinEngine
+
+    return LevinEngine()
 
 
 def create_engine(name: str | None = None) -> tuple[Engine, str | None]:
     """Return (engine, note).  With no name, the best network whose weights load, else Levin.
 
-    ``note`` explains a fallback so the user knows why colours are not automatic.
+    ``note`` explains a fallback so the user knows why colours are not automatic: the
+    first damaged engine's reason, or, when none was even installed, the first absence.
     """
-    from colorme_desktop.engines.levin import LevinEngine
-
-    if name == "levin":
-        return LevinEngine(), None
     if name is not None and name not in ENGINE_NAMES:
         raise EngineError(f"Unknown engine '{name}'; choose one of {', '.join(ENGINE_NAMES)}.")
-    problems = []
+    if name == "levin":
+        return _build("levin"), None
+    damaged, absent = [], []
     for candidate in ((name,) if name else DEFAULT_ORDER):
-        engine, problem = _try(candidate)
-        if engine is not None:
-            return engine, None
-        problems.append(problem or f"The {candidate} engine is unavailable.")
+        try:
+            return _build(candidate), None
+        except WeightsNotShipped as exc:
+            absent.append(str(exc))
+        except EngineError as exc:
+            damaged.append(str(exc))
+        except Exception as exc:  # noqa: BLE001 - any failure here falls back to Levin
+            # The note carries the reason in one line; the traceback is for -v / bug reports.
+            log.info("%s engine failed to load", candidate, exc_info=True)
+            damaged.append(f"The trained network could not be loaded: "
+                           f"{str(exc).splitlines()[0] if str(exc) else repr(exc)}")
+    reason = (damaged or absent)[0]
     if name is not None:
-        raise EngineError(problems[0])
-    return LevinEngine(), f"{problems[0]} Using the optimization engine (colour only where you paint hints)."
+        raise EngineError(reason)
+    return _build("levin"), f"{reason} Using the optimization engine (colour only where you paint hints)."

@@ -157,14 +157,3 @@ class SemanticEngine:
             decay = s.decay / len(hints) ** s.decay_power
             prior = prior + spread(self._laplacian(state, small), change, mask, decay)
         return upsample_chroma(prior, grey, edge_aware=True)
-
-
-def try_semantic_engine() -> tuple[SemanticEngine | None, str | None]:
-    """The semantic engine, or None and the reason it cannot be used."""
-    try:
-        return SemanticEngine(), None
-    except EngineError as exc:
-        return None, str(exc)
-    except Exception as exc:  # noqa: BLE001 - any failure here falls back to another engine
-        log.exception("semantic engine failed to load")
-        return None, f"The trained network could not be loaded: {exc}"

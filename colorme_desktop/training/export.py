@@ -8,7 +8,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
-from colorme_desktop.engines.neural import WEIGHTS_FILE, InferenceSettings
+from colorme_desktop.engines.neural import WEIGHTS_FILE, InferenceSettings, load_settings
 from colorme_desktop.engines.weights import MANIFEST, sha256_of, weights_dir
 from colorme_desktop.training.train import MODEL_FILE
 
@@ -40,9 +40,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run", type=Path, help="training run folder")
     parser.add_argument("--weights", type=Path, default=weights_dir())
+    parser.add_argument("--settings", type=Path,
+                        help="JSON of tuned inference settings (what training.tune prints); "
+                             "default: keep those already in the manifest")
     args = parser.parse_args()
     summary = json.loads((args.run / "summary.json").read_text())
-    export(args.run, args.weights, InferenceSettings(), {"training": summary})
+    # Never write made-up values over tuned ones: the manifest is their only home.
+    if args.settings:
+        settings = InferenceSettings(**json.loads(args.settings.read_text()))
+    else:
+        settings = load_settings(args.weights)
+    export(args.run, args.weights, settings, {"training": summary})
 
 
 if __name__ == "__main__":

@@ -32,11 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
 
     def open_initial() -> None:
-        if args.image:
-            if window.open_path(Path(args.image), ask=False) and args.hints:
-                window.open_hints(Path(args.hints))
-        else:
-            window.offer_recovery()
+        requested = Path(args.image) if args.image else None
+        # Work a crash left behind is offered first, also when a photo was asked for:
+        # opening the photo would otherwise hide it until the next start without one.
+        if window.offer_recovery(requested) or requested is None:
+            return
+        if window.open_path(requested, ask=False) and args.hints:
+            window.open_hints(Path(args.hints))
 
     QTimer.singleShot(0, open_initial)
     return app.exec()

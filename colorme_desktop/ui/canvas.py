@@ -6,20 +6,19 @@ stay correct at any zoom.
 
 from __future__ import annotations
 
-import enum
-
 import numpy as np
-from PySide6.QtCore import QObject, QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QWheelEvent
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from colorme_desktop.core.document import DEFAULT_COLOUR, RADIUS_DEFAULT, Tool
 from colorme_desktop.core.hints import Hint
 
+__all__ = ["HintCanvas", "ImageCanvas", "Tool", "ViewState", "qimage_from_array"]
 
-class Tool(enum.Enum):
-    PAINT = "paint"
-    SELECT = "select"
-    EYEDROPPER = "eyedropper"
+# A hint smaller than this on screen (radius, screen pixels) is still drawn this large,
+# or a one-pixel hint at a zoomed-out view could be neither seen nor clicked.
+MIN_MARKER_RADIUS = 1.5
 
 
 def qimage_from_array(array: np.ndarray) -> QImage:
@@ -55,6 +54,7 @@ class ImageCanvas(QWidget):
     """Shows one image under the shared view; wheel zooms with Ctrl, middle button pans."""
 
     picked = Signal(float, float)  # eyedropper click, image coordinates
+    scale_changed = Signal(float)  # screen pixels per image pixel, whenever it changes
 
     def __init__(self, view: ViewState, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,11 +66,27 @@ class ImageCanvas(QWidget):
         self.setMinimumSize(160, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
-        view.changed.connect(self.update)
+        self._last_scale = 0.0
+        view.changed.connect(self._on_view_changed)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        # The same hint for every canvas: the splitter then gives the panes equal room.
+        return QSize(400, 300)
 
     def set_image(self, image: QImage | None) -> None:
         self.image = image
+        self._on_view_changed()
+
+    def _on_view_changed(self) -> None:
         self.update()
+        scale = self.scale() if self.image is not None else 0.0
+        if scale != self._last_scale:
+            self._last_scale = scale
+            self.scale_changed.emit(scale)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._on_view_changed()  # a fitted image changes scale with the widget
 
     # ------------------------------------------------------------ geometry
     def scale(self) -> float:
@@ -165,25 +181,39 @@ class ImageCanvas(QWidget):
 
 
 class HintCanvas(ImageCanvas):
-    """The grey image with the hints on top; click paints a point, drag paints a stroke."""
+    """The grey image with the hints on top.
+
+    Paint tool: a click paints a point, a drag a stroke.  Select tool: a click selects the
+    hint under the mouse and a drag moves it.  The brush outline follows the mouse at the
+    brush's true radius, in the brush's colour.
+    """
 
     stroke_changed = Signal(list)  # points so far (image coords), while dragging
     stroke_finished = Signal(list)  # points of the finished stroke
     remove_requested = Signal(float, float)
     select_requested = Signal(float, float)
+    move_changed = Signal(float, float)  # offset so far of the selected hint, image pixels
+    move_finished = Signal(float, float)
 
     def __init__(self, view: ViewState, title: str, parent: QWidget | None = None) -> None:
         super().__init__(view, title, parent)
         self.hints: tuple[Hint, ...] = ()
-        self.preview: Hint | None = None  # the stroke being painted
         self.selected: int | None = None
-        self.brush_radius = 3.0
+        self.brush_radius = RADIUS_DEFAULT
+        self.brush_colour = DEFAULT_COLOUR
         self._stroke: list[tuple[float, float]] | None = None
+        self._move_from: QPointF | None = None
+        self._hover: QPointF | None = None  # widget position of the mouse, for the outline
         self.setCursor(Qt.CursorShape.CrossCursor)
 
     def set_hints(self, hints: tuple[Hint, ...], selected: int | None = None) -> None:
         self.hints = hints
         self.selected = selected
+        self.update()
+
+    def set_brush(self, colour: tuple[int, int, int], radius: float) -> None:
+        self.brush_colour = colour
+        self.brush_radius = radius
         self.update()
 
     def _inside(self, p: QPointF) -> bool:
@@ -196,6 +226,8 @@ class HintCanvas(ImageCanvas):
             return
         if event.button() == Qt.MouseButton.LeftButton and self.tool == Tool.SELECT and self.image is not None:
             self.select_requested.emit(p.x(), p.y())
+            if self.selected is not None:  # the receiver selected a hint: a drag moves it
+                self._move_from = p
             return
         if event.button() == Qt.MouseButton.LeftButton and self.tool == Tool.PAINT and self._inside(p):
             self._stroke = [(p.x(), p.y())]
@@ -204,6 +236,13 @@ class HintCanvas(ImageCanvas):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._hover = event.position()
+        if self.tool == Tool.PAINT:
+            self.update()  # the brush outline follows the mouse
+        if self._move_from is not None:
+            offset = self.to_image(event.position()) - self._move_from
+            self.move_changed.emit(offset.x(), offset.y())
+            return
         if self._stroke is not None and self.image is not None:
             p = self.to_image(event.position())
             x = min(max(p.x(), 0.0), float(self.image.width()))
@@ -217,44 +256,70 @@ class HintCanvas(ImageCanvas):
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and self._move_from is not None:
+            offset = self.to_image(event.position()) - self._move_from
+            self._move_from = None
+            self.move_finished.emit(offset.x(), offset.y())
+            return
         if event.button() == Qt.MouseButton.LeftButton and self._stroke is not None:
             points, self._stroke = self._stroke, None
             self.stroke_finished.emit(points)
             return
         super().mouseReleaseEvent(event)
 
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802
+        self._hover = None
+        self.update()
+        super().leaveEvent(event)
+
+    def marker_radius(self, hint: Hint) -> float:
+        """On-screen radius of a hint's painted area: true size, never below the minimum."""
+        return max(hint.radius * self.scale(), MIN_MARKER_RADIUS)
+
     def paint_overlay(self, painter: QPainter) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        s = self.scale()
-        shown = list(self.hints) + ([self.preview] if self.preview else [])
-        for index, hint in enumerate(shown):
-            radius = max(hint.radius * s, 3.0)  # stay visible when zoomed out
-            path = QPainterPath()
-            first = self.to_widget(*hint.points[0])
-            if hint.is_point:
-                path.addEllipse(first, radius, radius)
-            else:
-                path.moveTo(first)
-                for x, y in hint.points[1:]:
-                    path.lineTo(self.to_widget(x, y))
-            colour = QColor(*hint.color)
-            selected = index == self.selected
-            # A dark outline under a light one keeps markers visible on any background.
-            for pen_colour, extra in ((QColor(0, 0, 0), 3.0), (QColor(255, 255, 255), 1.5)):
-                width = (2 * radius + 2 * extra) if not hint.is_point else extra
-                pen = QPen(pen_colour if not selected else QColor(255, 200, 0), width)
-                pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-                pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-                painter.setPen(pen)
-                painter.setBrush(Qt.BrushStyle.NoBrush)
-                painter.drawPath(path)
-            if hint.is_point:
-                painter.setPen(Qt.PenStyle.NoPen)
+        for index, hint in enumerate(self.hints):
+            self._paint_hint(painter, hint, index == self.selected)
+        if (self.tool == Tool.PAINT and self._hover is not None and self._stroke is None
+                and self._inside(self.to_image(self._hover))):  # only where a click would paint
+            self._paint_brush_outline(painter, self._hover)
+
+    def _hint_path(self, hint: Hint) -> QPainterPath:
+        path = QPainterPath()
+        path.moveTo(self.to_widget(*hint.points[0]))
+        for x, y in hint.points[1:]:
+            path.lineTo(self.to_widget(x, y))
+        return path
+
+    def _paint_hint(self, painter: QPainter, hint: Hint, selected: bool) -> None:
+        radius = self.marker_radius(hint)
+        # One-pixel rings just outside the painted area (dark, then light) keep the marker
+        # visible on any photo while adding only two pixels to its true size.
+        rings = [(QColor(255, 200, 0), 3.0)] if selected else [(QColor(0, 0, 0), 2.0), (QColor(255, 255, 255), 1.0)]
+        layers = [*rings, (QColor(*hint.color), 0.0)]
+        if hint.is_point:
+            centre = self.to_widget(*hint.points[0])
+            painter.setPen(Qt.PenStyle.NoPen)
+            for colour, extra in layers:
                 painter.setBrush(colour)
-                painter.drawPath(path)
-            else:
-                pen = QPen(colour, 2 * radius)
-                pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-                pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-                painter.setPen(pen)
-                painter.drawPath(path)
+                painter.drawEllipse(centre, radius + extra, radius + extra)
+            return
+        path = self._hint_path(hint)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for colour, extra in layers:
+            painter.setPen(self._round_pen(colour, 2 * (radius + extra)))
+            painter.drawPath(path)
+
+    def _paint_brush_outline(self, painter: QPainter, centre: QPointF) -> None:
+        radius = max(self.brush_radius * self.scale(), MIN_MARKER_RADIUS)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for colour, width in ((QColor(0, 0, 0), 4.0), (QColor(*self.brush_colour), 2.0)):
+            painter.setPen(QPen(colour, width))
+            painter.drawEllipse(centre, radius, radius)
+
+    @staticmethod
+    def _round_pen(colour: QColor, width: float) -> QPen:
+        pen = QPen(colour, width)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        return pen

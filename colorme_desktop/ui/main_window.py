@@ -1,27 +1,24 @@
-"""The main window: two (or three) canvases, the palette dock, menus, open and save."""
+"""The main window: a thin controller that wires the canvases, the dock and the menus to
+the ``Document`` (which owns all the state) and to the colorize worker."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QSplitter
 
-from colorme_desktop.core.hints import Hint, HintsFileError, load_hints_file, point_hint, save_hints_file
-from colorme_desktop.core.history import HintHistory
-from colorme_desktop.core.imageio import (
-    SAVE_FORMATS,
-    ImageLoadError,
-    ImageSaveError,
-    LoadedImage,
-    load_image,
-    save_image,
-)
-from colorme_desktop.ui.canvas import HintCanvas, ImageCanvas, Tool, ViewState, qimage_from_array
+from colorme_desktop.core.document import Change, Document, ImageSave, RenderKey, Tool, Unsaved, clamp_radius
+from colorme_desktop.core.hints import HintsFileError, load_hints_file, save_hints_file
+from colorme_desktop.core.imageio import SAVE_FORMATS, ImageLoadError, ImageSaveError, load_image, save_image
+from colorme_desktop.core.text import plural
+from colorme_desktop.ui.canvas import HintCanvas, ImageCanvas, ViewState, qimage_from_array
+from colorme_desktop.ui.dialogs import Prompts, ShortcutsDialog, about_box
 from colorme_desktop.ui.palette_dock import PaletteDock
 from colorme_desktop.ui.recovery import RecoveryStore
 from colorme_desktop.ui.worker import ColorizeRequest, ColorizeWorker, default_engine_factory
@@ -34,45 +31,45 @@ HINTS_FILTER = "ColorMe hints (*.json)"
 DRAG_DEBOUNCE_MS = 40
 AUTOSAVE_DEBOUNCE_MS = 300
 MAX_RECENT_FILES = 8
+HIT_TOLERANCE_PX = 6.0  # screen pixels around a hint that still hit it
 ICON = Path(__file__).resolve().parents[2] / "resources" / "colorme.svg"
+ENGINE_LABELS = {"neural": "Neural network", "levin": "Optimization (hints only)"}
 
 
 class MainWindow(QMainWindow):
     save_finished = Signal(str, str)  # path, error message ("" on success); from the saver thread
 
     def __init__(self, engine_factory=default_engine_factory, settings: QSettings | None = None,
-                 recovery: RecoveryStore | None = None) -> None:
+                 recovery: RecoveryStore | None = None, prompts: Prompts | None = None) -> None:
         super().__init__()
         self.settings = settings or QSettings()
         self.recovery = recovery or RecoveryStore()
+        self.prompts = prompts or Prompts()
+        self.document = Document()
         self.setWindowTitle("ColorMe[*]")
         if ICON.exists():
             self.setWindowIcon(QIcon(str(ICON)))
         self.setAcceptDrops(True)
 
-        self.image: LoadedImage | None = None
-        self.history = HintHistory()
-        self.saved_hints: tuple[Hint, ...] = ()
-        self.hints_path: Path | None = None
-        self.output_path: Path | None = None
-        self.colour: tuple[int, int, int] = (200, 120, 60)
-        self.saturation = 1.0
-        self.engine_name: str | None = None
+        # Bookkeeping of the worker round trip; everything the user made is in the document.
         self.generation = 0
         self.shown_generation = -1
-        self.result_rgb: np.ndarray | None = None
-        self.selected: int | None = None
-        self._pending_save: Path | None = None
-        self._hints_being_saved: tuple[Hint, ...] = ()
-        self._preview_points: list[tuple[float, float]] | None = None
+        self._request_keys: dict[int, RenderKey] = {}
+        self._palette_keys: dict[int, RenderKey] = {}
+        self._result_palette: list[tuple[int, int, int]] = []
+        self._saving: ImageSave | None = None
+        self._after_image_save: Callable[[], object] | None = None
+        self._closed = False
 
         self.view = ViewState()
         self.original_canvas = ImageCanvas(self.view, "Original")
         self.hint_canvas = HintCanvas(self.view, "Grey: paint hints here")
         self.result_canvas = ImageCanvas(self.view, "Colorized")
+        self.canvases = (self.original_canvas, self.hint_canvas, self.result_canvas)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        for canvas in (self.original_canvas, self.hint_canvas, self.result_canvas):
+        for canvas in self.canvases:
             self.splitter.addWidget(canvas)
+        self.splitter.setChildrenCollapsible(False)
         self.original_canvas.hide()
         self.setCentralWidget(self.splitter)
 
@@ -81,7 +78,9 @@ class MainWindow(QMainWindow):
         self.dock.setObjectName("colours_dock")
         self.dock.setWidget(self.palette_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.zoom_label = QLabel()
         self.status_label = QLabel()
+        self.statusBar().addPermanentWidget(self.zoom_label)
         self.statusBar().addPermanentWidget(self.status_label)
 
         self.worker = ColorizeWorker(engine_factory)
@@ -93,7 +92,7 @@ class MainWindow(QMainWindow):
         self.save_finished.connect(self._on_save_finished)
 
         self.drag_timer = QTimer(self, singleShot=True, interval=DRAG_DEBOUNCE_MS)
-        self.drag_timer.timeout.connect(self._request_draft)
+        self.drag_timer.timeout.connect(self._on_drag_timer_timeout)
         self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DEBOUNCE_MS)
         self.autosave_timer.timeout.connect(self._autosave)
 
@@ -101,16 +100,20 @@ class MainWindow(QMainWindow):
         self.hint_canvas.stroke_finished.connect(self._on_stroke_finished)
         self.hint_canvas.remove_requested.connect(self._on_remove_requested)
         self.hint_canvas.select_requested.connect(self._on_select_requested)
-        self.result_canvas.picked.connect(self._on_pick_result)
-        self.original_canvas.picked.connect(self._on_pick_original)
-        self.palette_dock.colour_chosen.connect(self.choose_colour)
+        self.hint_canvas.move_changed.connect(self._on_move_changed)
+        self.hint_canvas.move_finished.connect(self._on_move_finished)
+        self.hint_canvas.scale_changed.connect(self._on_zoom_changed)
+        self.result_canvas.picked.connect(self._on_result_picked)
+        self.original_canvas.picked.connect(self._on_original_picked)
+        self.palette_dock.colour_chosen.connect(self._on_colour_chosen)
         self.palette_dock.radius_changed.connect(self._on_radius_changed)
         self.palette_dock.saturation_changed.connect(self._on_saturation_changed)
         self.palette_dock.eyedropper_toggled.connect(self._on_eyedropper_toggled)
 
         self._build_menus()
         self._restore_settings()
-        self.palette_dock.set_current(self.colour)
+        self.document.add_listener(self._on_document_changed)
+        self._show_brush()
         self._update_actions()
 
     # ================================================================ menus
@@ -124,6 +127,7 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_menus(self) -> None:
+        doc = self.document
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Open Photo...", self.open_dialog, QKeySequence.StandardKey.Open)
         self.recent_menu = file_menu.addMenu("Open &Recent")
@@ -137,27 +141,28 @@ class MainWindow(QMainWindow):
         self.save_hints_action = self._action(file_menu, "Save Hi&nts", self.save_hints, "Ctrl+H")
         self.save_hints_as_action = self._action(file_menu, "Save Hints As...", self.save_hints_as)
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.quit_action = self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         edit = self.menuBar().addMenu("&Edit")
-        self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action(edit, "&Redo", self.redo, QKeySequence("Ctrl+Shift+Z"))
+        self.undo_action = self._action(edit, "&Undo", doc.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action(edit, "&Redo", doc.redo, QKeySequence("Ctrl+Shift+Z"))
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.delete_action = self._action(edit, "&Delete Selected Hint", self.delete_selected,
+        self.delete_action = self._action(edit, "&Delete Selected Hint", doc.delete_selected,
                                           QKeySequence.StandardKey.Delete)
-        self.clear_action = self._action(edit, "&Clear Hints", self.clear_hints)
+        self.clear_action = self._action(edit, "&Clear Hints", doc.clear_hints)
         edit.addSeparator()
         tools = QActionGroup(self)
-        self.tool_actions = {}
-        for tool, text, key in ((Tool.PAINT, "&Paint Hints", "P"), (Tool.SELECT, "&Select Hint", "S"),
+        self.tool_actions: dict[Tool, QAction] = {}
+        for tool, text, key in ((Tool.PAINT, "&Paint Hints", "P"), (Tool.SELECT, "&Select and Move Hints", "S"),
                                 (Tool.EYEDROPPER, "&Eyedropper", "I")):
-            action = self._action(edit, text, lambda checked=False, t=tool: self.set_tool(t), key, True)
+            action = self._action(edit, text, lambda checked=False, t=tool: doc.set_tool(t), key, True)
             tools.addAction(action)
             self.tool_actions[tool] = action
-        self.tool_actions[Tool.PAINT].setChecked(True)
         edit.addSeparator()
-        self._action(edit, "Larger Brush", lambda: self.set_radius(self.hint_canvas.brush_radius * 1.25), "]")
-        self._action(edit, "Smaller Brush", lambda: self.set_radius(self.hint_canvas.brush_radius / 1.25), "[")
+        self.larger_brush_action = self._action(edit, "Larger Brush",
+                                                lambda: doc.set_radius(doc.brush.radius * 1.25), "]")
+        self.smaller_brush_action = self._action(edit, "Smaller Brush",
+                                                 lambda: doc.set_radius(doc.brush.radius / 1.25), "[")
 
         view = self.menuBar().addMenu("&View")
         self._action(view, "&Fit to Window", lambda: self.view.set(fit=True), "Ctrl+0")
@@ -171,7 +176,7 @@ class MainWindow(QMainWindow):
 
         engine = self.menuBar().addMenu("E&ngine")
         group = QActionGroup(self)
-        self.engine_actions = {}
+        self.engine_actions: dict[str | None, QAction] = {}
         for name, text in ((None, "&Best Available"), ("neural", "&Neural Network"),
                            ("levin", "&Optimization (Levin et al.)")):
             action = self._action(engine, text, lambda checked=False, n=name: self.set_engine(n), checkable=True)
@@ -179,40 +184,116 @@ class MainWindow(QMainWindow):
             self.engine_actions[name] = action
         self.engine_actions[None].setChecked(True)
 
+        help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = self._action(help_menu, "&Keyboard Shortcuts", self.show_shortcuts,
+                                             QKeySequence.StandardKey.HelpContents)
+        self.about_action = self._action(help_menu, "&About ColorMe", self.show_about)
+
+    def _all_actions(self) -> list[QAction]:
+        actions: list[QAction] = []
+        for menu_action in self.menuBar().actions():
+            actions.extend(a for a in menu_action.menu().actions() if not a.isSeparator())
+        return actions
+
+    @Slot()
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self, self._all_actions()).exec()
+
+    @Slot()
+    def show_about(self) -> None:
+        about_box(self).exec()
+
     def _update_actions(self) -> None:
-        has_image = self.image is not None
+        doc = self.document
+        has_image = doc.image is not None
         for action in (self.save_action, self.save_as_action, self.open_hints_action, self.save_hints_action,
                        self.save_hints_as_action, self.clear_action):
             action.setEnabled(has_image)
-        self.undo_action.setEnabled(self.history.can_undo())
-        self.redo_action.setEnabled(self.history.can_redo())
-        self.delete_action.setEnabled(self.selected is not None)
-        self.setWindowModified(self.is_modified())
-        name = self.image.path.name if self.image and self.image.path else "ColorMe"
-        self.setWindowTitle(f"{name}[*] - ColorMe" if self.image else "ColorMe[*]")
+        self.undo_action.setEnabled(doc.can_undo())
+        self.redo_action.setEnabled(doc.can_redo())
+        self.delete_action.setEnabled(doc.selected is not None)
+        self.setWindowModified(bool(doc.unsaved()))
+        name = doc.image_path.name if doc.image_path else "ColorMe"
+        self.setWindowTitle(f"{name}[*] - ColorMe" if has_image else "ColorMe[*]")
 
-    # ================================================================ documents
-    def is_modified(self) -> bool:
-        return self.history.current != self.saved_hints
+    # ================================================================ the document changed
+    def _on_document_changed(self, change: Change) -> None:
+        doc = self.document
+        if change & Change.IMAGE:
+            self._show_new_image()
+        if change & (Change.HINTS | Change.PREVIEW | Change.SELECTION):
+            self.hint_canvas.set_hints(doc.shown_hints, doc.selected)
+        if change & Change.BRUSH:
+            self._show_brush()
+        if change & (Change.HINTS | Change.IMAGE):
+            self._show_suggestions()
+        if change & (Change.HINTS | Change.RENDER | Change.IMAGE):
+            self.drag_timer.stop()
+            self._request_colorize()
+        elif change & Change.PREVIEW:
+            # While dragging, results are drafts, at most one per debounce interval.
+            if not self.drag_timer.isActive():
+                self.drag_timer.start()
+        if change & Change.RESULT:
+            self.result_canvas.set_image(qimage_from_array(doc.result) if doc.result is not None else None)
+            self._start_pending_save()
+        if change & (Change.HINTS | Change.RENDER | Change.SAVED):
+            self.autosave_timer.start()
+        self._update_actions()
 
-    def _ask_unsaved(self) -> QMessageBox.StandardButton:
-        return QMessageBox.question(
-            self, "Unsaved hints", "The hints you painted have not been saved. Save them first?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+    def _show_new_image(self) -> None:
+        image = self.document.image
+        self.shown_generation = self.generation  # results still on their way are for the old photo
+        self._request_keys.clear()
+        self._palette_keys.clear()
+        self._result_palette = []
+        self.hint_canvas.set_image(qimage_from_array(image.grey))
+        colour = image.rgb is not None
+        self.original_canvas.set_image(qimage_from_array(image.rgb) if colour else None)
+        self.original_action.setEnabled(colour)
+        self.original_action.setChecked(colour)
+        self.result_canvas.title = "Recoloured" if colour else "Colorized"
+        self._show_panes()
+        self.view.set(fit=True)
+        w, h = image.size
+        self.status_label.setText(f"{w} x {h} px, {'colour' if colour else 'grey'}")
 
-    def maybe_keep_work(self) -> bool:
-        """True when it is fine to drop the current hints (saved, discarded, or none)."""
-        if not self.is_modified():
-            return True
-        answer = self._ask_unsaved()
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save_hints()
-        return answer == QMessageBox.StandardButton.Discard
+    def _show_panes(self) -> None:
+        """Original (for colour photos) / Grey / Result, each with the same room."""
+        image = self.document.image
+        self.original_canvas.setVisible(self.original_action.isChecked() and image is not None
+                                        and image.rgb is not None)
+        visible = [c for c in self.canvases if not c.isHidden()]
+        total = sum(self.splitter.sizes()) or self.splitter.width()
+        self.splitter.setSizes([total // len(visible) if not c.isHidden() else 0 for c in self.canvases])
 
+    def _show_brush(self) -> None:
+        brush = self.document.brush
+        self.palette_dock.set_current(brush.colour)
+        spin = self.palette_dock.radius
+        spin.blockSignals(True)  # the document is already right; do not echo the value back
+        spin.setValue(brush.radius)
+        spin.blockSignals(False)
+        self.hint_canvas.set_brush(brush.colour, brush.radius)
+        self.settings.setValue("brush_radius", brush.radius)
+        for canvas in self.canvases:
+            canvas.tool = brush.tool
+        self.tool_actions[brush.tool].setChecked(True)
+        self.palette_dock.eyedropper.blockSignals(True)
+        self.palette_dock.eyedropper.setChecked(brush.tool == Tool.EYEDROPPER)
+        self.palette_dock.eyedropper.blockSignals(False)
+        cursor = Qt.CursorShape.CrossCursor if brush.tool == Tool.PAINT else Qt.CursorShape.PointingHandCursor
+        self.hint_canvas.setCursor(cursor)
+        self.hint_canvas.update()
+
+    def _show_suggestions(self) -> None:
+        self.palette_dock.set_suggested(self._result_palette)
+        self.palette_dock.set_hinted(self.document.hint_colours())
+
+    # ================================================================ opening
     def show_error(self, title: str, message: str) -> None:
         self.statusBar().showMessage(message, 10000)
-        QMessageBox.warning(self, title, message)
+        self.prompts.error(self, title, message)
 
     def _start_folder(self) -> str:
         last = self.settings.value("last_folder", "", str)
@@ -226,11 +307,11 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(Path(path))
 
-    def open_path(self, path: Path, hints: tuple[Hint, ...] = (), ask: bool = True) -> bool:
-        """Open a photo (or a hints file for the open photo); False if nothing changed."""
-        if path.suffix.lower() == ".json" and self.image is not None:
+    def open_path(self, path: Path, hints: tuple = (), ask: bool = True) -> bool:
+        """Open a photo (or a hints file for the open photo); False if nothing changed (yet)."""
+        if path.suffix.lower() == ".json" and self.document.image is not None:
             return self.open_hints(path)
-        if ask and not self.maybe_keep_work():
+        if ask and not self.resolve_unsaved(lambda: self.open_path(path, hints, ask=False)):
             return False
         self.setCursor(Qt.CursorShape.WaitCursor)
         try:
@@ -240,30 +321,11 @@ class MainWindow(QMainWindow):
             return False
         finally:
             self.unsetCursor()
-        self.image = image
-        self.history.reset(hints)
-        self.saved_hints = ()
-        self.hints_path = None
-        self.output_path = None
-        self.selected = None
-        self.result_rgb = None
-        self.hint_canvas.set_image(qimage_from_array(image.grey))
-        self.result_canvas.set_image(None)
-        if image.rgb is not None:
-            self.original_canvas.set_image(qimage_from_array(image.rgb))
-        self.original_action.setEnabled(image.rgb is not None)
-        self.original_action.setChecked(image.rgb is not None)
-        self.original_canvas.setVisible(image.rgb is not None)
-        self.result_canvas.title = "Colorized" if image.rgb is None else "Recoloured"
-        self.view.set(fit=True)
-        self.palette_dock.set_suggested([])
+        self.document.open(image, hints)
         self._add_recent_file(path)
         self.settings.setValue("last_folder", str(path.resolve().parent))
-        w, h = image.size
-        self.status_label.setText(f"{w} x {h} px, {'colour' if image.is_colour else 'grey'}")
         message = f"Opened {path.name}" + ("; " + " ".join(image.notes) if image.notes else "")
         self.statusBar().showMessage(message, 8000)
-        self._hints_changed(record=False)
         return True
 
     def _add_recent_file(self, path: Path) -> None:
@@ -283,7 +345,31 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda checked=False, p=entry: self.open_path(Path(p)))
         self.recent_menu.setEnabled(bool(self._recent_files()))
 
-    # ---------------------------------------------------------------- hints files
+    # ================================================================ unsaved work
+    def resolve_unsaved(self, then: Callable[[], object]) -> bool:
+        """True when the current work may be dropped now (saved, discarded, or none).
+
+        False when the user cancelled, or chose to save the image: that save runs in the
+        background and ``then`` is called once it has succeeded.
+        """
+        doc = self.document
+        items = doc.unsaved()
+        if not items:
+            return True
+        photo = doc.image_path.name if doc.image_path else "this photo"
+        choice = self.prompts.unsaved(self, photo, items, len(doc.hints))
+        if choice is None:
+            return False
+        if Unsaved.HINTS in choice and not self.save_hints():
+            return False
+        if Unsaved.IMAGE in choice:
+            self._after_image_save = then
+            if not self.save_image():
+                self._after_image_save = None
+            return False
+        return True
+
+    # ================================================================ hints files
     @Slot()
     def open_hints_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open hints", self._start_folder(), HINTS_FILTER)
@@ -291,319 +377,251 @@ class MainWindow(QMainWindow):
             self.open_hints(Path(path))
 
     def open_hints(self, path: Path) -> bool:
-        if self.image is None:
+        doc = self.document
+        if doc.image is None:
             return False
         try:
-            hints = load_hints_file(path, self.image.size)
+            hints = load_hints_file(path, doc.image.size)
         except HintsFileError as exc:
             self.show_error("Cannot open hints", str(exc))
             return False
-        self.history.push(hints)
-        self.saved_hints = hints
-        self.hints_path = path
-        self._hints_changed()
-        self.statusBar().showMessage(f"Loaded {len(hints)} hints from {path.name}", 5000)
+        doc.hints_loaded(hints, path)
+        self.statusBar().showMessage(f"Loaded {plural(len(hints), 'hint')} from {path.name}", 5000)
         return True
 
     @Slot()
     def save_hints(self) -> bool:
-        if self.hints_path is None:
+        if self.document.hints_path is None:
             return self.save_hints_as()
-        return self._write_hints(self.hints_path)
+        return self.save_hints_to(self.document.hints_path)
 
     @Slot()
     def save_hints_as(self) -> bool:
-        if self.image is None:
+        doc = self.document
+        if doc.image is None:
             return False
-        stem = self.image.path.stem if self.image.path else "hints"
+        stem = doc.image_path.stem if doc.image_path else "hints"
         default = str(Path(self._start_folder()) / f"{stem}.hints.json")
         path, _ = QFileDialog.getSaveFileName(self, "Save hints", default, HINTS_FILTER)
-        return bool(path) and self._write_hints(Path(path))
+        return bool(path) and self.save_hints_to(Path(path))
 
-    def _write_hints(self, path: Path) -> bool:
+    def save_hints_to(self, path: Path) -> bool:
+        doc = self.document
+        hints = doc.hints
         try:
-            save_hints_file(path, self.history.current, self.image.size)
+            save_hints_file(path, hints, doc.image.size)
         except OSError as exc:
             self.show_error("Cannot save hints", f"Saving {path.name} failed: {exc.strerror or exc}. "
                                                  "Nothing was overwritten.")
             return False
-        self.hints_path = path
-        self.saved_hints = self.history.current
-        self.recovery.clear()
-        self._update_actions()
-        self.statusBar().showMessage(f"Saved hints to {path.name}", 5000)
+        doc.hints_saved(hints, path)
+        self.statusBar().showMessage(f"Saved {plural(len(hints), 'hint')} to {path.name}", 5000)
         return True
 
-    # ---------------------------------------------------------------- saving the result
+    # ================================================================ saving the result
     @Slot()
-    def save_image(self) -> None:
-        if self.output_path is None:
-            self.save_image_as()
-        else:
-            self.save_image_to(self.output_path)
+    def save_image(self) -> bool:
+        """False if the user cancelled choosing a file."""
+        if self.document.output_path is None:
+            return self.save_image_as()
+        self.save_image_to(self.document.output_path)
+        return True
 
     @Slot()
-    def save_image_as(self) -> None:
-        if self.image is None:
-            return
-        stem = self.image.path.stem if self.image.path else "photo"
+    def save_image_as(self) -> bool:
+        doc = self.document
+        if doc.image is None:
+            return False
+        stem = doc.image_path.stem if doc.image_path else "photo"
         default = str(Path(self._start_folder()) / f"{stem}-colorized.png")
         path, _ = QFileDialog.getSaveFileName(self, "Save colorized image", default, SAVE_FILTER)
-        if path:
-            path = Path(path)
-            if path.suffix.lower() not in SAVE_FORMATS:
-                path = path.with_suffix(".png")
-            self.save_image_to(path)
+        if not path:
+            return False
+        path = Path(path)
+        if path.suffix.lower() not in SAVE_FORMATS:
+            path = path.with_suffix(".png")
+        self.save_image_to(path)
+        return True
 
     def save_image_to(self, path: Path) -> None:
         """Save the result for the current hints; waits (without blocking) for it if needed."""
-        if self.image is None:
+        if self.document.image is None:
             return
-        self._pending_save = path
-        if self.shown_generation == self.generation and self.result_rgb is not None:
-            self._start_save()
-        else:
+        self.document.request_image_save(path)
+        if not self._start_pending_save():
             self.statusBar().showMessage("Finishing the colorization before saving...")
 
-    def _start_save(self) -> None:
-        path, self._pending_save = self._pending_save, None
-        rgb = self.result_rgb
-        self._hints_being_saved = self.history.current
+    def _start_pending_save(self) -> bool:
+        save = self.document.take_image_save()
+        if save is None:
+            return False
+        self._saving = save
 
         def write() -> None:
             try:
-                save_image(path, rgb)
+                save_image(save.path, save.rgb)
                 error = ""
             except ImageSaveError as exc:
                 error = str(exc)
             except Exception as exc:  # noqa: BLE001 - reported to the user, never lost
-                error = f"Saving {path.name} failed: {exc}"
-            self.save_finished.emit(str(path), error)
+                error = f"Saving {save.path.name} failed: {exc}"
+            self.save_finished.emit(str(save.path), error)
 
         threading.Thread(target=write, daemon=True).start()
+        return True
 
     @Slot(str, str)
     def _on_save_finished(self, path: str, error: str) -> None:
+        save, self._saving = self._saving, None
+        then, self._after_image_save = self._after_image_save, None
         if error:
             self.show_error("Cannot save image", error)
             return
-        self.output_path = Path(path)
-        self.saved_hints = self._hints_being_saved
+        self.document.image_saved(save)
         self.settings.setValue("last_folder", str(Path(path).parent))
-        if not self.is_modified():
-            self.recovery.clear()
-        self._update_actions()
         self.statusBar().showMessage(f"Saved {Path(path).name}", 5000)
+        if then is not None:
+            QTimer.singleShot(0, then)  # e.g. the close the user asked for, now nothing is lost
 
-    # ================================================================ editing hints
-    def _hints_changed(self, record: bool = True) -> None:
-        self.hint_canvas.set_hints(self.history.current, self.selected)
-        self._update_actions()
-        if record:
-            self.autosave_timer.start()
-        self._request_colorize()
-
-    def _shown_hints(self) -> tuple[Hint, ...]:
-        hints = self.history.current
-        if self._preview_points:
-            hints = hints + (self._make_hint(self._preview_points),)
-        return hints
-
-    def _make_hint(self, points: list[tuple[float, float]]) -> Hint:
-        radius = self.hint_canvas.brush_radius
-        if len(points) == 1:
-            return point_hint(points[0][0], points[0][1], self.colour, radius)
-        return Hint(tuple((float(x), float(y)) for x, y in points), self.colour, float(radius))
-
+    # ================================================================ canvas gestures
     @Slot()
+    def _on_drag_timer_timeout(self) -> None:
+        self._request_colorize(draft=True)
+
     def _request_colorize(self, draft: bool = False) -> None:
-        if self.image is None:
+        doc = self.document
+        if doc.image is None:
             return
         self.generation += 1
-        self.worker.request(ColorizeRequest(self.generation, self.image.grey, self._shown_hints(),
-                                            self.saturation, self.engine_name, draft))
-
-    @Slot()
-    def _request_draft(self) -> None:
-        self._request_colorize(draft=True)
+        key = doc.render_key()
+        self._request_keys[self.generation] = replace(key, draft=True) if draft else key
+        self._palette_keys[self.generation] = key
+        self.worker.request(ColorizeRequest(self.generation, doc.image.grey, key.hints, key.saturation,
+                                            key.engine, draft))
 
     @Slot(list)
     def _on_stroke_changed(self, points: list) -> None:
-        self._preview_points = points
-        self.hint_canvas.preview = self._make_hint(points)
-        self.hint_canvas.update()
-        if not self.drag_timer.isActive():
-            self.drag_timer.start()
+        self.document.preview_stroke(points)
 
     @Slot(list)
     def _on_stroke_finished(self, points: list) -> None:
-        self.drag_timer.stop()
-        self._preview_points = None
-        self.hint_canvas.preview = None
-        self.add_hint(self._make_hint(points))
-
-    def add_hint(self, hint: Hint) -> None:
-        self.history.push(self.history.current + (hint,))
-        self.palette_dock.add_recent(hint.color)
-        self.selected = None
-        self._hints_changed()
+        self.document.finish_stroke(points)
+        self.palette_dock.add_recent(self.document.brush.colour)
 
     def _hint_at(self, x: float, y: float) -> int | None:
-        hints = self.history.current
-        if not hints:
-            return None
-        tolerance = 6.0 / self.hint_canvas.scale()
-        distances = [h.distance_to(x, y) - h.radius for h in hints]
-        best = int(np.argmin(distances))
-        return best if distances[best] <= tolerance else None
+        return self.document.hint_at(x, y, HIT_TOLERANCE_PX / self.hint_canvas.scale())
 
     @Slot(float, float)
     def _on_remove_requested(self, x: float, y: float) -> None:
         index = self._hint_at(x, y)
         if index is not None:
-            self.remove_hint(index)
-
-    def remove_hint(self, index: int) -> None:
-        hints = list(self.history.current)
-        del hints[index]
-        self.selected = None
-        self.history.push(tuple(hints))
-        self._hints_changed()
+            self.document.remove_hint(index)
 
     @Slot(float, float)
     def _on_select_requested(self, x: float, y: float) -> None:
-        self.selected = self._hint_at(x, y)
-        if self.selected is not None:
-            self.palette_dock.set_current(self.history.current[self.selected].color)
-        self.hint_canvas.set_hints(self.history.current, self.selected)
-        self._update_actions()
+        self.document.select(self._hint_at(x, y))
 
-    @Slot()
-    def delete_selected(self) -> None:
-        if self.selected is not None:
-            self.remove_hint(self.selected)
+    @Slot(float, float)
+    def _on_move_changed(self, dx: float, dy: float) -> None:
+        self.document.preview_move(dx, dy)
 
-    @Slot()
-    def undo(self) -> None:
-        self.history.undo()
-        self.selected = None
-        self._hints_changed()
-
-    @Slot()
-    def redo(self) -> None:
-        self.history.redo()
-        self.selected = None
-        self._hints_changed()
-
-    @Slot()
-    def clear_hints(self) -> None:
-        self.history.push(())
-        self.selected = None
-        self._hints_changed()
+    @Slot(float, float)
+    def _on_move_finished(self, dx: float, dy: float) -> None:
+        self.document.finish_move(dx, dy)
 
     @Slot(tuple)
-    def choose_colour(self, colour: tuple) -> None:
-        """The brush colour; with a hint selected, that hint is recoloured (one undo step)."""
-        self.colour = tuple(int(c) for c in colour)
-        self.palette_dock.set_current(self.colour)
-        if self.selected is not None and self.selected < len(self.history.current):
-            hints = list(self.history.current)
-            hints[self.selected] = hints[self.selected].with_color(self.colour)
-            self.history.push(tuple(hints))
-            self.palette_dock.add_recent(self.colour)
-            self._hints_changed()
-
-    def set_tool(self, tool: Tool) -> None:
-        for canvas in (self.hint_canvas, self.result_canvas, self.original_canvas):
-            canvas.tool = tool
-        self.tool_actions[tool].setChecked(True)
-        self.palette_dock.eyedropper.blockSignals(True)
-        self.palette_dock.eyedropper.setChecked(tool == Tool.EYEDROPPER)
-        self.palette_dock.eyedropper.blockSignals(False)
-        if tool != Tool.SELECT:
-            self.selected = None
-            self.hint_canvas.set_hints(self.history.current, None)
-        cursor = Qt.CursorShape.PointingHandCursor if tool != Tool.PAINT else Qt.CursorShape.CrossCursor
-        self.hint_canvas.setCursor(cursor)
+    def _on_colour_chosen(self, colour: tuple) -> None:
+        recolours = self.document.selected is not None
+        self.document.set_colour(colour)
+        if recolours:
+            self.palette_dock.add_recent(self.document.brush.colour)
 
     @Slot(bool)
     def _on_eyedropper_toggled(self, on: bool) -> None:
-        self.set_tool(Tool.EYEDROPPER if on else Tool.PAINT)
+        self.document.set_tool(Tool.EYEDROPPER if on else Tool.PAINT)
 
-    def _pick_from(self, rgb: np.ndarray | None, x: float, y: float) -> None:
+    def _pick_from(self, rgb, x: float, y: float) -> None:
         if rgb is None:
             return
         h, w = rgb.shape[:2]
         col, row = int(min(max(x, 0), w - 1)), int(min(max(y, 0), h - 1))
         patch = rgb[max(0, row - 1):row + 2, max(0, col - 1):col + 2].reshape(-1, 3)
-        self.choose_colour(tuple(int(v) for v in np.rint(patch.mean(axis=0))))
-        self.set_tool(Tool.PAINT)
+        self.document.set_colour(tuple(int(round(v)) for v in patch.mean(axis=0)))
+        self.document.set_tool(Tool.PAINT)
 
     @Slot(float, float)
-    def _on_pick_result(self, x: float, y: float) -> None:
-        self._pick_from(self.result_rgb, x, y)
+    def _on_result_picked(self, x: float, y: float) -> None:
+        self._pick_from(self.document.result, x, y)
 
     @Slot(float, float)
-    def _on_pick_original(self, x: float, y: float) -> None:
-        self._pick_from(self.image.rgb if self.image else None, x, y)
-
-    def set_radius(self, radius: float) -> None:
-        self.palette_dock.radius.setValue(float(min(max(radius, 0.5), 100.0)))
+    def _on_original_picked(self, x: float, y: float) -> None:
+        image = self.document.image
+        self._pick_from(image.rgb if image else None, x, y)
 
     @Slot(float)
     def _on_radius_changed(self, radius: float) -> None:
-        self.hint_canvas.brush_radius = radius
-        self.settings.setValue("brush_radius", radius)
+        self.document.set_radius(radius)
 
     @Slot(float)
     def _on_saturation_changed(self, value: float) -> None:
-        self.saturation = value
-        self._request_colorize()
+        self.document.set_saturation(value)
+
+    @Slot(float)
+    def _on_zoom_changed(self, scale: float) -> None:
+        self.zoom_label.setText(f"Zoom {scale * 100:.0f} %" if scale > 0 else "")
 
     def set_engine(self, name: str | None) -> None:
-        self.engine_name = name
         self.engine_actions[name].setChecked(True)
-        self._request_colorize()
+        if name != self.document.engine:
+            self._result_palette = []  # another engine colours the photo differently
+        self.document.set_engine(name)
 
     def zoom_actual(self) -> None:
         self.view.set(zoom=1.0, centre=self.hint_canvas.centre())
 
     @Slot(bool)
-    def _on_show_original_toggled(self, on: bool) -> None:
-        self.original_canvas.setVisible(on and self.image is not None and self.image.rgb is not None)
+    def _on_show_original_toggled(self, _on: bool) -> None:
+        self._show_panes()
 
     # ================================================================ worker results
     @Slot(int)
     def _on_result_ready(self, generation: int) -> None:
         payload = self.worker.take_result(generation)
-        if payload is None or generation < self.shown_generation:
-            return  # superseded in the outbox, or older than what is on screen
-        self.show_result(generation, payload[0])
-
-    def show_result(self, generation: int, rgb: np.ndarray) -> None:
-        if generation < self.shown_generation:
-            return  # older than what is on screen
+        key = self._request_keys.pop(generation, None)
+        for old in [g for g in self._request_keys if g < generation]:
+            del self._request_keys[old]  # superseded in the worker's outbox: never coming
+        if payload is None or key is None or generation < self.shown_generation:
+            return  # superseded, or older than what is on screen
         self.shown_generation = generation
-        self.result_rgb = rgb
-        self.result_canvas.set_image(qimage_from_array(rgb))
-        if generation == self.generation and self._pending_save is not None:
-            self._start_save()
+        self.document.set_result(payload[0], key)
 
     @Slot(int)
     def _on_palette_ready(self, generation: int) -> None:
         colours = self.worker.take_palette(generation)
-        if colours is not None and generation == self.generation:
-            self.palette_dock.set_suggested(colours)
+        key = self._palette_keys.pop(generation, None)
+        for old in [g for g in self._palette_keys if g < generation]:
+            del self._palette_keys[old]
+        # Suggestions come from the automatic result only, once per photo and engine: taken
+        # from every new result they would change places under the user's hand each stroke.
+        if colours is None or key is None or (self._result_palette and key.hints):
+            return
+        self._result_palette = colours
+        self._show_suggestions()
 
     @Slot(int, str)
     def _on_worker_failed(self, generation: int, message: str) -> None:
-        self._pending_save = None
-        self.show_error("Colorization problem", message)
+        # The status bar, not a dialog: an engine that keeps failing would otherwise
+        # stop the user with a modal box on every stroke.
+        if self.document.image_save_pending:
+            self.document.cancel_image_save()
+            self._after_image_save = None
+            message += " The image was not saved."
+        self.statusBar().showMessage(message, 15000)
+        self.palette_dock.engine_label.setToolTip(message)
 
     @Slot(str, str)
     def _on_engine_changed(self, name: str, note: str) -> None:
-        labels = {"neural": "Neural network", "levin": "Optimization (hints only)"}
-        self.palette_dock.engine_label.setText(f"Engine: {labels.get(name, name)}")
+        self.palette_dock.engine_label.setText(f"Engine: {ENGINE_LABELS.get(name, name)}")
         if note:
             self.statusBar().showMessage(note, 15000)
             self.palette_dock.engine_label.setToolTip(note)
@@ -615,16 +633,21 @@ class MainWindow(QMainWindow):
     # ================================================================ recovery
     @Slot()
     def _autosave(self) -> None:
-        if self.image is not None and self.image.path is not None and self.is_modified():
-            self.recovery.save(self.image.path.resolve(), self.history.current, self.image.size)
+        doc = self.document
+        if doc.image_path is None:
+            return
+        if doc.hints and doc.unsaved():
+            self.recovery.save(doc.image_path.resolve(), doc.hints, doc.image.size)
+        elif not doc.unsaved():
+            self.recovery.clear()  # everything is in files now: nothing to offer next time
 
-    def _ask_restore(self, image_path: Path, count: int) -> bool:
-        answer = QMessageBox.question(
-            self, "Restore unsaved work?",
-            f"ColorMe was closed with {count} unsaved hints on {image_path.name}. Restore them?")
-        return answer == QMessageBox.StandardButton.Yes
+    def offer_recovery(self, requested: Path | None = None) -> bool:
+        """Offer the work a crash left behind; True if it was restored.
 
-    def offer_recovery(self) -> bool:
+        Asked whenever a recovery file exists, also when ``requested`` (a photo given on
+        the command line) is to be opened; restored work wins, and ``requested`` waits in
+        Open Recent.
+        """
         saved = self.recovery.load()
         if saved is None:
             return False
@@ -632,13 +655,16 @@ class MainWindow(QMainWindow):
         if not hints or not image_path.exists():
             self.recovery.clear()
             return False
-        if not self._ask_restore(image_path, len(hints)):
+        if not self.prompts.restore(self, image_path, len(hints), requested):
             self.recovery.clear()
             return False
-        if not self.open_path(image_path, ask=False):
+        if not self.open_path(image_path, hints=hints, ask=False):
             return False
-        self.history.push(hints)
-        self._hints_changed()
+        if requested is not None and requested.resolve() != image_path.resolve():
+            self._add_recent_file(image_path)
+            self._add_recent_file(requested)
+            self.statusBar().showMessage(f"Restored {plural(len(hints), 'hint')} on {image_path.name}; "
+                                         f"{requested.name} is in File > Open Recent.", 15000)
         return True
 
     # ================================================================ window events
@@ -662,17 +688,22 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window_state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
-        radius = float(self.settings.value("brush_radius", 3.0))
-        self.palette_dock.radius.setValue(radius)
-        self.hint_canvas.brush_radius = radius
+        # A stored radius may come from an older version with other bounds: clamp it.
+        self.document.set_radius(clamp_radius(self.settings.value("brush_radius", self.document.brush.radius)))
         self._rebuild_recent_menu()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        if not self.maybe_keep_work():
+        if self._closed:
+            event.accept()
+            return
+        if not self.resolve_unsaved(self.close):
             event.ignore()
             return
+        self._closed = True
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
+        self.autosave_timer.stop()
         self.worker.stop()
+        # Saved, or the user chose not to keep it: either way nothing to restore next time.
         self.recovery.clear()
         event.accept()

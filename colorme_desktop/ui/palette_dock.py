@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QColorDialog,
@@ -19,8 +19,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from colorme_desktop.core.document import DEFAULT_COLOUR, RADIUS_MAX, RADIUS_MIN
+from colorme_desktop.core.palette import RecentColours
+
 Color = tuple[int, int, int]
 MAX_RECENT = 10
+SUGGESTIONS = 5
+HINTED = 5
 
 
 class Swatch(QToolButton):
@@ -63,16 +68,21 @@ class PaletteDock(QWidget):
         current_row.addStretch()
         layout.addLayout(current_row)
 
-        layout.addWidget(QLabel("Suggested (from the result)"))
-        self.suggested = [Swatch() for _ in range(5)]
+        suggested_label = QLabel("Suggested for this photo")
+        suggested_label.setToolTip("Vivid versions of the automatic colorization's main colours")
+        layout.addWidget(suggested_label)
+        self.suggested = [Swatch() for _ in range(SUGGESTIONS)]
         layout.addLayout(self._row(self.suggested))
+        layout.addWidget(QLabel("In your hints"))
+        self.hinted = [Swatch() for _ in range(HINTED)]
+        layout.addLayout(self._row(self.hinted))
         layout.addWidget(QLabel("Recently used"))
         self.recent = [Swatch() for _ in range(MAX_RECENT)]
         grid = QGridLayout()
         for i, swatch in enumerate(self.recent):
             grid.addWidget(swatch, i // 5, i % 5)
         layout.addLayout(grid)
-        for swatch in self.suggested + self.recent:
+        for swatch in self.suggested + self.hinted + self.recent:
             swatch.chosen.connect(self.colour_chosen)
 
         buttons = QHBoxLayout()
@@ -88,7 +98,7 @@ class PaletteDock(QWidget):
 
         form = QFormLayout()
         self.radius = QDoubleSpinBox()
-        self.radius.setRange(0.5, 100.0)
+        self.radius.setRange(RADIUS_MIN, RADIUS_MAX)
         self.radius.setSingleStep(1.0)
         self.radius.setSuffix(" px")
         self.radius.setToolTip("Brush radius in image pixels ([ and ] change it)")
@@ -114,7 +124,7 @@ class PaletteDock(QWidget):
         status.addWidget(self.busy)
         layout.addLayout(status)
         layout.addStretch()
-        self._recent: list[Color] = []
+        self._recent = RecentColours(MAX_RECENT)
 
     @staticmethod
     def _row(swatches: list[Swatch]) -> QHBoxLayout:
@@ -124,8 +134,9 @@ class PaletteDock(QWidget):
         row.addStretch()
         return row
 
+    @Slot()
     def _on_more_clicked(self) -> None:
-        start = QColor(*(self.current.colour or (200, 120, 60)))
+        start = QColor(*(self.current.colour or DEFAULT_COLOUR))
         colour = QColorDialog.getColor(start, self, "Hint colour")
         if colour.isValid():
             self.colour_chosen.emit((colour.red(), colour.green(), colour.blue()))
@@ -134,13 +145,14 @@ class PaletteDock(QWidget):
         self.current.set_colour(colour)
 
     def set_suggested(self, colours: list[Color]) -> None:
-        for swatch, colour in zip(self.suggested, list(colours) + [None] * 5):
+        for swatch, colour in zip(self.suggested, list(colours)[:SUGGESTIONS] + [None] * SUGGESTIONS):
+            swatch.set_colour(colour)
+
+    def set_hinted(self, colours: list[Color]) -> None:
+        for swatch, colour in zip(self.hinted, list(colours)[:HINTED] + [None] * HINTED):
             swatch.set_colour(colour)
 
     def add_recent(self, colour: Color) -> None:
-        self._recent = [colour] + [c for c in self._recent if c != colour][:MAX_RECENT - 1]
-        for swatch, c in zip(self.recent, self._recent + [None] * MAX_RECENT):
+        self._recent.use(colour)
+        for swatch, c in zip(self.recent, self._recent.colours):
             swatch.set_colour(c)
-
-    def recent_colours(self) -> list[Color]:
-        return list(self._recent)

@@ -22,7 +22,7 @@ from PySide6.QtCore import QThread, Signal
 
 from colorme_desktop.core.color import compose
 from colorme_desktop.core.hints import Hint
-from colorme_desktop.core.palette import dominant_colors, enhance_for_palette
+from colorme_desktop.core.palette import vivid_colors
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,6 @@ class ColorizeWorker(QThread):
         self.result_ready.emit(request.generation)
         if self._has_pending() or request.draft:
             return  # the result is already outdated or rough: no palette for it
-        colours = dominant_colors(enhance_for_palette(rgb), count=5)
+        colours = vivid_colors(rgb, count=5)
         self._post(self._palettes, request.generation, colours)
         self.palette_ready.emit(request.generation)

@@ -31,3 +31,44 @@ def test_psnr_and_colourfulness():
     colour[::2, :, 0] = 255
     colour[1::2, :, 2] = 255
     assert colourfulness(grey) == 0.0 and colourfulness(colour) > 50
+
+
+def _muted_photo() -> np.ndarray:
+    """What a cautious network gives: a large grey-blue sky over dull olive and brown."""
+    rgb = np.zeros((60, 90, 3), dtype=np.uint8)
+    rgb[:30] = (150, 155, 165)
+    rgb[30:, :45] = (110, 115, 85)
+    rgb[30:, 45:] = (120, 100, 90)
+    return rgb
+
+
+def _chroma(colour) -> float:
+    from colorme_desktop.core.color import chroma_of
+
+    c = chroma_of(np.array([[colour]], dtype=np.uint8))[0, 0]
+    return float(np.hypot(*c))
+
+
+def test_suggestions_from_a_muted_result_are_vivid_and_keep_their_hue():
+    from colorme_desktop.core.palette import vivid_colors
+
+    plain = dominant_colors(_muted_photo(), count=3)
+    vivid = vivid_colors(_muted_photo(), count=3)
+    assert len(vivid) == 3
+    assert np.mean([_chroma(c) for c in vivid]) > 1.5 * np.mean([_chroma(c) for c in plain])
+    # The same three hues, only stronger: olive, brown and a blue sky.
+    assert any(g >= r and g > b + 30 for r, g, b in vivid)
+    assert any(r > g and r > b + 30 for r, g, b in vivid)
+    assert any(b > r + 20 for r, g, b in vivid)
+
+
+def test_recent_colours_keep_their_places():
+    from colorme_desktop.core.palette import RecentColours
+
+    recent = RecentColours(slots=3)
+    for colour in [(1, 1, 1), (2, 2, 2), (3, 3, 3)]:
+        recent.use(colour)
+    recent.use((1, 1, 1))  # used again: stays where it is
+    assert recent.colours == [(1, 1, 1), (2, 2, 2), (3, 3, 3)]
+    recent.use((4, 4, 4))  # full: replaces the one used longest ago, in its place
+    assert recent.colours == [(1, 1, 1), (4, 4, 4), (3, 3, 3)]

@@ -67,13 +67,8 @@ def test_draft_is_full_size_and_close_to_the_final():
     assert np.abs(draft - final).mean() < 5
 
 
-def test_tiny_images_colorize():
-    from colorme_desktop.engines.network import ColorNet
-    from colorme_desktop.engines.neural import NeuralEngine
 
-    neural = NeuralEngine(ColorNet().eval())
+def test_tiny_images_colorize():
     for shape in ((1, 1), (1, 40), (40, 1)):
         grey = np.full(shape, 100, dtype=np.uint8)
-        hints = [point_hint(0.5, 0.5, RED, 1)]
-        assert LevinEngine().colorize(grey, hints).shape == (*shape, 2)
-        assert neural.colorize(grey, hints).shape == (*shape, 2)
+        assert LevinEngine().colorize(grey, [point_hint(0.5, 0.5, RED, 1)]).shape == (*shape, 2)

@@ -8,7 +8,7 @@ from colorme_desktop.core.hints import point_hint
 from colorme_desktop.engines.base import EngineError
 from colorme_desktop.engines.network import NUM_BINS, ColorNet, backbone_state_from_lite0, bin_centres
 from colorme_desktop.engines.neural import WEIGHTS_FILE, InferenceSettings, NeuralEngine, load_network, network_size
-from colorme_desktop.engines.weights import sha256_of
+from colorme_desktop.engines.weights import sha256_of, weights_dir
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +60,21 @@ def test_network_size_is_multiple_of_32():
     assert w % 32 == 0 and h % 32 == 0 and h >= 32
 
 
+def test_tiny_images_colorize(model):
+    engine = NeuralEngine(model, device=torch.device("cpu"))
+    for shape in ((1, 1), (1, 40), (40, 1)):
+        grey = torch.full(shape, 100, dtype=torch.uint8).numpy()
+        assert engine.colorize(grey, [point_hint(0.5, 0.5, (200, 40, 40), 1)]).shape == (*shape, 2)
+
+
+def _shipped_inference() -> dict:
+    return json.loads((weights_dir() / "weights.json").read_text())["files"][WEIGHTS_FILE]["inference"]
+
+
 def _write_weights(folder, model, sha=None):
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / WEIGHTS_FILE))
     manifest = {"files": {WEIGHTS_FILE: {"sha256": sha or sha256_of(folder / WEIGHTS_FILE),
-                                         "inference": {"working_side": 64}}}}
+                                         "inference": {**_shipped_inference(), "working_side": 64}}}}
     (folder / "weights.json").write_text(json.dumps(manifest))
 
 
@@ -100,7 +111,8 @@ def test_bad_weights_give_a_clear_error(tmp_path, model, damage, message):
 
 
 def _write_weights_manifest_only(folder):
-    manifest = {"files": {WEIGHTS_FILE: {"sha256": sha256_of(folder / WEIGHTS_FILE)}}}
+    manifest = {"files": {WEIGHTS_FILE: {"sha256": sha256_of(folder / WEIGHTS_FILE),
+                                         "inference": _shipped_inference()}}}
     (folder / "weights.json").write_text(json.dumps(manifest))
 
 
@@ -134,6 +146,34 @@ def test_every_inference_setting_is_checked_and_read():
 
     assert set(_SETTING_RANGES) == {f.name for f in fields(InferenceSettings)}
     for name, (kind, _low, high) in _SETTING_RANGES.items():
-        assert getattr(settings_from_manifest({name: kind(high)}), name) == high
+        assert getattr(settings_from_manifest({**_shipped_inference(), name: kind(high)}), name) == high
         with pytest.raises(EngineError, match=name):
-            settings_from_manifest({name: high * 2 + 1})
+            settings_from_manifest({**_shipped_inference(), name: high * 2 + 1})
+
+
+def test_settings_come_only_from_the_manifest(tmp_path, model):
+    """No second set of values in the code that could silently differ from weights.json."""
+    from colorme_desktop.engines.neural import load_settings
+
+    engine = NeuralEngine(model, device=torch.device("cpu"))
+    assert engine.settings.__dict__ == _shipped_inference()
+    _write_weights(tmp_path, model)
+    data = json.loads((tmp_path / "weights.json").read_text())
+    del data["files"][WEIGHTS_FILE]["inference"]["blend"]
+    (tmp_path / "weights.json").write_text(json.dumps(data))
+    with pytest.raises(EngineError, match="blend"):
+        load_settings(tmp_path)
+    with pytest.raises(TypeError):
+        InferenceSettings()  # no defaults to fall back on
+
+
+def test_export_keeps_the_tuned_settings(tmp_path, model):
+    from dataclasses import replace
+
+    from colorme_desktop.engines.neural import load_settings
+    from colorme_desktop.training.export import update_manifest
+
+    _write_weights(tmp_path, model)
+    tuned = replace(load_settings(tmp_path), temperature_auto=0.42)
+    update_manifest(tmp_path, tuned)
+    assert load_settings(tmp_path) == tuned

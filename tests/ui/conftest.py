@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
 
 from colorme_desktop.core.color import chroma_of_color
 from colorme_desktop.ui.main_window import MainWindow
@@ -25,12 +24,16 @@ class FakeEngine:
         self.out_of_memory_next = False
         self.calls = 0
         self.drafts = 0
+        self.completed = 0
+        self.gate: threading.Event | None = None  # when set, each call waits for it to open
 
     def colorize(self, grey, hints, draft=False):
         self.calls += 1
         self.drafts += draft
         if self.delay:
             time.sleep(self.delay)
+        if self.gate is not None:
+            self.gate.wait(timeout=10)
         if self.fail_next:
             self.fail_next = False
             raise RuntimeError("simulated engine failure")
@@ -40,6 +43,7 @@ class FakeEngine:
         chroma = np.zeros((*grey.shape, 2), dtype=np.float32)
         if hints:
             chroma[...] = chroma_of_color(hints[-1].color)
+        self.completed += 1
         return chroma
 
 
@@ -62,35 +66,65 @@ def colour_photo(tmp_path):
     return path
 
 
-class PromptFreeWindow(MainWindow):
-    """The real window; its unsaved-changes question is answered by the test."""
+class ScriptedPrompts:
+    """Answers the window's questions as a test says, and remembers what was asked."""
 
-    # pytest-qt closes windows before fixtures tear down; tests leave unsaved hints behind.
-    unsaved_answer = QMessageBox.StandardButton.Discard
+    def __init__(self) -> None:
+        self.unsaved_answer: set | None = set()  # empty: "Don't Save"; None: "Cancel"
+        self.restore_answer = True
+        self.asked: list[tuple] = []
+        self.errors: list[str] = []
 
-    def _ask_unsaved(self):
-        return self.unsaved_answer
+    def unsaved(self, parent, photo, items, hint_count):
+        self.asked.append(("unsaved", photo, list(items), hint_count))
+        return None if self.unsaved_answer is None else set(self.unsaved_answer)
+
+    def restore(self, parent, photo, hint_count, instead_of):
+        self.asked.append(("restore", photo, hint_count, instead_of))
+        return self.restore_answer
+
+    def error(self, parent, title, message):
+        self.errors.append(message)
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, fake_engine, monkeypatch):
-    """The real window with a fast fake engine, isolated settings and recovery file."""
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = PromptFreeWindow(engine_factory=lambda name: (fake_engine, None), settings=settings,
-                           recovery=RecoveryStore(tmp_path / "recovery.json"))
-    monkeypatch.setattr("colorme_desktop.ui.main_window.QMessageBox.warning",
-                        lambda *args: win.statusBar().showMessage(args[2]))
-    qtbot.addWidget(win)
-    win.resize(900, 500)
-    win.show()
+def make_window(qtbot, tmp_path, fake_engine):
+    """Makes real windows (a fast fake engine, scripted prompts, isolated settings and
+    recovery file) and fails the test if any of them leaves a thread running, whether
+    the test passed or not."""
+    windows = []
     threads_before = _python_threads()
-    yield win
-    win.worker.stop()
-    assert not win.worker.isRunning(), "the colorize thread was left running"
-    win.recovery.flush()
+
+    def make(engine_factory=None, prompts=None, recovery_path=None) -> MainWindow:
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        win = MainWindow(engine_factory=engine_factory or (lambda name: (fake_engine, None)), settings=settings,
+                         recovery=RecoveryStore(recovery_path or tmp_path / "recovery.json"),
+                         prompts=prompts if prompts is not None else ScriptedPrompts())
+        qtbot.addWidget(win)
+        win.resize(900, 500)
+        win.show()
+        win.activateWindow()
+        qtbot.waitUntil(win.isActiveWindow)  # keyboard shortcuts only reach the active window
+        windows.append(win)
+        return win
+
+    yield make
+    running = []
+    for win in windows:
+        # pytest-qt has closed the windows by now, which stops their workers; a window
+        # whose close was refused (or a test that failed) is stopped here instead.
+        running += [win] if win.worker.isRunning() else []
+        win.worker.stop()
+        win.recovery.flush()
     for thread in _python_threads() - threads_before:
         thread.join(timeout=5)  # a saver may still be returning from its last signal
+    assert not running, "a colorize thread was left running"
     assert _python_threads() <= threads_before, "a Python thread was left running"
+
+
+@pytest.fixture
+def window(make_window):
+    return make_window()
 
 
 def _python_threads() -> set:

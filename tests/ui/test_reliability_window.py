@@ -15,7 +15,7 @@ def test_open_a_named_pipe_says_so_and_keeps_the_photo(qtbot, window, grey_photo
     with blocking_pipe(tmp_path / "pipe.png") as pipe:
         assert not window.open_path(pipe)
     assert "pipe.png is a named pipe" in window.statusBar().currentMessage()
-    assert window.image.path == grey_photo
+    assert window.document.image_path == grey_photo
 
 
 @pytest.mark.parametrize("text, message", [
@@ -25,13 +25,13 @@ def test_open_a_named_pipe_says_so_and_keeps_the_photo(qtbot, window, grey_photo
 ])
 def test_hostile_hints_file_is_refused_with_its_name(qtbot, window, grey_photo, tmp_path, text, message):
     window.open_path(grey_photo)
-    window.add_hint(point_hint(5, 5, (0, 0, 200)))
+    window.document.add_hint(point_hint(5, 5, (0, 0, 200)))
     path = tmp_path / "odd.json"
     path.write_text(text)
     assert not window.open_hints(path)
     shown = window.statusBar().currentMessage()
     assert "odd.json" in shown and message in shown
-    assert [h.color for h in window.history.current] == [(0, 0, 200)]
+    assert [h.color for h in window.document.hints] == [(0, 0, 200)]
 
 
 def test_hints_file_with_a_byte_order_mark_opens(qtbot, window, grey_photo, tmp_path):
@@ -39,7 +39,7 @@ def test_hints_file_with_a_byte_order_mark_opens(qtbot, window, grey_photo, tmp_
     path = tmp_path / "from-notepad.json"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"version": 1, "image_size": [120, 90], "hints": [HINT]}).encode())
     assert window.open_hints(path)
-    assert window.history.current[0].color == (200, 32, 32)
+    assert window.document.hints[0].color == (200, 32, 32)
 
 
 def _write_recovery(window, image, image_size, hints):
@@ -47,19 +47,15 @@ def _write_recovery(window, image, image_size, hints):
 
 
 def test_recovery_pointing_at_a_pipe_is_not_offered(qtbot, window, tmp_path):
-    asked = []
-    window._ask_restore = lambda path, count: asked.append(path) or True
     with blocking_pipe(tmp_path / "pipe.png") as pipe:
         _write_recovery(window, pipe, (120, 90), (point_hint(10, 10, (200, 0, 0)),))
         assert not window.offer_recovery()
-    assert asked == [] and window.image is None
+    assert window.prompts.asked == [] and window.document.image is None
 
 
 def test_recovery_hints_outside_the_photo_as_it_is_now_are_not_restored(qtbot, window, grey_photo):
     # The hints were painted on a larger photo that has since been replaced by the 120 x 90 one.
-    asked = []
-    window._ask_restore = lambda path, count: asked.append(path) or True
     _write_recovery(window, grey_photo, (400, 300), (point_hint(350, 250, (200, 0, 0)),))
     assert not window.offer_recovery()
-    assert asked == [] and window.image is None
+    assert window.prompts.asked == [] and window.document.image is None
     assert window.recovery.path.exists()  # left as it was

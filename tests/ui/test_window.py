@@ -1,27 +1,32 @@
+"""The window as a user drives it: mouse, keys and menu actions; the document for setup."""
+
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QColor, QDropEvent
+from PySide6.QtWidgets import QApplication
 
-from colorme_desktop.core.hints import point_hint, save_hints_file
-from colorme_desktop.ui.canvas import Tool
+from colorme_desktop.core.color import chroma_of_color, compose
+from colorme_desktop.core.document import RADIUS_MAX, RADIUS_MIN, Change, Tool, Unsaved
+from colorme_desktop.core.hints import load_hints_file, point_hint, save_hints_file
+from colorme_desktop.ui.dialogs import Prompts
 
 TIMEOUT = 5000
 
 
 def _settle(qtbot, win):
-    """Wait until the newest request's result is on screen."""
-    qtbot.waitUntil(lambda: win.shown_generation == win.generation and win.result_rgb is not None,
-                    timeout=TIMEOUT)
+    """Wait until the result for the document as it is now is on screen."""
+    qtbot.waitUntil(lambda: win.document.result_is_current, timeout=TIMEOUT)
 
 
 def _image_point(win, x, y) -> QPoint:
@@ -29,18 +34,32 @@ def _image_point(win, x, y) -> QPoint:
     return QPoint(round(p.x()), round(p.y()))
 
 
+def _click(qtbot, win, x, y, button=Qt.MouseButton.LeftButton):
+    qtbot.mouseClick(win.hint_canvas, button, pos=_image_point(win, x, y))
+
+
 def test_open_by_path_shows_grey_and_result(qtbot, window, grey_photo):
     assert window.open_path(grey_photo)
     _settle(qtbot, window)
-    assert window.result_rgb.shape == (90, 120, 3)
+    assert window.document.result.shape == (90, 120, 3)
     assert not window.original_canvas.isVisible()
     assert "grey photo" in window.windowTitle()
 
 
-def test_colour_photo_shows_its_original(qtbot, window, colour_photo):
+def test_colour_photo_gets_three_equal_panes_that_keep_the_aspect(qtbot, window, colour_photo):
+    window.resize(1200, 500)
     window.open_path(colour_photo)
     _settle(qtbot, window)
-    assert window.original_canvas.isVisible() and window.image.is_colour
+    canvases = (window.original_canvas, window.hint_canvas, window.result_canvas)
+    assert all(c.isVisible() for c in canvases)
+    widths = [c.width() for c in canvases]
+    assert max(widths) - min(widths) <= 2, widths  # not an Original squeezed into a strip
+    for canvas in canvases:
+        rect = canvas.image_rect()
+        assert rect.width() / rect.height() == pytest.approx(120 / 90, rel=0.01)
+    window.original_action.trigger()  # View > Show Original off: the other two share the room
+    assert not window.original_canvas.isVisible()
+    assert abs(window.hint_canvas.width() - window.result_canvas.width()) <= 2
 
 
 def test_open_by_drop(qtbot, window, grey_photo):
@@ -49,19 +68,19 @@ def test_open_by_drop(qtbot, window, grey_photo):
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
                        Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
-    assert window.image is not None and window.image.path == grey_photo
+    assert window.document.image_path == grey_photo
 
 
 def test_click_paints_a_point_and_the_result_follows(qtbot, window, grey_photo):
     window.open_path(grey_photo)
     _settle(qtbot, window)
-    window.choose_colour((220, 30, 30))
-    qtbot.mouseClick(window.hint_canvas, Qt.MouseButton.LeftButton, pos=_image_point(window, 60, 45))
-    assert len(window.history.current) == 1
-    hint = window.history.current[0]
-    assert hint.is_point and abs(hint.points[0][0] - 60) < 1.5 and abs(hint.points[0][1] - 45) < 1.5
+    window.document.set_colour((220, 30, 30))
+    _click(qtbot, window, 60, 45)
+    hints = window.document.hints
+    assert len(hints) == 1
+    assert hints[0].is_point and abs(hints[0].points[0][0] - 60) < 1.5 and abs(hints[0].points[0][1] - 45) < 1.5
     _settle(qtbot, window)
-    pixel = window.result_rgb[45, 60].astype(int)
+    pixel = window.document.result[45, 60].astype(int)
     assert pixel[0] > pixel[2] + 20  # red now
     assert window.isWindowModified()
 
@@ -76,46 +95,82 @@ def test_drag_paints_one_stroke_with_live_updates(qtbot, window, grey_photo, fak
         qtbot.wait(15)
     qtbot.waitUntil(lambda: fake_engine.drafts >= 1, timeout=TIMEOUT)  # updated while dragging
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=_image_point(window, 80, 30))
-    assert len(window.history.current) == 1 and len(window.history.current[0].points) > 3
+    assert len(window.document.hints) == 1 and len(window.document.hints[0].points) > 3
     _settle(qtbot, window)
 
 
 def test_undo_redo_and_clear(qtbot, window, grey_photo):
+    doc = window.document
     window.open_path(grey_photo)
-    window.add_hint(point_hint(10, 10, (1, 2, 3)))
-    window.add_hint(point_hint(20, 20, (4, 5, 6)))
+    doc.add_hint(point_hint(10, 10, (1, 2, 3)))
+    doc.add_hint(point_hint(20, 20, (4, 5, 6)))
     window.undo_action.trigger()
-    assert len(window.history.current) == 1
+    assert len(doc.hints) == 1
     window.redo_action.trigger()
-    assert len(window.history.current) == 2
+    assert len(doc.hints) == 2
     window.clear_action.trigger()
-    assert window.history.current == ()
+    assert doc.hints == ()
     window.undo_action.trigger()
-    assert len(window.history.current) == 2
+    assert len(doc.hints) == 2
 
 
 def test_right_click_removes_a_hint_and_select_recolours(qtbot, window, grey_photo):
+    doc = window.document
     window.open_path(grey_photo)
-    window.add_hint(point_hint(30, 30, (10, 10, 10), radius=3))
-    window.add_hint(point_hint(90, 60, (20, 20, 20), radius=3))
-    window.set_tool(Tool.SELECT)
-    qtbot.mouseClick(window.hint_canvas, Qt.MouseButton.LeftButton, pos=_image_point(window, 90, 60))
-    assert window.selected == 1
-    window.choose_colour((0, 200, 0))
-    assert window.history.current[1].color == (0, 200, 0)
-    window.set_tool(Tool.PAINT)
-    qtbot.mouseClick(window.hint_canvas, Qt.MouseButton.RightButton, pos=_image_point(window, 30, 30))
-    assert [h.color for h in window.history.current] == [(0, 200, 0)]
+    doc.add_hint(point_hint(30, 30, (10, 10, 10), radius=3))
+    doc.add_hint(point_hint(90, 60, (20, 20, 20), radius=3))
+    window.tool_actions[Tool.SELECT].trigger()
+    _click(qtbot, window, 90, 60)
+    assert doc.selected == 1 and window.delete_action.isEnabled()
+    doc.set_colour((0, 200, 0))
+    assert doc.hints[1].color == (0, 200, 0)
+    window.tool_actions[Tool.PAINT].trigger()
+    _click(qtbot, window, 30, 30, Qt.MouseButton.RightButton)
+    assert [h.color for h in doc.hints] == [(0, 200, 0)]
 
 
-def test_palette_colour_applies_to_the_next_hint(qtbot, window, colour_photo):
+def test_select_tool_drags_a_hint_in_one_undo_step(qtbot, window, grey_photo, fake_engine):
+    doc = window.document
+    window.open_path(grey_photo)
+    doc.add_hint(point_hint(30, 30, (200, 0, 0), radius=3))
+    _settle(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_S)  # the Select tool, by its shortcut
+    canvas = window.hint_canvas
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=_image_point(window, 30, 30))
+    drafts = fake_engine.drafts
+    for x in range(32, 72, 4):
+        qtbot.mouseMove(canvas, _image_point(window, x, 40))
+        qtbot.wait(15)
+    qtbot.waitUntil(lambda: fake_engine.drafts > drafts, timeout=TIMEOUT)  # the result follows the drag
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=_image_point(window, 70, 40))
+    (x, y), = doc.hints[0].points
+    assert abs(x - 70) < 1.5 and abs(y - 40) < 1.5
+    window.undo_action.trigger()
+    assert doc.hints[0].points[0] == (30.0, 30.0)  # the whole drag undone at once
+    window.undo_action.trigger()
+    assert doc.hints == ()
+
+
+def test_palette_colour_applies_to_the_next_hint_and_swatches_stay_in_place(qtbot, window, colour_photo):
     window.open_path(colour_photo)
-    qtbot.waitUntil(lambda: window.palette_dock.suggested[0].colour is not None, timeout=TIMEOUT)
-    swatch = window.palette_dock.suggested[1]
-    qtbot.mouseClick(swatch, Qt.MouseButton.LeftButton)
-    qtbot.mouseClick(window.hint_canvas, Qt.MouseButton.LeftButton, pos=_image_point(window, 50, 50))
-    assert window.history.current[-1].color == swatch.colour
-    assert window.palette_dock.recent[0].colour == swatch.colour
+    dock = window.palette_dock
+    qtbot.waitUntil(lambda: dock.suggested[2].colour is not None, timeout=TIMEOUT)
+    suggested = [s.colour for s in dock.suggested]
+    first, second = suggested[1], suggested[2]
+    qtbot.mouseClick(dock.suggested[1], Qt.MouseButton.LeftButton)
+    _click(qtbot, window, 50, 50)
+    assert window.document.hints[-1].color == first
+    assert dock.recent[0].colour == first and dock.hinted[0].colour == first
+    qtbot.mouseClick(dock.suggested[2], Qt.MouseButton.LeftButton)
+    _click(qtbot, window, 60, 50)
+    qtbot.mouseClick(dock.recent[0], Qt.MouseButton.LeftButton)
+    _click(qtbot, window, 70, 50)
+    _settle(qtbot, window)
+    qtbot.wait(200)  # a palette for the new result would have arrived by now
+    assert [s.colour for s in dock.suggested] == suggested  # the result changed, the swatches did not move
+    assert [dock.recent[0].colour, dock.recent[1].colour] == [first, second]  # no reordering on reuse
+    assert [dock.hinted[0].colour, dock.hinted[1].colour] == [first, second]
+    assert [h.color for h in window.document.hints] == [first, second, first]
 
 
 def test_eyedropper_picks_from_the_original(qtbot, window, colour_photo):
@@ -123,41 +178,51 @@ def test_eyedropper_picks_from_the_original(qtbot, window, colour_photo):
     window.palette_dock.eyedropper.click()
     assert window.result_canvas.tool == Tool.EYEDROPPER
     canvas = window.original_canvas
-    p = canvas.to_widget(30, 25)  # inside the green block of the test image
+    p = canvas.to_widget(40, 30)  # the middle of the green block of the test image
     qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPoint(round(p.x()), round(p.y())))
-    r, g, b = window.colour
+    r, g, b = window.document.brush.colour
     assert g > r + 60 and g > b + 60
     assert window.hint_canvas.tool == Tool.PAINT
 
 
 def test_stale_results_are_dropped(qtbot, window, grey_photo, fake_engine):
+    """Two results arrive together: only the newer is ever shown, and it stays."""
+    doc = window.document
     window.open_path(grey_photo)
     _settle(qtbot, window)
-    fake_engine.delay = 0.3
-    window.add_hint(point_hint(10, 10, (200, 0, 0)))
-    window.add_hint(point_hint(20, 20, (0, 0, 200)))
+    shown = []
+    doc.add_listener(lambda change: shown.append(tuple(doc.result[0, 0])) if change & Change.RESULT else None)
+    fake_engine.gate = threading.Event()
+    done = fake_engine.completed
+    doc.add_hint(point_hint(10, 10, (200, 0, 0)))  # the worker takes this one and waits at the gate
+    qtbot.waitUntil(lambda: fake_engine.calls > done, timeout=TIMEOUT)
+    doc.add_hint(point_hint(20, 20, (0, 0, 200)))  # pending behind it
+    fake_engine.gate.set()
+    # Let the worker finish both without the window seeing either, as on a busy GUI thread.
+    deadline = time.monotonic() + 5
+    while fake_engine.completed < done + 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake_engine.completed == done + 2
     _settle(qtbot, window)
-    assert window.shown_generation == window.generation
-    # The newest request replaced the pending one: the engine skipped at least one state
-    # or its older result never replaced the newer one on screen.
-    assert window.result_rgb[50, 50, 2] > window.result_rgb[50, 50, 0]
-    window.show_result(window.generation - 1, np.zeros((90, 120, 3), np.uint8))
-    assert window.result_rgb.any(), "an old result replaced a newer one"
+    qtbot.wait(50)  # anything else queued would arrive now
+    blue = tuple(compose(doc.image.grey[:1, :1], np.array([[chroma_of_color((0, 0, 200))]], np.float32))[0, 0])
+    assert shown == [blue], "the older (red) result was shown, or replaced the newer one"
 
 
-def test_save_writes_full_resolution(qtbot, window, grey_photo, tmp_path):
+def test_save_writes_full_resolution_but_keeps_the_hints_unsaved(qtbot, window, grey_photo, tmp_path):
     window.open_path(grey_photo)
-    window.add_hint(point_hint(10, 10, (200, 0, 0)))
+    window.document.add_hint(point_hint(10, 10, (200, 0, 0)))
     out = tmp_path / "result.png"
     with qtbot.waitSignal(window.save_finished, timeout=TIMEOUT):
         window.save_image_to(out)
     assert Image.open(out).size == (120, 90)
-    assert not window.isWindowModified()
+    assert window.document.unsaved() == [Unsaved.HINTS]
+    assert window.isWindowModified()  # the hints are still only in memory
 
 
 def test_failed_save_keeps_old_file_and_stays_unsaved(qtbot, window, grey_photo, tmp_path, monkeypatch):
     window.open_path(grey_photo)
-    window.add_hint(point_hint(10, 10, (200, 0, 0)))
+    window.document.add_hint(point_hint(10, 10, (200, 0, 0)))
     _settle(qtbot, window)
     out = tmp_path / "existing.png"
     out.write_bytes(b"old")
@@ -170,22 +235,58 @@ def test_failed_save_keeps_old_file_and_stays_unsaved(qtbot, window, grey_photo,
         window.save_image_to(out)
     assert "No space left" in blocker.args[1]
     assert out.read_bytes() == b"old"
-    assert window.isWindowModified()
+    assert Unsaved.IMAGE in window.document.unsaved()
     assert "No space left" in window.statusBar().currentMessage()
+    assert any("No space left" in e for e in window.prompts.errors)
 
 
-def test_unsaved_prompt_on_open_and_close(qtbot, window, grey_photo, colour_photo, monkeypatch):
+def test_quit_prompt_names_what_is_unsaved_and_saves_each(qtbot, window, grey_photo, tmp_path):
+    doc = window.document
     window.open_path(grey_photo)
-    window.add_hint(point_hint(10, 10, (200, 0, 0)))
-    asked = []
-    monkeypatch.setattr(window, "_ask_unsaved",
-                        lambda: asked.append(1) or QMessageBox.StandardButton.Cancel)
-    window.unsaved_answer = QMessageBox.StandardButton.Cancel
+    doc.add_hint(point_hint(10, 10, (200, 0, 0)))
+    hints_file, image_file = tmp_path / "work.json", tmp_path / "out.png"
+    assert window.save_hints_to(hints_file)
+    assert doc.unsaved() == [Unsaved.IMAGE]
+    doc.add_hint(point_hint(20, 20, (0, 200, 0)))
+    window.prompts.unsaved_answer = {Unsaved.IMAGE, Unsaved.HINTS}
+    # The image has no file yet: saving it asks for one; this answers like a user would.
+    doc.output_path = image_file
+    window.quit_action.trigger()
+    assert window.prompts.asked[-1][2] == [Unsaved.IMAGE, Unsaved.HINTS] and window.prompts.asked[-1][3] == 2
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=TIMEOUT)  # closed once both were saved
+    assert len(load_hints_file(hints_file)) == 2
+    saved = np.asarray(Image.open(image_file).convert("RGB")).astype(int)
+    assert saved[20, 20, 1] > saved[20, 20, 0] + 20  # the newest hint's colour is in the file
+
+
+def test_real_unsaved_dialog_lists_each_part(qtbot, make_window, grey_photo):
+    window = make_window(prompts=Prompts())
+    window.open_path(grey_photo)
+    window.document.add_hint(point_hint(10, 10, (200, 0, 0)))
+    seen = []
+
+    def answer():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, answer)
+            return
+        seen.extend(check.text() for check in dialog.checks.values())
+        qtbot.mouseClick(dialog.discard_button, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, answer)
+    assert window.close()
+    assert len(seen) == 2 and "colorized image" in seen[0] and "1 hint you painted" in seen[1]
+
+
+def test_unsaved_prompt_on_open_and_close_can_be_cancelled(qtbot, window, grey_photo, colour_photo):
+    window.open_path(grey_photo)
+    window.document.add_hint(point_hint(10, 10, (200, 0, 0)))
+    window.prompts.unsaved_answer = None
     assert not window.open_path(colour_photo)
-    assert window.image.path == grey_photo and len(window.history.current) == 1
+    assert window.document.image_path == grey_photo and len(window.document.hints) == 1
     assert not window.close()
-    assert len(asked) == 2
-    monkeypatch.setattr(window, "_ask_unsaved", lambda: QMessageBox.StandardButton.Discard)
+    assert len(window.prompts.asked) == 2
+    window.prompts.unsaved_answer = set()
     assert window.close()
 
 
@@ -195,75 +296,161 @@ def test_unreadable_file_shows_error_and_window_keeps_working(qtbot, window, gre
     window.open_path(grey_photo)
     assert not window.open_path(bad)
     assert "broken.png" in window.statusBar().currentMessage()
-    assert window.image.path == grey_photo
-    window.add_hint(point_hint(10, 10, (200, 0, 0)))
+    assert window.document.image_path == grey_photo
+    window.document.add_hint(point_hint(10, 10, (200, 0, 0)))
     _settle(qtbot, window)
 
 
 @pytest.mark.parametrize("failure, message", [("fail_next", "simulated engine failure"),
                                               ("out_of_memory_next", "memory")])
-def test_engine_failure_is_reported_and_next_edit_works(qtbot, window, grey_photo, fake_engine, failure,
-                                                        message):
+def test_engine_failures_go_to_the_status_bar_and_next_edit_works(qtbot, window, grey_photo, fake_engine,
+                                                                  failure, message):
     window.open_path(grey_photo)
     _settle(qtbot, window)
-    setattr(fake_engine, failure, True)
-    with qtbot.waitSignal(window.worker.failed, timeout=TIMEOUT):
-        window.add_hint(point_hint(10, 10, (200, 0, 0)))
-    assert message in window.statusBar().currentMessage()
-    window.add_hint(point_hint(20, 20, (0, 200, 0)))
+    for x in (10, 30, 50):  # an engine that keeps failing, stroke after stroke
+        setattr(fake_engine, failure, True)
+        with qtbot.waitSignal(window.worker.failed, timeout=TIMEOUT):
+            _click(qtbot, window, x, 10)
+        assert message in window.statusBar().currentMessage()
+    assert window.prompts.errors == []  # no dialog to dismiss on each stroke
+    _click(qtbot, window, 70, 10)
     _settle(qtbot, window)
 
 
 def test_hints_file_save_and_open(qtbot, window, grey_photo, tmp_path):
+    doc = window.document
     window.open_path(grey_photo)
-    window.add_hint(point_hint(10, 10, (200, 0, 0)))
+    doc.add_hint(point_hint(10, 10, (200, 0, 0)))
     path = tmp_path / "work.json"
-    assert window._write_hints(path)
-    assert not window.isWindowModified()
-    window.clear_hints()
-    window.history.reset()
-    window.saved_hints = ()
+    assert window.save_hints_to(path)
+    assert Unsaved.HINTS not in doc.unsaved()
+    window.clear_action.trigger()
+    assert Unsaved.HINTS not in doc.unsaved()  # no hints: nothing to lose
     assert window.open_hints(path)
-    assert window.history.current[0].color == (200, 0, 0)
+    assert doc.hints[0].color == (200, 0, 0) and "Loaded 1 hint from" in window.statusBar().currentMessage()
 
 
-def test_brush_radius_shortcut_and_settings_persist(qtbot, window):
-    before = window.hint_canvas.brush_radius
-    window.set_radius(before * 2)
-    assert window.hint_canvas.brush_radius == pytest.approx(before * 2)
-    assert float(window.settings.value("brush_radius")) == pytest.approx(before * 2)
+def test_brush_radius_keys_bounds_and_persistence(qtbot, make_window):
+    window = make_window()
+    before = window.document.brush.radius
+    qtbot.keyClick(window, "]")
+    assert window.document.brush.radius == pytest.approx(before * 1.25)
+    assert window.palette_dock.radius.value() == pytest.approx(before * 1.25, abs=0.01)
+    assert window.hint_canvas.brush_radius == window.document.brush.radius
+    for _ in range(30):
+        qtbot.keyClick(window, "[")
+    assert window.document.brush.radius == RADIUS_MIN  # never a sub-pixel brush
+    window.palette_dock.radius.setValue(9.0)
+    assert window.document.brush.radius == 9.0
+    window.close()
+    again = make_window()  # same settings file: the radius is remembered
+    assert again.document.brush.radius == 9.0
+    again.settings.setValue("brush_radius", 0.98)  # left by an older version
+    assert make_window().document.brush.radius == RADIUS_MIN
+    again.settings.setValue("brush_radius", 5000)
+    assert make_window().document.brush.radius == RADIUS_MAX
 
 
-def test_recovery_file_is_written_on_edit(qtbot, window, grey_photo):
+def test_zoom_percentage_in_the_status_bar(qtbot, window, grey_photo):
     window.open_path(grey_photo)
-    window.add_hint(point_hint(10, 10, (200, 0, 0)))
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert window.zoom_label.text() == "Zoom 100 %"
+    window.hint_canvas.zoom_by(2.0)
+    assert window.zoom_label.text() == "Zoom 200 %"
+
+
+def _colour_extent(image, row: int, colour) -> list[int]:
+    """Columns on ``row`` of a grabbed canvas whose pixel is ``colour``."""
+    target = QColor(*colour)
+    return [x for x in range(image.width()) if image.pixelColor(x, row) == target]
+
+
+def test_markers_are_drawn_at_true_size_with_a_visible_minimum(qtbot, window, grey_photo):
+    doc = window.document
+    window.open_path(grey_photo)
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)  # 100 %
+    window.hint_canvas.zoom_by(4.0)  # 400 %: a radius-3 hint is 12 screen pixels
+    doc.add_hint(point_hint(60, 45, (250, 0, 250), radius=3))
+    doc.add_hint(point_hint(62, 49, (0, 250, 250), radius=0.05))  # far below a screen pixel
+    image = window.hint_canvas.grab().toImage()
+    centre = window.hint_canvas.to_widget(60, 45)
+    columns = _colour_extent(image, int(centre.y()), (250, 0, 250))
+    assert 20 <= max(columns) - min(columns) <= 25  # 2 x 12 screen pixels, less antialiased edges
+    tiny = window.hint_canvas.to_widget(62, 49)
+    assert _colour_extent(image, int(tiny.y()), (0, 250, 250))  # still visible
+
+
+def test_brush_outline_shows_the_true_radius_in_the_brush_colour(qtbot, window, grey_photo):
+    doc = window.document
+    window.open_path(grey_photo)
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    doc.set_colour((250, 0, 250))
+    doc.set_radius(10)
+    where = _image_point(window, 60, 45)
+    qtbot.mouseMove(window.hint_canvas, where)
+    image = window.hint_canvas.grab().toImage()
+    columns = _colour_extent(image, where.y(), (250, 0, 250))
+    assert columns, "no outline in the brush colour"
+    assert max(columns) - where.x() == pytest.approx(10, abs=1.5)
+    assert where.x() - min(columns) == pytest.approx(10, abs=1.5)
+
+
+def test_help_menu_has_about_and_shortcuts(qtbot, window):
+    texts = []
+
+    def read_and_close():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, read_and_close)
+            return
+        texts.append(dialog.text() if hasattr(dialog, "text") else dialog.rows())
+        dialog.close()
+
+    QTimer.singleShot(0, read_and_close)
+    window.about_action.trigger()
+    about = texts[0]
+    assert "0.1.0" in about and "MIT" in about and "CC-BY-2.0" in about and "model card" in about
+    assert "weights/README.md" in about
+    QTimer.singleShot(0, read_and_close)
+    window.shortcuts_action.trigger()
+    rows = dict((does, keys) for keys, does in texts[1])
+    assert rows["Undo"] == "Ctrl+Z" and rows["Larger Brush"] == "]" and rows["Select and Move Hints"] == "S"
+
+
+def test_recovery_follows_what_is_unsaved(qtbot, window, grey_photo, tmp_path):
+    doc = window.document
+    window.open_path(grey_photo)
+    doc.add_hint(point_hint(10, 10, (200, 0, 0)))
     qtbot.waitUntil(lambda: window.recovery.path.exists(), timeout=TIMEOUT)
     window.recovery.flush()
     image, hints = window.recovery.load()
-    assert image == grey_photo.resolve() and hints == window.history.current
+    assert image == grey_photo.resolve() and hints == doc.hints
+    with qtbot.waitSignal(window.save_finished, timeout=TIMEOUT):
+        window.save_image_to(tmp_path / "out.png")
+    qtbot.wait(2 * 300)
+    assert window.recovery.path.exists()  # the hints are still only here and in memory
+    window.save_hints_to(tmp_path / "h.json")
+    qtbot.waitUntil(lambda: not window.recovery.path.exists(), timeout=TIMEOUT)
 
 
 def test_soak_random_edits_end_on_the_final_hints(qtbot, window, grey_photo):
     """Thousands of edits through the real worker: bounded memory, the last result wins."""
-    import tracemalloc
-
+    doc = window.document
     window.open_path(grey_photo)
     rng = np.random.default_rng(0)
     tracemalloc.start()
     for i in range(10_000):
         action = rng.integers(0, 10)
-        if action < 5 or not window.history.current:
-            window.add_hint(point_hint(rng.uniform(0, 120), rng.uniform(0, 90), tuple(rng.integers(0, 256, 3))))
+        if action < 5 or not doc.hints:
+            doc.add_hint(point_hint(rng.uniform(0, 120), rng.uniform(0, 90), tuple(rng.integers(0, 256, 3))))
         elif action < 7:
-            hints = list(window.history.current)
-            j = rng.integers(len(hints))
-            hints[j] = point_hint(rng.uniform(0, 120), rng.uniform(0, 90), hints[j].color)
-            window.history.push(tuple(hints))
-            window._hints_changed()
+            doc.select(int(rng.integers(len(doc.hints))))
+            doc.finish_move(rng.uniform(-20, 20), rng.uniform(-20, 20))
+            doc.select(None)
         elif action < 9:
-            window.undo()
+            doc.undo()
         else:
-            window.redo()
+            doc.redo()
         if i % 500 == 0:
             qtbot.wait(1)
             if i == 1000:
@@ -272,109 +459,91 @@ def test_soak_random_edits_end_on_the_final_hints(qtbot, window, grey_photo):
     grown = tracemalloc.get_traced_memory()[0] - baseline
     tracemalloc.stop()
     assert grown < 50 * 2**20, f"memory grew by {grown / 2**20:.0f} MB"
-    expected = window.history.current[-1].color if window.history.current else None
-    if expected:
-        assert tuple(window.result_rgb[0, 0]) == tuple(
-            np.asarray(__import__("colorme_desktop.core.color", fromlist=["compose"]).compose(
-                window.image.grey[:1, :1], np.array([[[*__import__(
-                    "colorme_desktop.core.color", fromlist=["chroma_of_color"]).chroma_of_color(expected)]]],
-                    np.float32)))[0, 0])
+    assert doc.hints, "the random edits should end with hints"
+    chroma = np.array([[chroma_of_color(doc.hints[-1].color)]], np.float32)
+    assert tuple(doc.result[0, 0]) == tuple(compose(doc.image.grey[:1, :1], chroma)[0, 0])
 
 
-def test_command_line_opens_image_with_hints(qtbot, tmp_path, grey_photo):
+def _app_env(tmp_path):
+    return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "COLORME_RECOVERY_DIR": str(tmp_path / "rec"),
+            "XDG_CONFIG_HOME": str(tmp_path / "config")}
+
+
+# Runs the real app in a subprocess; {check} runs on the window once its result is on screen.
+APP_SCRIPT = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+import colorme_desktop.ui.app as app
+from colorme_desktop.ui.dialogs import Prompts
+Prompts.restore = lambda self, parent, photo, count, instead_of: print("ASKED", count, flush=True) or True
+Prompts.unsaved = lambda self, *args: set()  # the test closes with its work unsaved
+def check():
+    w = next(w for w in QApplication.topLevelWidgets() if hasattr(w, "document"))
+    if not w.document.result_is_current:
+        QTimer.singleShot(100, check)
+        return
+    {check}
+run_loop = QApplication.exec
+QApplication.exec = lambda self: (QTimer.singleShot(300, check), run_loop())[1]
+sys.exit(app.main({argv!r}))
+"""
+
+
+def _run_app(tmp_path, argv, check, **kwargs):
+    script = textwrap.dedent(APP_SCRIPT).format(argv=[str(a) for a in argv], check=check)
+    return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=_app_env(tmp_path), **kwargs)
+
+
+def test_command_line_opens_image_with_hints(tmp_path, grey_photo):
     """colorme-desktop IMAGE --hints FILE, run as a user would (offscreen), then closed."""
     hints = tmp_path / "h.json"
     save_hints_file(hints, (point_hint(30, 30, (200, 0, 0)),), (120, 90))
-    script = textwrap.dedent(f"""
-        import sys
-        from PySide6.QtCore import QTimer
-        from PySide6.QtWidgets import QApplication
-        import colorme_desktop.ui.app as app
-        def check():
-            w = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "" and hasattr(w, "history"))
-            if w.result_rgb is not None and w.shown_generation == w.generation:
-                print("HINTS", len(w.history.current), "PIXEL", *w.result_rgb[30, 30])
-                w.saved_hints = w.history.current
-                w.close()
-            else:
-                QTimer.singleShot(100, check)
-        run_loop = QApplication.exec
-        QApplication.exec = lambda self: (QTimer.singleShot(300, check), run_loop())[1]
-        sys.exit(app.main([{str(grey_photo)!r}, "--hints", {str(hints)!r}, "--engine", "levin"]))
-    """)
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "COLORME_RECOVERY_DIR": str(tmp_path / "rec"),
-           "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
-    assert result.returncode == 0, result.stderr[-2000:]
-    line = next(line for line in result.stdout.splitlines() if line.startswith("HINTS"))
-    parts = line.split()
+    process = _run_app(tmp_path, [grey_photo, "--hints", hints, "--engine", "levin"],
+                       'print("HINTS", len(w.document.hints), "PIXEL", *w.document.result[30, 30]); w.close()')
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err[-2000:]
+    parts = next(line for line in out.splitlines() if line.startswith("HINTS")).split()
     assert parts[1] == "1"
     r, g, b = map(int, parts[3:6])
     assert r > b + 30
+    assert "ASKED" not in out  # no recovery file: nothing to offer
 
 
-def test_restart_after_kill_offers_recovery(qtbot, tmp_path, grey_photo):
-    """kill -9 while hints are unsaved; the next start restores them."""
-    recovery_dir = tmp_path / "rec"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "COLORME_RECOVERY_DIR": str(recovery_dir),
-           "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    painter = textwrap.dedent(f"""
-        import sys, time
-        from PySide6.QtCore import QTimer
-        from PySide6.QtWidgets import QApplication
-        import colorme_desktop.ui.app as app
+def test_restart_with_the_photo_on_the_command_line_offers_recovery(tmp_path, grey_photo):
+    """kill -9 while hints are unsaved; starting again on the same photo restores them."""
+    painter = _run_app(tmp_path, [grey_photo, "--engine", "levin"], textwrap.dedent("""
         from colorme_desktop.core.hints import point_hint
-        def paint():
-            w = next(w for w in QApplication.topLevelWidgets() if hasattr(w, "history"))
-            w.add_hint(point_hint(40, 40, (10, 200, 10)))
-            w.add_hint(point_hint(50, 50, (10, 10, 200)))
+        if not w.document.hints:
+            w.document.add_hint(point_hint(40, 40, (10, 200, 10)))
+            w.document.add_hint(point_hint(50, 50, (10, 10, 200)))
             QTimer.singleShot(1500, lambda: print("PAINTED", flush=True))
-        run_loop = QApplication.exec
-        QApplication.exec = lambda self: (QTimer.singleShot(300, paint), run_loop())[1]
-        sys.exit(app.main([{str(grey_photo)!r}, "--engine", "levin"]))
-    """)
-    process = subprocess.Popen([sys.executable, "-c", painter], stdout=subprocess.PIPE, text=True, env=env)
+    """).replace("\n", "\n    "))
     deadline = time.time() + 90
     while time.time() < deadline:
-        line = process.stdout.readline()
-        if line.startswith("PAINTED"):
+        if painter.stdout.readline().startswith("PAINTED"):
             break
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    assert (recovery_dir / "recovery.json").exists()
+    painter.send_signal(signal.SIGKILL)
+    painter.wait(timeout=30)
+    assert (tmp_path / "rec" / "recovery.json").exists()
 
-    from PySide6.QtCore import QSettings
-
-    from colorme_desktop.ui.main_window import MainWindow
-    from colorme_desktop.ui.recovery import RecoveryStore
-    from tests.ui.conftest import FakeEngine
-
-    engine = FakeEngine()
-    win = MainWindow(engine_factory=lambda name: (engine, None),
-                     settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                     recovery=RecoveryStore(recovery_dir / "recovery.json"))
-    qtbot.addWidget(win)
-    win._ask_restore = lambda path, count: True
-    win._ask_unsaved = lambda: QMessageBox.StandardButton.Discard
-    assert win.offer_recovery()
-    assert [h.color for h in win.history.current] == [(10, 200, 10), (10, 10, 200)]
-    assert win.isWindowModified()
-    win.worker.stop()
+    again = _run_app(tmp_path, [grey_photo, "--engine", "levin"],
+                     'print("RESTORED", *[h.color for h in w.document.hints]); w.close()')
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err[-2000:]
+    assert "ASKED 2" in out
+    assert "RESTORED (10, 200, 10) (10, 10, 200)" in out
 
 
-def test_missing_weights_fall_back_to_levin_with_a_message(qtbot, tmp_path, grey_photo, monkeypatch):
-    from PySide6.QtCore import QSettings
-
+def test_missing_weights_fall_back_to_levin_with_a_message(qtbot, make_window, tmp_path, grey_photo, monkeypatch):
     import colorme_desktop.engines.neural as neural
-    from colorme_desktop.ui.main_window import MainWindow
-    from colorme_desktop.ui.recovery import RecoveryStore
+    from colorme_desktop.ui.worker import default_engine_factory
 
     monkeypatch.setattr(neural, "weights_dir", lambda: tmp_path / "no-weights")
-    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                     recovery=RecoveryStore(tmp_path / "r.json"))
-    qtbot.addWidget(win)
+    win = make_window(engine_factory=default_engine_factory)
     with qtbot.waitSignal(win.worker.engine_changed, timeout=60000) as blocker:
         win.open_path(grey_photo)
     assert blocker.args[0] == "levin" and "missing" in blocker.args[1]
     assert "optimization" in win.statusBar().currentMessage()
-    win.worker.stop()
+

@@ -1,0 +1,404 @@
+"""The open photo and everything the user did to it, in one owner without Qt.
+
+The window used to keep this as fifteen attributes beside its menus, and the brush
+radius lived in three places; the two kinds of "saved" drifted apart and work was lost.
+Here every piece of state has one home, every change goes through an operation, and
+each operation tells the listeners what changed, so views only ever redraw from here.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from colorme_desktop.core.hints import Hint, point_hint
+from colorme_desktop.core.history import HintHistory
+from colorme_desktop.core.imageio import LoadedImage
+
+Color = tuple[int, int, int]
+
+# In image pixels.  Below one pixel a hint is a dot nobody can see or hit again; above
+# 64 a single click recolours a region the network should decide about.
+RADIUS_MIN = 1.0
+RADIUS_MAX = 64.0
+RADIUS_DEFAULT = 4.0
+DEFAULT_COLOUR: Color = (200, 120, 60)
+
+
+class Tool(enum.Enum):
+    PAINT = "paint"
+    SELECT = "select"
+    EYEDROPPER = "eyedropper"
+
+
+class Unsaved(enum.Enum):
+    """What closing now would lose."""
+
+    IMAGE = "image"  # the colorized result as it is now was never written to a file
+    HINTS = "hints"  # the hints as they are now are in no hints file
+
+
+class Change(enum.Flag):
+    NONE = 0
+    IMAGE = enum.auto()  # another photo was opened
+    HINTS = enum.auto()  # the committed hints (an undo step)
+    PREVIEW = enum.auto()  # a stroke or a move the user is still dragging
+    SELECTION = enum.auto()
+    BRUSH = enum.auto()
+    RENDER = enum.auto()  # saturation or engine: the result has to be made again
+    RESULT = enum.auto()  # a new result arrived
+    SAVED = enum.auto()  # a saved state or a path changed
+
+
+def clamp_radius(radius: float) -> float:
+    """A usable brush radius from anything (a stored setting may be out of range or NaN)."""
+    try:
+        radius = float(radius)
+    except (TypeError, ValueError):
+        return RADIUS_DEFAULT
+    if not math.isfinite(radius):
+        return RADIUS_DEFAULT
+    return min(max(radius, RADIUS_MIN), RADIUS_MAX)
+
+
+@dataclass(frozen=True)
+class Brush:
+    colour: Color = DEFAULT_COLOUR
+    radius: float = RADIUS_DEFAULT
+    tool: Tool = Tool.PAINT
+
+
+@dataclass(frozen=True)
+class RenderKey:
+    """Everything a result depends on: a result is current only if its key is the document's."""
+
+    photo: int  # counts opened photos, so a result for the previous photo never counts
+    hints: tuple[Hint, ...]
+    saturation: float
+    engine: str | None
+    draft: bool = False  # a quick result while the user drags: never what gets saved
+
+
+@dataclass(frozen=True)
+class ImageSave:
+    """An image save the user asked for, ready to be written by whoever does the writing."""
+
+    path: Path
+    rgb: np.ndarray
+    key: RenderKey
+
+
+Listener = Callable[[Change], None]
+
+
+class Document:
+    def __init__(self, on_change: Listener | None = None, max_undo: int = 500) -> None:
+        self._listeners: list[Listener] = [on_change] if on_change else []
+        self._history = HintHistory(max_steps=max_undo)
+        self._image: LoadedImage | None = None
+        self._photo = 0
+        self._selected: int | None = None
+        self._brush = Brush()
+        self._preview: tuple[Hint, ...] | None = None
+        self.saturation = 1.0
+        self.engine: str | None = None  # None: the best available
+        self.hints_path: Path | None = None
+        self.output_path: Path | None = None
+        self._saved_hints: tuple[Hint, ...] = ()
+        self._saved_render: tuple[tuple[Hint, ...], float] = ((), 1.0)
+        self._result: np.ndarray | None = None
+        self._result_key: RenderKey | None = None
+        self._pending_save: Path | None = None
+
+    # ------------------------------------------------------------ listening
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _changed(self, change: Change) -> None:
+        for listener in list(self._listeners):
+            listener(change)
+
+    # ------------------------------------------------------------ reading
+    @property
+    def image(self) -> LoadedImage | None:
+        return self._image
+
+    @property
+    def image_path(self) -> Path | None:
+        return self._image.path if self._image else None
+
+    @property
+    def hints(self) -> tuple[Hint, ...]:
+        return self._history.current
+
+    @property
+    def shown_hints(self) -> tuple[Hint, ...]:
+        """The hints as the user sees them, with a stroke or move still being dragged."""
+        return self._preview if self._preview is not None else self._history.current
+
+    @property
+    def selected(self) -> int | None:
+        return self._selected
+
+    @property
+    def brush(self) -> Brush:
+        return self._brush
+
+    @property
+    def result(self) -> np.ndarray | None:
+        """The newest colorized RGB image (it may be for hints that changed since)."""
+        return self._result
+
+    def can_undo(self) -> bool:
+        return self._history.can_undo()
+
+    def can_redo(self) -> bool:
+        return self._history.can_redo()
+
+    def render_key(self) -> RenderKey:
+        return RenderKey(self._photo, self.shown_hints, self.saturation, self.engine)
+
+    @property
+    def result_is_current(self) -> bool:
+        return self._result is not None and self._result_key == self.render_key()
+
+    def hint_colours(self) -> list[Color]:
+        """Distinct colours of the hints in the order first painted, so each keeps its place."""
+        return list(dict.fromkeys(hint.color for hint in self.hints))
+
+    # ------------------------------------------------------------ saved states
+    @property
+    def hints_modified(self) -> bool:
+        return self.hints != self._saved_hints
+
+    @property
+    def image_modified(self) -> bool:
+        return self._image is not None and (self.hints, self.saturation) != self._saved_render
+
+    def unsaved(self) -> list[Unsaved]:
+        """What closing now would lose; hints count only if there are any to lose."""
+        items = []
+        if self.image_modified:
+            items.append(Unsaved.IMAGE)
+        if self.hints_modified and self.hints:
+            items.append(Unsaved.HINTS)
+        return items
+
+    # ------------------------------------------------------------ photo
+    def open(self, image: LoadedImage, hints: Sequence[Hint] = ()) -> None:
+        """Start on a new photo; given hints (a restored session) count as unsaved."""
+        self._image = image
+        self._photo += 1
+        self._history.reset(tuple(hints))
+        self._selected = None
+        self._preview = None
+        self._saved_hints = ()
+        self._saved_render = ((), self.saturation)
+        self.hints_path = None
+        self.output_path = None
+        self._result = None
+        self._result_key = None
+        self._pending_save = None
+        self._changed(Change.IMAGE | Change.HINTS | Change.SELECTION | Change.SAVED | Change.RESULT)
+
+    # ------------------------------------------------------------ hints
+    def _commit(self, hints: tuple[Hint, ...], selected: int | None = None) -> None:
+        before = self._history.current
+        self._history.push(hints)
+        self._preview = None
+        selection_changed = selected != self._selected
+        self._selected = selected
+        change = Change.PREVIEW
+        if self._history.current != before:
+            change |= Change.HINTS
+        if selection_changed:
+            change |= Change.SELECTION
+        self._changed(change)
+
+    def make_hint(self, points: Sequence[tuple[float, float]]) -> Hint:
+        """A hint along ``points`` with the brush's colour and radius."""
+        b = self._brush
+        if len(points) == 1:
+            return point_hint(points[0][0], points[0][1], b.colour, b.radius)
+        return Hint(tuple((float(x), float(y)) for x, y in points), b.colour, float(b.radius))
+
+    def add_hint(self, hint: Hint) -> None:
+        self._commit(self.hints + (hint,))
+
+    def preview_stroke(self, points: Sequence[tuple[float, float]]) -> None:
+        self._preview = self.hints + (self.make_hint(points),)
+        self._changed(Change.PREVIEW)
+
+    def finish_stroke(self, points: Sequence[tuple[float, float]]) -> None:
+        """The stroke the user painted becomes one undo step."""
+        self.add_hint(self.make_hint(points))
+
+    def hint_at(self, x: float, y: float, tolerance: float = 0.0) -> int | None:
+        """The topmost hint whose painted area is within ``tolerance`` of (x, y)."""
+        best, best_distance = None, math.inf
+        for index, hint in enumerate(self.hints):
+            distance = hint.distance_to(x, y) - hint.radius
+            # <= keeps the later (topmost) of overlapping hints, as they are drawn.
+            if distance <= tolerance and distance <= best_distance:
+                best, best_distance = index, distance
+        return best
+
+    def remove_hint(self, index: int) -> None:
+        hints = list(self.hints)
+        del hints[index]
+        self._commit(tuple(hints))
+
+    def delete_selected(self) -> None:
+        if self._selected is not None:
+            self.remove_hint(self._selected)
+
+    def clear_hints(self) -> None:
+        self._commit(())
+
+    def select(self, index: int | None) -> None:
+        if index is not None and not 0 <= index < len(self.hints):
+            index = None
+        if index == self._selected:
+            return
+        self._selected = index
+        change = Change.SELECTION
+        if index is not None:
+            # Picking a hint shows its colour as the brush's, ready to paint more of it.
+            self._brush = replace(self._brush, colour=self.hints[index].color)
+            change |= Change.BRUSH
+        self._changed(change)
+
+    def _moved(self, dx: float, dy: float) -> tuple[Hint, ...]:
+        hints = list(self.hints)
+        if self._selected is None:
+            return tuple(hints)
+        hint = hints[self._selected]
+        width, height = self._image.size if self._image else (math.inf, math.inf)
+        # Clamp the shift so the whole hint stays on the photo, as hints files require.
+        xs = [x for x, _ in hint.points]
+        ys = [y for _, y in hint.points]
+        dx = min(max(dx, -min(xs)), width - max(xs))
+        dy = min(max(dy, -min(ys)), height - max(ys))
+        hints[self._selected] = Hint(tuple((x + dx, y + dy) for x, y in hint.points), hint.color, hint.radius)
+        return tuple(hints)
+
+    def preview_move(self, dx: float, dy: float) -> None:
+        """Show the selected hint shifted by (dx, dy) while the user drags it."""
+        if self._selected is not None:
+            self._preview = self._moved(dx, dy)
+            self._changed(Change.PREVIEW)
+
+    def finish_move(self, dx: float, dy: float) -> None:
+        """The whole drag is one undo step; a drag that ends where it began is none."""
+        if self._selected is not None:
+            self._commit(self._moved(dx, dy), self._selected)
+
+    def cancel_preview(self) -> None:
+        if self._preview is not None:
+            self._preview = None
+            self._changed(Change.PREVIEW)
+
+    def undo(self) -> None:
+        if self._history.can_undo():
+            self._history.undo()
+            self._after_history_step()
+
+    def redo(self) -> None:
+        if self._history.can_redo():
+            self._history.redo()
+            self._after_history_step()
+
+    def _after_history_step(self) -> None:
+        self._preview = None
+        self._selected = None
+        self._changed(Change.HINTS | Change.SELECTION | Change.PREVIEW)
+
+    # ------------------------------------------------------------ brush
+    def set_colour(self, colour: Color) -> None:
+        """The brush colour; with a hint selected, that hint takes it too (one undo step)."""
+        colour = tuple(int(c) for c in colour)
+        if colour != self._brush.colour:
+            self._brush = replace(self._brush, colour=colour)
+            self._changed(Change.BRUSH)
+        if self._selected is not None and self.hints[self._selected].color != colour:
+            hints = list(self.hints)
+            hints[self._selected] = hints[self._selected].with_color(colour)
+            self._commit(tuple(hints), self._selected)
+
+    def set_radius(self, radius: float) -> None:
+        radius = clamp_radius(radius)
+        if radius != self._brush.radius:
+            self._brush = replace(self._brush, radius=radius)
+            self._changed(Change.BRUSH)
+
+    def set_tool(self, tool: Tool) -> None:
+        if tool == self._brush.tool:
+            return
+        self._brush = replace(self._brush, tool=tool)
+        change = Change.BRUSH
+        if tool != Tool.SELECT and self._selected is not None:
+            self._selected = None
+            change |= Change.SELECTION
+        self._changed(change)
+
+    # ------------------------------------------------------------ how the result is made
+    def set_saturation(self, saturation: float) -> None:
+        if saturation != self.saturation:
+            self.saturation = float(saturation)
+            self._changed(Change.RENDER)
+
+    def set_engine(self, engine: str | None) -> None:
+        if engine != self.engine:
+            self.engine = engine
+            self._changed(Change.RENDER)
+
+    def set_result(self, rgb: np.ndarray, key: RenderKey) -> None:
+        """A result for ``key``; one for another photo is dropped."""
+        if key.photo != self._photo:
+            return
+        self._result, self._result_key = rgb, key
+        self._changed(Change.RESULT)
+
+    # ------------------------------------------------------------ files
+    def hints_loaded(self, hints: Sequence[Hint], path: Path) -> None:
+        """Hints read from ``path`` replace the current ones (one undo step) and are saved."""
+        self._saved_hints = tuple(hints)
+        self.hints_path = path
+        self._commit(tuple(hints))
+        self._changed(Change.SAVED)
+
+    def hints_saved(self, hints: Sequence[Hint], path: Path) -> None:
+        self._saved_hints = tuple(hints)
+        self.hints_path = path
+        self._changed(Change.SAVED)
+
+    def request_image_save(self, path: Path) -> None:
+        """Save the result for the current hints to ``path`` once it is ready."""
+        self._pending_save = path
+
+    @property
+    def image_save_pending(self) -> bool:
+        return self._pending_save is not None
+
+    def cancel_image_save(self) -> None:
+        self._pending_save = None
+
+    def take_image_save(self) -> ImageSave | None:
+        """The requested save, if the result for the committed hints is here; else None."""
+        if self._pending_save is None or self._preview is not None or not self.result_is_current:
+            return None
+        path, self._pending_save = self._pending_save, None
+        return ImageSave(path, self._result, self._result_key)
+
+    def image_saved(self, save: ImageSave) -> None:
+        """``save`` was written: the image is saved as it was when the save began."""
+        if save.key.photo != self._photo:
+            return
+        self._saved_render = (save.key.hints, save.key.saturation)
+        self.output_path = save.path
+        self._changed(Change.SAVED)
