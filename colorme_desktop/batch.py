@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -141,11 +142,26 @@ def _run_here(items: Iterable[BatchItem], options: BatchOptions, cancel: threadi
 
 _worker_engine: Engine | None = None
 _worker_problem: str | None = None
+_worker_busy = False
+
+
+class _WorkerStopped(BaseException):
+    """SIGTERM while colorizing: unwinds the photo so its half-written save is removed."""
+
+
+def _on_worker_sigterm(signum: int, frame: object) -> None:
+    # The pool sends SIGTERM to every worker when one dies.  A worker killed mid-save would
+    # leave its temporary file behind; unwinding first lets the save clean up.  An idle
+    # worker leaves at once: it must not linger, the pool waits for it to end.
+    if _worker_busy:
+        raise _WorkerStopped
+    os._exit(128 + signum)
 
 
 def _init_worker(options: BatchOptions, torch_threads: int) -> None:
     """Runs once in each worker process: divide the cores, create the engine."""
     global _worker_engine, _worker_problem
+    signal.signal(signal.SIGTERM, _on_worker_sigterm)
     try:
         import torch
 
@@ -162,9 +178,16 @@ def _init_worker(options: BatchOptions, torch_threads: int) -> None:
 
 
 def _work(item: BatchItem, saturation: float) -> ItemResult:
+    global _worker_busy
     if _worker_engine is None:
         return ItemResult(item, error=_worker_problem or "the engine could not be created")
-    return colorize_item(item, _worker_engine, saturation)
+    _worker_busy = True
+    try:
+        return colorize_item(item, _worker_engine, saturation)
+    except _WorkerStopped:
+        os._exit(128 + signal.SIGTERM)
+    finally:
+        _worker_busy = False
 
 
 def _run_in_processes(items: Sequence[BatchItem], options: BatchOptions, jobs: int,
@@ -252,11 +275,11 @@ def _run_on_cluster(items: Sequence[BatchItem], options: BatchOptions, scheduler
     """Workers read and write the paths themselves, so they must see the same files at the
     same paths (a shared folder); the paths are made absolute because a worker's current
     folder is not ours.  ``scheduler`` may also be an open Client (the benchmark reuses one)."""
-    from distributed import as_completed
-
     own_client = isinstance(scheduler, str)
     client = connect(scheduler) if own_client else scheduler
     try:
+        from distributed import as_completed  # importable: connect() checked
+
         workers = max(1, sum(client.nthreads().values()))
         queue = deque(BatchItem(item.source.absolute(), item.output.absolute(),
                                 item.hints.absolute() if item.hints else None) for item in items)

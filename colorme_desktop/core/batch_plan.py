@@ -94,9 +94,13 @@ def _scan(folder: Path, recursive: bool, exclude: Path | None) -> list[Path]:
 
 
 def is_single_file_job(inputs: Sequence[str | os.PathLike], output: str | os.PathLike) -> bool:
-    """One photo and an output named like an image: today's ``colorize IN -o OUT.png``."""
-    return (len(inputs) == 1 and not Path(inputs[0]).is_dir()
-            and Path(output).suffix.lower() in SAVE_FORMATS and not Path(output).is_dir())
+    """One photo and an output named like a file (``colorize IN -o OUT.png``), not a folder.
+
+    Any extension counts, so ``-o out.gifx`` is refused as a file type rather than
+    becoming a folder called out.gifx.
+    """
+    return len(inputs) == 1 and not Path(inputs[0]).is_dir() and not Path(output).is_dir() and bool(
+        Path(output).suffix)
 
 
 def plan_batch(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *, fmt: str = "png",
@@ -112,6 +116,9 @@ def plan_batch(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *
     out_dir = Path(output)
     if out_dir.exists() and not out_dir.is_dir():
         raise BatchPlanError(f"{out_dir} is a file; give a folder for the results of several photos.")
+    if not out_dir.exists() and out_dir.suffix.lower() in SAVE_FORMATS:
+        raise BatchPlanError(f"{out_dir} looks like a file name, but several photos go into a folder; "
+                             "give a folder (it is created if needed).")
     plan = BatchPlan()
     pairs: list[tuple[Path, Path]] = []  # (photo, output)
     for raw in inputs:
