@@ -222,3 +222,11 @@ def test_several_photos_and_an_image_name_is_a_mistake_not_a_folder(tmp_path, al
     assert main(["colorize", str(album / "a.png"), str(album / "b ü.jpg"), "-o", str(tmp_path / "x.png")]) != 0
     assert "looks like a file name" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_one_photo_also_uses_the_hints_beside_it(tmp_path, album, capsys):
+    out = tmp_path / "one.png"
+    assert main(["colorize", str(album / "a.png"), "-o", str(out), "--engine", "levin"]) == 0
+    r, g, b = _pixels(out)[10, 10]
+    assert r > b + 40 and r > g + 40
+    assert "a.hints.json" in capsys.readouterr().err  # the user is told where the colour came from
