@@ -18,6 +18,7 @@ from colorme_desktop.core.color import ColourError
 from colorme_desktop.core.hints import HintsFileError, hex_color, load_hints_file
 from colorme_desktop.core.imageio import (
     READ_BYTES_PER_PIXEL,
+    SAVE_FORMATS,
     ImageLoadError,
     ImageSaveError,
     check_output_path,
@@ -33,19 +34,37 @@ class CommandError(Exception):
     """A problem the user can fix; printed as one line."""
 
 
-def _colorize(args: argparse.Namespace) -> None:
+def _colorize(args: argparse.Namespace) -> int:
+    from colorme_desktop.core.batch_plan import is_single_file_job
+
+    if args.jobs is not None and args.scheduler is not None:
+        raise CommandError("--jobs and --scheduler exclude each other: the cluster decides how many run at once.")
+    if is_single_file_job(args.inputs, args.output) and args.scheduler is None:
+        _colorize_one(args)
+        return 0
+    if args.hints:
+        raise CommandError("--hints is for one photo; for several, put NAME.hints.json beside each photo.")
+    return _colorize_many(args)
+
+
+def _colorize_one(args: argparse.Namespace) -> None:
+    from colorme_desktop.core.batch_plan import hints_beside
     from colorme_desktop.core.color import compose
     from colorme_desktop.engines.base import EngineError
     from colorme_desktop.engines.registry import create_engine
 
+    source = Path(args.inputs[0])
     output = Path(args.output)
     # Everything that can be refused is refused before minutes go into colorizing.
     check_output_path(output)
-    if not args.overwrite and _same_file(output, Path(args.input)):
+    if not args.overwrite and _same_file(output, source):
         raise CommandError(f"{output} is the photo being colorized; choose another output name, "
                            "or pass --overwrite to replace the original.")
-    image = load_image(args.input)
-    hints = load_hints_file(args.hints, image.size) if args.hints else ()
+    image = load_image(source)
+    hints_path = args.hints or hints_beside(source)
+    hints = load_hints_file(hints_path, image.size) if hints_path else ()
+    if hints_path and not args.hints:
+        print(f"note: using the hints in {hints_path}", file=sys.stderr)
     for note in image.notes:
         print(f"note: {note}", file=sys.stderr)
     try:
@@ -62,6 +81,61 @@ def _colorize(args: argparse.Namespace) -> None:
     save_image(output, rgb)
 
 
+def _colorize_many(args: argparse.Namespace) -> int:
+    """Photos and folders into a folder: the plan first (so mistakes cost nothing), then
+    the photos in parallel with a progress bar, then one line per photo that failed."""
+    from colorme_desktop.batch import BatchOptions, ClusterUnavailableError, default_jobs, make_engine, run_batch
+    from colorme_desktop.core.batch_plan import BatchPlanError, plan_batch
+    from colorme_desktop.engines.base import EngineError
+
+    try:
+        plan = plan_batch(args.inputs, args.output, fmt=args.format or "png", recursive=args.recursive,
+                          overwrite=args.overwrite)
+    except BatchPlanError as exc:
+        raise CommandError(str(exc)) from None
+    failures = [(problem.source, problem.message) for problem in plan.problems]
+    written = 0
+    if plan.items:
+        options = BatchOptions(engine=args.engine, saturation=args.saturation)
+        jobs = args.jobs or default_jobs()
+        try:
+            engine, note = make_engine(options)
+        except EngineError as exc:
+            raise CommandError(str(exc)) from None
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+        if jobs > 1 or args.scheduler:
+            engine = None  # the workers make their own; this one only proved that it loads
+        from tqdm import tqdm
+
+        # The bar is for a person watching; in a log file it is noise.
+        with tqdm(total=len(plan.items), unit="photo", file=sys.stderr, dynamic_ncols=True,
+                  disable=args.quiet or not sys.stderr.isatty()) as bar:
+            try:
+                for result in run_batch(plan.items, options, jobs=jobs, scheduler=args.scheduler, engine=engine):
+                    for text in result.notes:
+                        if not args.quiet:
+                            bar.write(f"note: {text}", file=sys.stderr)
+                    if result.ok:
+                        written += 1
+                    else:
+                        failures.append((result.item.source, result.error or "failed"))
+                    bar.update()
+            except ClusterUnavailableError as exc:
+                raise CommandError(str(exc)) from None
+    if not args.quiet:
+        summary = f"colorized {written} photo{'s' * (written != 1)} into {args.output}"
+        if plan.skipped:
+            summary += f"; skipped {len(plan.skipped)} already done (--overwrite redoes them)"
+        print(summary, file=sys.stderr)
+    if failures:
+        print(f"colorme: {len(failures)} photo{'s' * (len(failures) != 1)} failed:", file=sys.stderr)
+        for source, message in sorted(failures, key=lambda pair: str(pair[0])):
+            print(f"  {source}: {message}", file=sys.stderr)
+        return EXIT_FAILURE
+    return 0
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -76,6 +150,16 @@ def _saturation(text: str) -> float:
         value = math.nan
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a number of at least 0 (1 keeps the colour), not {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
     return value
 
 
@@ -127,13 +211,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="colorme", description="Colorize black-and-white photos.")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("colorize", help="colorize a photo, optionally with a hints file")
-    p.add_argument("input")
-    p.add_argument("-o", "--output", required=True, help="PNG, JPEG, TIFF or WebP, by extension")
-    p.add_argument("--hints", help="hints JSON file")
+    p = sub.add_parser("colorize", help="colorize photos and folders of photos",
+                       description="One photo to one file (-o OUT.png), or photos and folders into a folder "
+                                   "(-o FOLDER), keeping sub-folders and names.  NAME.hints.json beside a "
+                                   "photo is used.  Photos whose output exists are skipped, so a stopped "
+                                   "run resumes.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="photos and folders of photos")
+    p.add_argument("-o", "--output", required=True,
+                   help="for one photo: PNG, JPEG, TIFF or WebP, by extension; otherwise a folder")
+    p.add_argument("--hints", help="hints JSON file (one photo only)")
     p.add_argument("--engine", choices=("neural", "levin"), help="default: the best available")
     p.add_argument("--saturation", type=_saturation, default=1.0, help="scale the colour (default 1.0)")
-    p.add_argument("--overwrite", action="store_true", help="allow OUTPUT to be INPUT itself")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo photos whose output exists, and allow an output to be its input")
+    p.add_argument("--format", choices=sorted({s.lstrip(".") for s in SAVE_FORMATS}),
+                   help="file type of results written into a folder (default png)")
+    p.add_argument("-r", "--recursive", action="store_true", help="also photos in sub-folders")
+    p.add_argument("-j", "--jobs", type=_positive_int, help="photos at once (default: one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask cluster, e.g. tcp://host:8786 (needs the 'cluster' extra)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary; failures only")
     p.set_defaults(run=_colorize)
     p = sub.add_parser("palette", help="print the 5 dominant colours of an image")
     p.add_argument("input")
@@ -166,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:  # not the main thread (main() called from a test or an embedding program)
         previous = None
     try:
-        args.run(args)
+        code = args.run(args)
     except (ImageLoadError, HintsFileError, ImageSaveError, CommandError) as exc:
         print(f"colorme: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -188,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,315 @@
+"""Colorizing many photos: in this process, in worker processes, or on a Dask cluster.
+
+Qt-free so that the command line and the app share it.  ``run_batch`` yields one
+``ItemResult`` per photo as each finishes; a photo that fails becomes a result with an
+error and never stops the others.  Each worker process creates its engine once (networks
+take seconds to load) and keeps it for every photo it is given.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+from colorme_desktop.core.batch_plan import BatchItem
+from colorme_desktop.core.color import ColourError, compose
+from colorme_desktop.core.hints import HintsFileError, load_hints_file
+from colorme_desktop.core.imageio import ImageLoadError, ImageSaveError, load_image, save_image
+from colorme_desktop.engines.base import Engine, EngineError
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[], Engine]
+
+# Photos handed to workers ahead of time, per worker: enough that none waits for the next
+# photo, few enough that a cancel is quick and a million-photo archive is not queued at once.
+_AHEAD_PER_WORKER = 4
+# A worker process that dies (the kernel's out-of-memory killer, a crash in native code)
+# takes every photo it was given with it; those are tried once more in a fresh pool.
+_ATTEMPTS = 2
+
+
+class ClusterUnavailableError(Exception):
+    """--scheduler was given but Dask is not installed or the scheduler cannot be reached."""
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    engine: str | None = None  # a registry name; None: the best available
+    saturation: float = 1.0
+    # Given only by callers that need their own engine (tests: a fake one).  It must be
+    # importable by name (a module-level function) to reach worker processes.
+    engine_factory: EngineFactory | None = None
+
+
+@dataclass
+class ItemResult:
+    item: BatchItem
+    error: str | None = None  # None: written
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def default_jobs() -> int:
+    """Cores this process may use (a container or taskset may allow fewer than exist)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def make_engine(options: BatchOptions) -> tuple[Engine, str | None]:
+    """(engine, note about a fallback); raises EngineError, e.g. for weights that fail to load."""
+    if options.engine_factory is not None:
+        return options.engine_factory(), None
+    from colorme_desktop.engines.registry import create_engine
+
+    return create_engine(options.engine)
+
+
+def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0) -> ItemResult:
+    """Colorize one photo and save it; every failure becomes the result's error message."""
+    start = time.perf_counter()
+    result = ItemResult(item)
+    try:
+        image = load_image(item.source)
+        result.notes.extend(image.notes)
+        hints = load_hints_file(item.hints, image.size) if item.hints is not None else ()
+        chroma = engine.colorize(image.grey, hints)
+        try:
+            rgb = compose(image.grey, chroma, saturation)
+        except ColourError as exc:
+            raise ColourError(f"the {engine.name} engine failed: {exc}") from None
+        save_image(item.output, rgb)
+    except (ImageLoadError, HintsFileError, ImageSaveError, ColourError, EngineError) as exc:
+        result.error = str(exc)
+    except MemoryError:
+        result.error = "not enough memory for this photo"
+    except Exception as exc:  # noqa: BLE001 - one photo's surprise must not end the batch
+        log.debug("unexpected failure on %s", item.source, exc_info=True)
+        result.error = f"unexpected error: {exc}"
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def run_batch(items: Sequence[BatchItem], options: BatchOptions, *, jobs: int = 1,
+              scheduler: str | Any | None = None, cancel: threading.Event | None = None,
+              engine: Engine | None = None) -> Iterator[ItemResult]:
+    """Colorize ``items``, yielding each result as it is ready (not in order).
+
+    ``jobs`` > 1 runs that many worker processes; ``scheduler`` (a Dask scheduler address)
+    runs on that cluster instead.  Setting ``cancel`` stops handing out photos; photos
+    already being colorized finish.  Closing the iterator early cancels the same way.
+    ``engine``, if the caller already made one (to check it loads and show its note), is
+    used when the photos are colorized in this process.  Output folders are created here,
+    before any photo is handed out.
+    """
+    for folder in sorted({item.output.parent for item in items}):
+        folder.mkdir(parents=True, exist_ok=True)
+    if scheduler is not None:
+        yield from _run_on_cluster(items, options, scheduler, cancel)
+    elif jobs <= 1 or len(items) <= 1:
+        yield from _run_here(items, options, cancel, engine)
+    else:
+        yield from _run_in_processes(items, options, min(jobs, len(items)), cancel)
+
+
+def _run_here(items: Iterable[BatchItem], options: BatchOptions, cancel: threading.Event | None,
+              engine: Engine | None) -> Iterator[ItemResult]:
+    if engine is None:
+        engine, _ = make_engine(options)
+    for item in items:
+        if cancel is not None and cancel.is_set():
+            return
+        yield colorize_item(item, engine, options.saturation)
+
+
+# ------------------------------------------------------------------ worker processes
+
+_worker_engine: Engine | None = None
+_worker_problem: str | None = None
+_worker_busy = False
+
+
+class _WorkerStopped(BaseException):
+    """SIGTERM while colorizing: unwinds the photo so its half-written save is removed."""
+
+
+def _on_worker_sigterm(signum: int, frame: object) -> None:
+    # The pool sends SIGTERM to every worker when one dies.  A worker killed mid-save would
+    # leave its temporary file behind; unwinding first lets the save clean up.  An idle
+    # worker leaves at once: it must not linger, the pool waits for it to end.
+    if _worker_busy:
+        raise _WorkerStopped
+    os._exit(128 + signum)
+
+
+def _init_worker(options: BatchOptions, torch_threads: int) -> None:
+    """Runs once in each worker process: divide the cores, create the engine."""
+    global _worker_engine, _worker_problem
+    signal.signal(signal.SIGTERM, _on_worker_sigterm)
+    # OpenMP threads that spin while waiting steal the cores the other workers (and any
+    # other program) need; measured on a busy 2-core machine, the network took 3.3 s a photo
+    # with spinning threads and 0.06 s without.  Must be set before torch is imported, as
+    # it is here in a fresh (spawned) process; a value the user set is kept.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        import torch
+
+        # Without this every worker starts one torch thread per core, and N workers
+        # oversubscribe the machine N times over.
+        torch.set_num_threads(torch_threads)
+    except ImportError:
+        pass
+    try:
+        _worker_engine, _ = make_engine(options)
+    except EngineError as exc:
+        # Raising here would break the pool with no message; each photo reports it instead.
+        _worker_problem = str(exc)
+
+
+def _work(item: BatchItem, saturation: float) -> ItemResult:
+    global _worker_busy
+    if _worker_engine is None:
+        return ItemResult(item, error=_worker_problem or "the engine could not be created")
+    _worker_busy = True
+    try:
+        return colorize_item(item, _worker_engine, saturation)
+    except _WorkerStopped:
+        os._exit(128 + signal.SIGTERM)
+    finally:
+        _worker_busy = False
+
+
+def _run_in_processes(items: Sequence[BatchItem], options: BatchOptions, jobs: int,
+                      cancel: threading.Event | None) -> Iterator[ItemResult]:
+    threads = max(1, default_jobs() // jobs)
+    # "spawn": forking a process that has already started torch's thread pools can
+    # deadlock the children; fresh interpreters are slower to start but safe.
+    context = multiprocessing.get_context("spawn")
+    queue = deque((item, 1) for item in items)
+    while queue:
+        broken: list[tuple[BatchItem, int]] = []
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                                 initargs=(options, threads)) as pool:
+            pending: dict[Future, tuple[BatchItem, int]] = {}
+            try:
+                while queue or pending:
+                    while queue and len(pending) < jobs * _AHEAD_PER_WORKER and not _stopped(cancel):
+                        item, attempt = queue.popleft()
+                        pending[pool.submit(_work, item, options.saturation)] = (item, attempt)
+                    if not pending:
+                        return  # cancelled
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        item, attempt = pending.pop(future)
+                        try:
+                            yield future.result()
+                        except BrokenProcessPool:
+                            broken.append((item, attempt))
+                    if broken:
+                        break
+            finally:
+                for future in pending:
+                    future.cancel()
+        if not broken:
+            return
+        # The pool is unusable: everything it held is tried again in a fresh one, unless it
+        # already was, so a photo that kills its worker every time is reported, not retried.
+        broken.extend(pending.values())
+        for item, attempt in sorted(broken, key=lambda pair: str(pair[0].source)):
+            if attempt >= _ATTEMPTS:
+                yield ItemResult(item, error="the worker process colorizing it stopped unexpectedly "
+                                             "(out of memory?)")
+            else:
+                queue.appendleft((item, attempt + 1))
+
+
+def _stopped(cancel: threading.Event | None) -> bool:
+    return cancel is not None and cancel.is_set()
+
+
+# ------------------------------------------------------------------ Dask cluster
+
+# One engine per worker thread: engines keep per-photo caches that are not safe to share
+# between threads, and a Dask worker may run several tasks at once.
+_cluster_local = threading.local()
+
+
+def _cluster_work(item: BatchItem, options: BatchOptions) -> ItemResult:
+    engine = getattr(_cluster_local, "engine", None)
+    if engine is None:
+        try:
+            engine, _ = make_engine(options)
+        except EngineError as exc:
+            return ItemResult(item, error=str(exc))
+        _cluster_local.engine = engine
+    return colorize_item(item, engine, options.saturation)
+
+
+def connect(scheduler: str) -> Any:
+    """A Dask client for ``scheduler`` (tcp://host:8786), or a message saying what is missing."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ClusterUnavailableError(
+            "--scheduler needs Dask: pip install 'colorme-desktop[cluster]' "
+            "(on this machine and on every worker)") from None
+    try:
+        return Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise ClusterUnavailableError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+
+
+def _run_on_cluster(items: Sequence[BatchItem], options: BatchOptions, scheduler: str | Any,
+                    cancel: threading.Event | None) -> Iterator[ItemResult]:
+    """Workers read and write the paths themselves, so they must see the same files at the
+    same paths (a shared folder); the paths are made absolute because a worker's current
+    folder is not ours.  ``scheduler`` may also be an open Client (the benchmark reuses one)."""
+    own_client = isinstance(scheduler, str)
+    client = connect(scheduler) if own_client else scheduler
+    try:
+        from distributed import as_completed  # importable: connect() checked
+
+        workers = max(1, sum(client.nthreads().values()))
+        queue = deque(BatchItem(item.source.absolute(), item.output.absolute(),
+                                item.hints.absolute() if item.hints else None) for item in items)
+        originals = dict(zip(queue, items))  # results carry the paths as the caller gave them
+
+        submitted: dict[str, BatchItem] = {}
+
+        def submit() -> Any:
+            item = queue.popleft()
+            # pure=False: two runs of one photo (after --overwrite) must both really run.
+            future = client.submit(_cluster_work, item, options, pure=False)
+            submitted[future.key] = item
+            return future
+
+        running = as_completed([submit() for _ in range(min(len(queue), workers * _AHEAD_PER_WORKER))])
+        for future in running:
+            item = submitted.pop(future.key)
+            try:
+                result: ItemResult = future.result()
+            except Exception as exc:  # noqa: BLE001 - a lost worker or a task Dask gave up on
+                result = ItemResult(item, error=f"the cluster could not run it: {exc}")
+            result.item = originals[item]
+            yield result
+            if queue and not _stopped(cancel):
+                running.add(submit())
+    finally:
+        if own_client:
+            client.close()

@@ -1,0 +1,160 @@
+"""Which photos a batch colorizes and where each result goes, decided before any work starts.
+
+Planning is separate from running so that the command line and the app show the same
+list, refuse the same mistakes (two photos that would land on one output, an output that
+is the photo itself) and resume an interrupted run the same way: a photo whose output
+already exists is not done again unless asked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from colorme_desktop.core.imageio import SAVE_FORMATS
+
+# What a folder scan picks up; a photo named explicitly is always tried, whatever its name.
+PHOTO_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif"})
+HINTS_SUFFIX = ".hints.json"
+
+
+class BatchPlanError(Exception):
+    """The batch as a whole cannot run (e.g. several photos but one output file)."""
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One photo to colorize: where it is, where its result goes, its hints file if any."""
+
+    source: Path
+    output: Path
+    hints: Path | None = None
+
+
+@dataclass(frozen=True)
+class BatchProblem:
+    """A photo that will not be colorized, and why, for the list shown at the end."""
+
+    source: Path
+    message: str
+
+
+@dataclass
+class BatchPlan:
+    items: list[BatchItem] = field(default_factory=list)
+    skipped: list[BatchItem] = field(default_factory=list)  # output already there
+    problems: list[BatchProblem] = field(default_factory=list)
+
+
+def hints_beside(photo: Path) -> Path | None:
+    """The hints file saved for ``photo``: ``STEM.hints.json`` (what the app's Save Hints
+    proposes) or ``NAME.hints.json`` (photo name with its extension) in the same folder."""
+    for candidate in (photo.with_name(photo.stem + HINTS_SUFFIX), photo.with_name(photo.name + HINTS_SUFFIX)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _normalise_format(fmt: str) -> str:
+    suffix = "." + fmt.lower().lstrip(".")
+    if suffix not in SAVE_FORMATS:
+        raise BatchPlanError(f"Cannot save as '{fmt}': choose one of "
+                             f"{', '.join(s.lstrip('.') for s in sorted(SAVE_FORMATS))}.")
+    return suffix
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either does not exist (yet): they cannot be the same
+        return False
+
+
+def _scan(folder: Path, recursive: bool, exclude: Path | None) -> list[Path]:
+    """Photos in ``folder`` (and below if ``recursive``), sorted so runs are repeatable.
+
+    Hidden files are left out: they include the ``.NAME.part`` files of a save that was
+    interrupted.  The output folder is left out when it lies inside the input folder, or
+    a second run would colorize its own results.  Symbolic links to folders are not
+    followed, so a link back up the tree cannot make the scan endless.
+    """
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        root_path = Path(root)
+        if exclude is not None:
+            dirs[:] = [d for d in dirs if not _same_file(root_path / d, exclude)]
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(root_path / name for name in sorted(files)
+                     if not name.startswith(".") and Path(name).suffix.lower() in PHOTO_SUFFIXES)
+        if not recursive:
+            break
+    return found
+
+
+def is_single_file_job(inputs: Sequence[str | os.PathLike], output: str | os.PathLike) -> bool:
+    """One photo and an output named like a file (``colorize IN -o OUT.png``), not a folder.
+
+    Any extension counts, so ``-o out.gifx`` is refused as a file type rather than
+    becoming a folder called out.gifx.
+    """
+    return len(inputs) == 1 and not Path(inputs[0]).is_dir() and not Path(output).is_dir() and bool(
+        Path(output).suffix)
+
+
+def plan_batch(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *, fmt: str = "png",
+               recursive: bool = False, overwrite: bool = False) -> BatchPlan:
+    """Map photos and folders of photos to outputs under the folder ``output``.
+
+    A folder's photos keep their path relative to that folder; a photo named directly
+    goes to ``output/NAME``.  Every output takes the extension of ``fmt``.  Outputs that
+    exist are skipped unless ``overwrite``, which is what lets a stopped run resume.
+    Nothing is written here, not even the output folder.
+    """
+    suffix = _normalise_format(fmt)
+    out_dir = Path(output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BatchPlanError(f"{out_dir} is a file; give a folder for the results of several photos.")
+    if not out_dir.exists() and out_dir.suffix.lower() in SAVE_FORMATS:
+        raise BatchPlanError(f"{out_dir} looks like a file name, but several photos go into a folder; "
+                             "give a folder (it is created if needed).")
+    plan = BatchPlan()
+    pairs: list[tuple[Path, Path]] = []  # (photo, output)
+    for raw in inputs:
+        source = Path(raw)
+        if source.is_dir():
+            exclude = out_dir if out_dir.exists() else None
+            photos = _scan(source, recursive, exclude)
+            if not photos:
+                plan.problems.append(BatchProblem(source, f"{source} holds no photos"
+                                                  + ("" if recursive else " (use --recursive for its sub-folders)")))
+            pairs.extend((photo, out_dir / photo.relative_to(source).with_suffix(suffix)) for photo in photos)
+        elif source.exists() or source.is_symlink():
+            pairs.append((source, out_dir / Path(source.name).with_suffix(suffix)))
+        else:
+            plan.problems.append(BatchProblem(source, f"{source} does not exist"))
+    _assign(plan, pairs, overwrite)
+    return plan
+
+
+def _assign(plan: BatchPlan, pairs: Iterable[tuple[Path, Path]], overwrite: bool) -> None:
+    claimed: dict[Path, Path] = {}  # output -> the photo that got it first
+    for photo, out in pairs:
+        # Compared as absolute paths: "a/x.png" and "./a/x.png" are one file.
+        key = Path(os.path.abspath(out))
+        if key in claimed:
+            if not _same_file(claimed[key], photo):  # the same photo given twice is no problem
+                plan.problems.append(BatchProblem(
+                    photo, f"{photo} would be written to {out}, as {claimed[key]} already is; rename one"))
+            continue
+        claimed[key] = photo
+        item = BatchItem(photo, out, hints_beside(photo))
+        if _same_file(photo, out) and not overwrite:
+            plan.problems.append(BatchProblem(
+                photo, f"{out} is the photo itself; choose another output folder or format, "
+                       "or pass --overwrite to replace the original"))
+        elif (out.exists() or out.is_symlink()) and not overwrite:
+            plan.skipped.append(item)
+        else:
+            plan.items.append(item)
