@@ -30,7 +30,7 @@ class EngineError(Exception):
     """An engine cannot be created or cannot run; the message is for the user."""
 
 
-class WeightsNotShipped(EngineError):
+class WeightsNotShippedError(EngineError):
     """This installation has no weights for the engine at all (not damaged ones).
 
     When the default engine falls back, a damaged file is what the user must hear

@@ -27,6 +27,7 @@ POS_GRID = 37  # the position embedding is stored for a 518 px (37 x 37 patch) i
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 LAYERNORM_EPS = 1e-6
+QKV = ("query", "key", "value")  # the order of the fused attention projection
 
 
 class Block(nn.Module):
@@ -119,8 +120,8 @@ def state_from_onnx(initializers: dict[str, torch.Tensor]) -> dict[str, torch.Te
         state.update({
             f"blocks.{i}.norm1.weight": initializers[layer + "norm1.weight"],
             f"blocks.{i}.norm1.bias": initializers[layer + "norm1.bias"],
-            f"blocks.{i}.qkv.weight": torch.cat([matrix(f"attention.attention.{n}") for n in ("query", "key", "value")]),
-            f"blocks.{i}.qkv.bias": torch.cat([initializers[attention + f"{n}.bias"] for n in ("query", "key", "value")]),
+            f"blocks.{i}.qkv.weight": torch.cat([matrix(f"attention.attention.{n}") for n in QKV]),
+            f"blocks.{i}.qkv.bias": torch.cat([initializers[attention + f"{n}.bias"] for n in QKV]),
             f"blocks.{i}.proj.weight": matrix("attention.output.dense"),
             f"blocks.{i}.proj.bias": initializers[layer + "attention.output.dense.bias"],
             f"blocks.{i}.scale1": initializers[layer + "layer_scale1.lambda1"],

@@ -15,7 +15,7 @@ import torch
 
 from colorme_desktop.core.color import upsample_chroma
 from colorme_desktop.core.hints import Hint, rasterize
-from colorme_desktop.engines.base import EngineError, WeightsNotShipped, image_key
+from colorme_desktop.engines.base import EngineError, WeightsNotShippedError, image_key
 from colorme_desktop.engines.levin import UPSAMPLE_EDGE_AWARE, spread_residual, symmetric_laplacian
 from colorme_desktop.engines.network import ColorNet
 from colorme_desktop.engines.weights import MANIFEST, load_checked, read_manifest, weights_dir
@@ -55,7 +55,7 @@ def load_settings(folder: Path | None = None) -> InferenceSettings:
     folder = folder or weights_dir()
     entry = read_manifest(folder).get("files", {}).get(WEIGHTS_FILE)
     if entry is None:
-        raise WeightsNotShipped(f"{WEIGHTS_FILE} is not listed in {folder / MANIFEST}.")
+        raise WeightsNotShippedError(f"{WEIGHTS_FILE} is not listed in {folder / MANIFEST}.")
     return settings_from_entry(entry)
 
 
@@ -116,7 +116,7 @@ def load_network(folder: Path | None = None) -> tuple[ColorNet, InferenceSetting
     # Settings first: a bad manifest is found without hashing and reading the weights.
     entry = read_manifest(folder)["files"].get(WEIGHTS_FILE)
     if entry is None:
-        raise WeightsNotShipped(f"{WEIGHTS_FILE} is not listed in {folder / MANIFEST}.")
+        raise WeightsNotShippedError(f"{WEIGHTS_FILE} is not listed in {folder / MANIFEST}.")
     settings = settings_from_entry(entry)
     tensors, _ = load_checked(folder, WEIGHTS_FILE)
     model = ColorNet()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from colorme_desktop.engines.base import Engine, EngineError, WeightsNotShipped
+from colorme_desktop.engines.base import Engine, EngineError, WeightsNotShippedError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def create_engine(name: str | None = None) -> tuple[Engine, str | None]:
     for candidate in ((name,) if name else DEFAULT_ORDER):
         try:
             return _build(candidate), None
-        except WeightsNotShipped as exc:
+        except WeightsNotShippedError as exc:
             absent.append(str(exc))
         except EngineError as exc:
             damaged.append(str(exc))

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from colorme_desktop.engines.base import EngineError, WeightsNotShipped
+from colorme_desktop.engines.base import EngineError, WeightsNotShippedError
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 MANIFEST = "weights.json"
@@ -53,7 +53,7 @@ def load_checked(folder: Path, name: str) -> tuple[dict, dict]:
     manifest = read_manifest(folder)
     entry = manifest["files"].get(name)
     if entry is None:
-        raise WeightsNotShipped(f"{name} is not listed in {folder / MANIFEST}.")
+        raise WeightsNotShippedError(f"{name} is not listed in {folder / MANIFEST}.")
     path = folder / name
     if not path.exists():
         raise EngineError(f"The weights file {path} is missing.")
