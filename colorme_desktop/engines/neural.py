@@ -16,8 +16,9 @@ import torch
 from colorme_desktop.core.color import upsample_chroma
 from colorme_desktop.core.hints import Hint, rasterize
 from colorme_desktop.engines.base import EngineError, WeightsNotShippedError, image_key
-from colorme_desktop.engines.levin import UPSAMPLE_EDGE_AWARE, spread_residual, symmetric_laplacian
+from colorme_desktop.engines.levin import UPSAMPLE_EDGE_AWARE
 from colorme_desktop.engines.network import ColorNet
+from colorme_desktop.engines.propagation import affinity_laplacian, spread
 from colorme_desktop.engines.weights import MANIFEST, load_checked, read_manifest, weights_dir
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class NeuralEngine:
     def _laplacian(self, grey_small: np.ndarray):
         key = image_key(grey_small)
         if key not in self._laplacians:
-            self._laplacians[key] = symmetric_laplacian(grey_small)
+            self._laplacians[key] = affinity_laplacian(grey_small, grey_cap=None)  # as tuned
             while len(self._laplacians) > 4:
                 self._laplacians.popitem(last=False)
         return self._laplacians[key]
@@ -203,7 +204,7 @@ class NeuralEngine:
         # One factorisation serves both: the corrections, and the hints' own colours
         # spread the classical way, which many hints describe better than any prior.
         both = np.concatenate([residual, hint_chroma * mask[..., None]], axis=-1)
-        spread = spread_residual(self._laplacian(small), both, mask, decay)
-        refined = base + spread[..., :2]
+        spread_out = spread(self._laplacian(small), both, mask, decay)
+        refined = base + spread_out[..., :2]
         trust_hints = len(hints) / (len(hints) + s.levin_share_hints)
-        return (1.0 - trust_hints) * refined + trust_hints * spread[..., 2:]
+        return (1.0 - trust_hints) * refined + trust_hints * spread_out[..., 2:]

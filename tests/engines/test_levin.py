@@ -2,7 +2,7 @@ import numpy as np
 
 from colorme_desktop.core.color import chroma_of_color, compose
 from colorme_desktop.core.hints import point_hint
-from colorme_desktop.engines.levin import LevinEngine, spread_residual, symmetric_laplacian
+from colorme_desktop.engines.levin import LevinEngine
 from tests.helpers import two_region_grey
 
 RED = (200, 40, 40)
@@ -42,18 +42,6 @@ def test_working_size_result_is_full_size():
     chroma = LevinEngine(working_side=128).colorize(grey, [point_hint(100, 100, RED, 4)])
     assert chroma.shape == (*grey.shape, 2)
     assert np.abs(chroma[100, 100] - chroma_of_color(RED)).max() < 15
-
-
-def test_residual_spread_is_exact_at_hints_and_fades_away():
-    grey = np.full((40, 40), 128, dtype=np.uint8)
-    laplacian = symmetric_laplacian(grey)
-    mask = np.zeros((40, 40), dtype=np.float32)
-    mask[20, 20] = 1
-    residual = np.zeros((40, 40, 2), dtype=np.float32)
-    residual[20, 20] = (30.0, -10.0)
-    out = spread_residual(laplacian, residual, mask, decay=0.01)
-    assert np.allclose(out[20, 20], (30.0, -10.0))
-    assert 0 < out[20, 25, 0] < 30 and abs(out[20, 39, 0]) < abs(out[20, 25, 0])
 
 
 def test_draft_is_full_size_and_close_to_the_final():
