@@ -25,6 +25,7 @@ from colorme_desktop.core.imageio import (
     load_image,
     save_image,
 )
+from colorme_desktop.engines.registry import ENGINE_NAMES
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
@@ -220,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True,
                    help="for one photo: PNG, JPEG, TIFF or WebP, by extension; otherwise a folder")
     p.add_argument("--hints", help="hints JSON file (one photo only)")
-    p.add_argument("--engine", choices=("neural", "levin"), help="default: the best available")
+    p.add_argument("--engine", choices=ENGINE_NAMES, help="default: the best available")
     p.add_argument("--saturation", type=_saturation, default=1.0, help="scale the colour (default 1.0)")
     p.add_argument("--overwrite", action="store_true",
                    help="redo photos whose output exists, and allow an output to be its input")
@@ -238,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="measure quality on a folder of colour photos")
     p.add_argument("folder")
     p.add_argument("--out", default="eval-results")
-    p.add_argument("--engines", default="levin,neural")
+    p.add_argument("--engines", default="levin,neural,semantic")
     p.add_argument("--hints", default="0,1,2,5,10,20,50", help="hint counts to measure")
     p.add_argument("--max-side", type=int, default=None, help="shrink photos first (faster)")
     p.set_defaults(run=_eval)

@@ -9,6 +9,9 @@ from colorme_desktop.engines.base import Engine, EngineError, WeightsNotShippedE
 log = logging.getLogger(__name__)
 
 ENGINE_NAMES = ("semantic", "neural", "levin")
+# What menus and status lines call each engine.
+ENGINE_LABELS = {"semantic": "Semantic network (DINOv2)", "neural": "Neural network (Lite0)",
+                 "levin": "Optimization (hints only)"}
 DEFAULT_ORDER = ("semantic", "neural")  # the default is the first of these whose weights load
 
 

@@ -10,12 +10,14 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from colorme_desktop.engines.registry import ENGINE_NAMES
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="colorme-desktop", description="Colorize black-and-white photos.")
     parser.add_argument("image", nargs="?", help="photo to open")
     parser.add_argument("--hints", help="hints file to apply to the photo")
-    parser.add_argument("--engine", choices=("neural", "levin"), help="default: the best available")
+    parser.add_argument("--engine", choices=ENGINE_NAMES, help="default: the best available")
     args, qt_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = QApplication([sys.argv[0], *qt_args])

@@ -17,6 +17,7 @@ from colorme_desktop.core.document import Change, Document, ImageSave, RenderKey
 from colorme_desktop.core.hints import HintsFileError, load_hints_file, save_hints_file
 from colorme_desktop.core.imageio import SAVE_FORMATS, ImageLoadError, ImageSaveError, load_image, save_image
 from colorme_desktop.core.text import plural
+from colorme_desktop.engines.registry import ENGINE_LABELS, ENGINE_NAMES
 from colorme_desktop.ui.canvas import HintCanvas, ImageCanvas, ViewState, qimage_from_array
 from colorme_desktop.ui.dialogs import Prompts, ShortcutsDialog, about_box
 from colorme_desktop.ui.palette_dock import PaletteDock
@@ -33,7 +34,6 @@ AUTOSAVE_DEBOUNCE_MS = 300
 MAX_RECENT_FILES = 8
 HIT_TOLERANCE_PX = 6.0  # screen pixels around a hint that still hit it
 ICON = Path(__file__).resolve().parents[2] / "resources" / "colorme.svg"
-ENGINE_LABELS = {"neural": "Neural network", "levin": "Optimization (hints only)"}
 
 
 class MainWindow(QMainWindow):
@@ -177,8 +177,7 @@ class MainWindow(QMainWindow):
         engine = self.menuBar().addMenu("E&ngine")
         group = QActionGroup(self)
         self.engine_actions: dict[str | None, QAction] = {}
-        for name, text in ((None, "&Best Available"), ("neural", "&Neural Network"),
-                           ("levin", "&Optimization (Levin et al.)")):
+        for name, text in ((None, "&Best Available"), *((n, ENGINE_LABELS[n]) for n in ENGINE_NAMES)):
             action = self._action(engine, text, lambda checked=False, n=name: self.set_engine(n), checkable=True)
             group.addAction(action)
             self.engine_actions[name] = action
