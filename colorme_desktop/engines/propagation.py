@@ -63,14 +63,18 @@ def affinity_laplacian(grey: np.ndarray, features: np.ndarray | None = None, fea
     return (sp.diags(degree) - w_matrix).tocsr()
 
 
-def spread(laplacian: sp.csr_matrix, values: np.ndarray, mask: np.ndarray, decay: float) -> np.ndarray:
+def spread(laplacian: sp.csr_matrix, values: np.ndarray, mask: np.ndarray, decay: float,
+           target: np.ndarray | None = None) -> np.ndarray:
     """Spread ``values`` (H, W, C) from the pixels where ``mask`` > 0.5, fading by ``decay``.
 
-    Minimises sum w_rs (x_r - x_s)^2 + decay * sum d_r x_r^2 with x fixed at the masked
-    pixels (d_r is a pixel's total affinity, so the fade is the same in flat and busy
-    regions).  decay = 0 is Levin's model: a single hint then reaches every pixel it is
-    connected to.  Solved directly: conjugate gradients needed hundreds of iterations at
-    the small decays that measure best.
+    Minimises sum w_rs (x_r - x_s)^2 + decay * sum d_r (x_r - t_r)^2 with x fixed at the
+    masked pixels (d_r is a pixel's total affinity, so the fade is the same in flat and
+    busy regions).  Away from the hints x fades toward ``target`` (zero if not given):
+    ``nonlocal_target`` makes that the change asked for at hints on the same kind of
+    thing, which reaches an object's parts that no path of alike pixels connects.
+    decay = 0 is Levin's model: a single hint then reaches every pixel it is connected
+    to.  Solved directly: conjugate gradients needed hundreds of iterations at the small
+    decays that measure best.
     """
     h, w = mask.shape
     fixed = mask.reshape(-1) > 0.5
@@ -84,6 +88,30 @@ def spread(laplacian: sp.csr_matrix, values: np.ndarray, mask: np.ndarray, decay
     degree = laplacian.diagonal()[free]
     system = (rows[:, free] + sp.diags(decay * degree + 1e-9)).tocsc()
     rhs = -(rows[:, hinted] @ flat[hinted])
+    if target is not None:
+        rhs += (decay * degree)[:, None] * target.reshape(h * w, -1)[free]
     out[free] = splu(system, permc_spec="COLAMD").solve(rhs)
     out[hinted] = flat[hinted]
     return out.reshape(h, w, -1).astype(np.float32)
+
+
+def nonlocal_target(tokens: np.ndarray, points: np.ndarray, changes: np.ndarray, size: tuple[int, int],
+                    softness: float) -> np.ndarray:
+    """The change each pixel would take from the hints on the same kind of thing.
+
+    ``tokens`` (C, h, w) are the backbone's; ``points`` (K, 2) are hint positions as
+    fractions of the width and height, ``changes`` (K, 2) the chroma change asked there.
+    Each token weighs each hint by exp((cos - 1) / softness) of their features; the
+    weighted mean change, shrunk where the total weight is below one, is brought to
+    ``size`` = (W, H).  A token like no hint gets (almost) no change.
+    """
+    c, h, w = tokens.shape
+    flat = tokens.reshape(c, -1).T.astype(np.float32)
+    flat /= np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-6)
+    cols = np.clip((points[:, 0] * w).astype(int), 0, w - 1)
+    rows = np.clip((points[:, 1] * h).astype(int), 0, h - 1)
+    at_hints = flat[rows * w + cols]
+    weights = np.exp((flat @ at_hints.T - 1.0) / softness)  # (tokens, hints)
+    total = weights.sum(axis=1, keepdims=True)
+    mean = (weights @ changes) / np.maximum(total, 1.0)
+    return cv2.resize(mean.reshape(h, w, 2).astype(np.float32), size, interpolation=cv2.INTER_LINEAR)

@@ -20,11 +20,11 @@ import cv2
 import numpy as np
 import torch
 
-from colorme_desktop.core.color import upsample_chroma
+from colorme_desktop.core.color import chroma_of_color, upsample_chroma
 from colorme_desktop.core.hints import Hint, rasterize
 from colorme_desktop.engines.base import EngineError, image_key
 from colorme_desktop.engines.dinov2 import Dinov2Small
-from colorme_desktop.engines.propagation import affinity_laplacian, feature_map, spread
+from colorme_desktop.engines.propagation import affinity_laplacian, feature_map, nonlocal_target, spread
 from colorme_desktop.engines.semantic import SemanticColorHead, backbone_size
 from colorme_desktop.engines.weights import load_checked, weights_dir
 
@@ -49,6 +49,7 @@ class SemanticSettings:
     feature_softness: float  # how strongly a change in DINOv2 features stops a hint
     decay: float  # how fast one hint's change fades; divided by N for N hints
     decay_power: float  # ... by N ** decay_power, to be exact
+    nonlocal_softness: float  # how alike in features far pixels must be to follow a hint; 0: off
 
     @classmethod
     def from_manifest(cls, entry: dict) -> SemanticSettings:
@@ -136,6 +137,23 @@ class SemanticEngine:
             state.laplacians[size] = affinity_laplacian(grey_small, features, self.settings.feature_softness)
         return state.laplacians[size]
 
+    def _nonlocal(self, state: _PhotoState, hints: Sequence[Hint], prior: np.ndarray,
+                  shape: tuple[int, int]) -> np.ndarray:
+        """Far-reaching part of the hints' change (``propagation.nonlocal_target``)."""
+        h, w = shape
+        ph, pw = prior.shape[:2]
+        points, changes = [], []
+        for hint in hints:
+            wanted = np.array(chroma_of_color(hint.color), dtype=np.float32)
+            # A long stroke counts as a few samples, not hundreds of near-copies.
+            for x, y in hint.points[::max(1, len(hint.points) // 8)]:
+                fx, fy = min(max(x / w, 0.0), 1.0), min(max(y / h, 0.0), 1.0)
+                here = prior[min(ph - 1, int(fy * ph)), min(pw - 1, int(fx * pw))]
+                points.append((fx, fy))
+                changes.append(wanted - here)
+        return nonlocal_target(state.tokens, np.array(points, dtype=np.float32), np.array(changes, dtype=np.float32),
+                               (pw, ph), self.settings.nonlocal_softness)
+
     # -------------------------------------------------------------- the interface
 
     def automatic(self, grey: np.ndarray) -> np.ndarray:
@@ -155,5 +173,6 @@ class SemanticEngine:
             hint_chroma, mask = rasterize(hints, size, scale=size[0] / w)
             change = (hint_chroma - prior) * mask[..., None]
             decay = s.decay / len(hints) ** s.decay_power
-            prior = prior + spread(self._laplacian(state, small), change, mask, decay)
+            target = self._nonlocal(state, hints, prior, grey.shape) if s.nonlocal_softness > 0 else None
+            prior = prior + spread(self._laplacian(state, small), change, mask, decay, target)
         return upsample_chroma(prior, grey, edge_aware=True)

@@ -32,10 +32,10 @@ from colorme_desktop.training.semantic_train import HEAD_FILE as RUN_HEAD_FILE
 log = logging.getLogger(__name__)
 
 START = SemanticSettings(temperature=0.6, blend=0.5, working_side=256, draft_side=128,
-                         feature_softness=0.1, decay=1e-3, decay_power=1.0)
+                         feature_softness=0.1, decay=1e-3, decay_power=1.0, nonlocal_softness=0.0)
 AUTOMATIC_GRID = {"temperature": (0.35, 0.5, 0.7, 1.0), "blend": (0.0, 0.3, 0.6, 1.0)}
 HINT_GRID = {"feature_softness": (0.03, 0.1, 0.3, 1e9), "decay": (1e-5, 1e-4, 1e-3, 1e-2),
-             "decay_power": (0.5, 1.0, 2.0)}
+             "decay_power": (0.5, 1.0, 2.0), "nonlocal_softness": (0.0, 0.05, 0.1, 0.2)}
 HINT_COUNTS = (1, 5, 20, 50)
 
 

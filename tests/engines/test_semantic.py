@@ -15,7 +15,7 @@ from colorme_desktop.engines.semantic import SemanticColorHead, backbone_size
 from colorme_desktop.engines.semantic_engine import SemanticEngine, SemanticSettings
 
 SETTINGS = SemanticSettings(temperature=0.6, blend=0.5, working_side=96, draft_side=48,
-                            feature_softness=0.1, decay=1e-4, decay_power=1.0)
+                            feature_softness=0.1, decay=1e-4, decay_power=1.0, nonlocal_softness=0.0)
 
 
 class CountingBackbone(Dinov2Small):
@@ -122,5 +122,26 @@ def test_settings_come_only_from_the_manifest():
     with pytest.raises(EngineError):
         SemanticSettings.from_manifest({"inference": {"temperature": "hot"}})
     values = {"temperature": 0.5, "blend": 0.4, "working_side": 200, "draft_side": 100,
-              "feature_softness": 0.2, "decay": 0.01, "decay_power": 1.5}
+              "feature_softness": 0.2, "decay": 0.01, "decay_power": 1.5, "nonlocal_softness": 0.1}
     assert SemanticSettings.from_manifest({"inference": values}).working_side == 200
+
+
+def test_a_hint_reaches_the_same_thing_beyond_a_wall_but_not_the_wall():
+    """Sky left and right of a tower: the hint on the left sky also colours the right sky."""
+    from colorme_desktop.engines.propagation import nonlocal_target
+
+    tokens = np.zeros((4, 8, 12), dtype=np.float32)
+    tokens[0] = 1.0  # sky everywhere ...
+    tokens[:, :, 4:8] = 0.0
+    tokens[1, :, 4:8] = 1.0  # ... but a tower in the middle columns
+    grey = np.full((40, 60), 200, dtype=np.uint8)
+    grey[:, 20:40] = 80
+    target = nonlocal_target(tokens, np.array([[0.05, 0.5]]), np.array([[12.0, -6.0]]), (60, 40), softness=0.1)
+    values = np.zeros((40, 60, 2), dtype=np.float32)
+    mask = np.zeros((40, 60), dtype=np.float32)
+    values[20, 3], mask[20, 3] = (12.0, -6.0), 1.0
+    out = spread(affinity_laplacian(grey), values, mask, decay=1e-2, target=target)
+    assert np.abs(out[:, 48:, 0] - 12.0).max() < 1.5  # the far sky follows
+    assert np.abs(out[:, 24:36]).max() < 1.5  # the tower does not
+    without = spread(affinity_laplacian(grey), values, mask, decay=1e-2)
+    assert np.abs(without[:, 48:, 0]).max() < 1.0  # edges alone would stop it at the tower
