@@ -119,6 +119,29 @@ def rasterize(hints: Sequence[Hint], size: tuple[int, int], scale: float = 1.0
     return table[owner], (owner > 0).astype(np.float32)
 
 
+def paint_exact(chroma: np.ndarray, hints: Sequence[Hint]) -> np.ndarray:
+    """Set each hinted pixel of a full-resolution chroma (H, W, 2) to its hint's colour.
+
+    Engines solve at a working size and upsample; this makes what the user painted exact
+    at every pixel under the brush afterwards.  Each hint is drawn on a canvas the size of
+    its own bounding box, so the cost follows the painted area, not the photo's size.
+    """
+    height, width = chroma.shape[:2]
+    for hint in hints:
+        xs = [x for x, _ in hint.points]
+        ys = [y for _, y in hint.points]
+        reach = hint.radius + 2
+        x0, y0 = max(0, int(math.floor(min(xs) - reach))), max(0, int(math.floor(min(ys) - reach)))
+        x1, y1 = min(width, int(math.ceil(max(xs) + reach)) + 1), min(height, int(math.ceil(max(ys) + reach)) + 1)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        local = Hint(tuple((x - x0, y - y0) for x, y in hint.points), hint.color, hint.radius)
+        colour, mask = rasterize([local], (x1 - x0, y1 - y0))
+        region = chroma[y0:y1, x0:x1]
+        region[mask > 0] = colour[mask > 0]
+    return chroma
+
+
 def _densify(points: Iterable[tuple[float, float]], scale: float) -> list[tuple[float, float]]:
     points = list(points)
     out = [points[0]]

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from colorme_desktop.core.color import chroma_of_color, upsample_chroma
-from colorme_desktop.core.hints import Hint, rasterize
+from colorme_desktop.core.hints import Hint, paint_exact, rasterize
 from colorme_desktop.engines.base import EngineError, image_key
 from colorme_desktop.engines.dinov2 import Dinov2Small
 from colorme_desktop.engines.propagation import affinity_laplacian, feature_map, nonlocal_target, spread
@@ -175,4 +175,4 @@ class SemanticEngine:
             decay = s.decay / len(hints) ** s.decay_power
             target = self._nonlocal(state, hints, prior, grey.shape) if s.nonlocal_softness > 0 else None
             prior = prior + spread(self._laplacian(state, small), change, mask, decay, target)
-        return upsample_chroma(prior, grey, edge_aware=True)
+        return paint_exact(upsample_chroma(prior, grey, edge_aware=True), hints)

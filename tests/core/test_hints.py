@@ -131,3 +131,16 @@ def test_upper_case_colours_and_a_byte_order_mark_are_accepted(tmp_path):
     path = tmp_path / "h.json"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps({**GOOD, "hints": [{"x": 1, "y": 2, "color": "#A1B2C3"}]}).encode())
     assert load_hints_file(path)[0].color == (161, 178, 195)
+
+
+def test_paint_exact_sets_exactly_the_pixels_under_each_hint():
+    from colorme_desktop.core.hints import paint_exact
+
+    chroma = np.zeros((50, 80, 2), dtype=np.float32)
+    hints = [point_hint(10.5, 10.5, (200, 20, 20), radius=2),
+             Hint(((40.0, 30.0), (70.0, 30.0)), (20, 20, 200), 1.5),
+             point_hint(79.5, 49.5, (20, 200, 20), radius=3)]  # partly outside the photo
+    expected_colour, expected_mask = rasterize(hints, (80, 50))
+    out = paint_exact(chroma.copy(), hints)
+    assert np.allclose(out[expected_mask > 0], expected_colour[expected_mask > 0], atol=1e-3)
+    assert not out[expected_mask == 0].any()
