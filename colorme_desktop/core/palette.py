@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from colorme_desktop.core.color import chroma_of, compose, luma, resize_to_max_side
 
@@ -44,6 +43,10 @@ def _clusters(rgb: np.ndarray, count: int, seed: int, max_side: int) -> tuple[li
     small = resize_to_max_side(rgb, max_side).reshape(-1, 3).astype(np.float32)
     if len(small) == 0:
         return [], []
+    # Imported here: scikit-learn takes about 2 s to import on two cores, and the window
+    # would otherwise pay for it before it can show (only the worker ever clusters).
+    from sklearn.cluster import KMeans
+
     clusters = min(count, len(np.unique(small, axis=0)))
     model = KMeans(n_clusters=clusters, n_init=3, random_state=seed).fit(small)
     sizes = np.bincount(model.labels_, minlength=clusters)

@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
 
     def open_initial() -> None:
+        # The engine (torch, weights: seconds) loads in the worker while the photo is read
+        # and painted, rather than after.
+        window.start_engine()
         requested = Path(args.image) if args.image else None
         # Work a crash left behind is offered first, also when a photo was asked for:
         # opening the photo would otherwise hide it until the next start without one.

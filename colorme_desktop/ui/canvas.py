@@ -61,6 +61,7 @@ class ImageCanvas(QWidget):
         self.view = view
         self.title = title
         self.image: QImage | None = None
+        self.notice = ""  # what is happening (e.g. "Colorizing..."), drawn over the image
         self.tool = Tool.PAINT
         self._pan_from: QPointF | None = None
         self.setMinimumSize(160, 120)
@@ -76,6 +77,11 @@ class ImageCanvas(QWidget):
     def set_image(self, image: QImage | None) -> None:
         self.image = image
         self._on_view_changed()
+
+    def set_notice(self, text: str) -> None:
+        if text != self.notice:
+            self.notice = text
+            self.update()
 
     def _on_view_changed(self) -> None:
         self.update()
@@ -123,7 +129,7 @@ class ImageCanvas(QWidget):
         if self.image is None:
             painter.setPen(self.palette().text().color())
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
-                             "Open a photo (Ctrl+O) or drop one here")
+                             self.notice or "Open a photo (Ctrl+O) or drop one here")
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale() < 2.0)
         painter.drawImage(self.image_rect(), self.image)
@@ -134,6 +140,11 @@ class ImageCanvas(QWidget):
         painter.fillRect(label, QColor(0, 0, 0, 150))
         painter.setPen(QColor(255, 255, 255))
         painter.drawText(label, Qt.AlignmentFlag.AlignCenter, self.title)
+        if self.notice:
+            box = painter.fontMetrics().boundingRect(self.notice).adjusted(-10, -6, 10, 6)
+            box.moveCenter(self.rect().center())
+            painter.fillRect(box, QColor(0, 0, 0, 170))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self.notice)
 
     def paint_overlay(self, painter: QPainter) -> None:
         """Hook for canvases that draw on top of the image."""

@@ -4,14 +4,16 @@ the ``Document`` (which owns all the state) and to the colorize worker."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QStandardPaths, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QSplitter
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QProgressBar, QSplitter, QWidget
 
 from colorme_desktop.core.document import Change, Document, ImageSave, RenderKey, Tool, Unsaved, clamp_radius
 from colorme_desktop.core.hints import HintsFileError, load_hints_file, save_hints_file
@@ -34,6 +36,27 @@ AUTOSAVE_DEBOUNCE_MS = 300
 MAX_RECENT_FILES = 8
 HIT_TOLERANCE_PX = 6.0  # screen pixels around a hint that still hit it
 ICON = Path(__file__).resolve().parents[2] / "resources" / "colorme.svg"
+# Set (to anything) to log the wall-clock time of the first paint of the window and of the
+# first colour; benchmarks/run.py measures start-up with it in a fresh process.
+STARTUP_LOG_ENV = "COLORME_STARTUP_LOG"
+STARTING_TEXT = "Starting the colorization engine..."
+COLORIZING_TEXT = "Colorizing..."
+
+
+class _FirstPaintLog(QObject):
+    """Logs ``startup: <what> <time.time()>`` once ``widget`` has painted while ``ready()``."""
+
+    def __init__(self, widget: QWidget, what: str, ready: Callable[[], bool]) -> None:
+        super().__init__(widget)
+        self._what, self._ready = what, ready
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint and self._ready():
+            watched.removeEventFilter(self)
+            # Logged from the next turn of the event loop: after this paint has finished.
+            QTimer.singleShot(0, lambda: log.info("startup: %s %.6f", self._what, time.time()))
+        return False
 
 
 class MainWindow(QMainWindow):
@@ -60,6 +83,9 @@ class MainWindow(QMainWindow):
         self._saving: ImageSave | None = None
         self._after_image_save: Callable[[], object] | None = None
         self._closed = False
+        self._engine_starting = False
+        self._busy = False
+        self._failure = ""  # why the photo has no colour, while it has none
 
         self.view = ViewState()
         self.original_canvas = ImageCanvas(self.view, "Original")
@@ -80,6 +106,14 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.zoom_label = QLabel()
         self.status_label = QLabel()
+        self.activity_label = QLabel()
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setRange(0, 0)  # indeterminate: how long a step takes is not known
+        self.busy_bar.setMaximumWidth(80)
+        self.busy_bar.setTextVisible(False)
+        self.busy_bar.hide()
+        self.statusBar().addPermanentWidget(self.activity_label)
+        self.statusBar().addPermanentWidget(self.busy_bar)
         self.statusBar().addPermanentWidget(self.zoom_label)
         self.statusBar().addPermanentWidget(self.status_label)
 
@@ -87,6 +121,7 @@ class MainWindow(QMainWindow):
         self.worker.result_ready.connect(self._on_result_ready)
         self.worker.palette_ready.connect(self._on_palette_ready)
         self.worker.failed.connect(self._on_worker_failed)
+        self.worker.engine_starting.connect(self._on_engine_starting)
         self.worker.engine_changed.connect(self._on_engine_changed)
         self.worker.busy_changed.connect(self._on_busy_changed)
         self.save_finished.connect(self._on_save_finished)
@@ -115,6 +150,10 @@ class MainWindow(QMainWindow):
         self.document.add_listener(self._on_document_changed)
         self._show_brush()
         self._update_actions()
+        if os.environ.get(STARTUP_LOG_ENV):
+            _FirstPaintLog(self.hint_canvas, "window_shown", lambda: True)
+            _FirstPaintLog(self.result_canvas, "first_colour",
+                           lambda: self.document.result is not None and not self.result_canvas.notice)
 
     # ================================================================ menus
     def _action(self, menu, text: str, slot, shortcut=None, checkable=False) -> QAction:
@@ -234,7 +273,14 @@ class MainWindow(QMainWindow):
             if not self.drag_timer.isActive():
                 self.drag_timer.start()
         if change & Change.RESULT:
-            self.result_canvas.set_image(qimage_from_array(doc.result) if doc.result is not None else None)
+            if doc.result is not None:
+                self._failure = ""
+                self.result_canvas.set_image(qimage_from_array(doc.result))
+            else:
+                # Until the colour comes, the grey photo (the hint pane's image) with a
+                # notice of what is happening, never an empty pane asking for a photo.
+                self.result_canvas.set_image(self.hint_canvas.image if doc.image is not None else None)
+            self._show_activity()
             self._start_pending_save()
         if change & (Change.HINTS | Change.RENDER | Change.SAVED):
             self.autosave_timer.start()
@@ -243,6 +289,7 @@ class MainWindow(QMainWindow):
     def _show_new_image(self) -> None:
         image = self.document.image
         self.shown_generation = self.generation  # results still on their way are for the old photo
+        self._failure = ""
         self._request_keys.clear()
         self._palette_keys.clear()
         self._result_palette = []
@@ -575,6 +622,10 @@ class MainWindow(QMainWindow):
             self._result_palette = []  # another engine colours the photo differently
         self.document.set_engine(name)
 
+    def start_engine(self) -> None:
+        """Create the engine in the worker now, so it loads while the window paints."""
+        self.worker.prepare(self.document.engine)
+
     def zoom_actual(self) -> None:
         self.view.set(zoom=1.0, centre=self.hint_canvas.centre())
 
@@ -617,17 +668,43 @@ class MainWindow(QMainWindow):
             message += " The image was not saved."
         self.statusBar().showMessage(message, 15000)
         self.palette_dock.engine_label.setToolTip(message)
+        self._engine_starting = False  # a factory that raised never reports engine_changed
+        self._failure = "No colour: the colorization failed (see the status bar)."
+        self._show_activity()
 
     @Slot(str, str)
     def _on_engine_changed(self, name: str, note: str) -> None:
+        self._engine_starting = False
+        self._show_activity()
         self.palette_dock.engine_label.setText(f"Engine: {ENGINE_LABELS.get(name, name)}")
         if note:
             self.statusBar().showMessage(note, 15000)
             self.palette_dock.engine_label.setToolTip(note)
 
+    @Slot()
+    def _on_engine_starting(self) -> None:
+        self._engine_starting = True
+        self._show_activity()
+
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
+        self._busy = busy
+        self._show_activity()
+
+    def _show_activity(self) -> None:
+        """Status bar and result pane say what the worker is doing, if anything."""
+        if self._engine_starting:
+            text = STARTING_TEXT
+        elif self._busy and self.document.image is not None:
+            text = COLORIZING_TEXT
+        else:
+            text = ""
+        self.activity_label.setText(text)
+        busy = self._busy or self._engine_starting
+        self.busy_bar.setVisible(busy)
         self.palette_dock.busy.setVisible(busy)
+        waiting = self.document.image is not None and self.document.result is None
+        self.result_canvas.set_notice((text or self._failure) if waiting else "")
 
     # ================================================================ recovery
     @Slot()

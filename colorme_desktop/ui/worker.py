@@ -39,6 +39,14 @@ class ColorizeRequest:
     draft: bool = False  # the user is still dragging: speed over accuracy
 
 
+@dataclass(frozen=True)
+class _Prepare:
+    """A request to create the engine only (no photo yet)."""
+
+    engine_name: str | None
+    generation: int = -1  # what a failure is reported under: no result of the window's
+
+
 def default_engine_factory(name: str | None) -> tuple[object, str | None]:
     from colorme_desktop.engines.registry import create_engine
 
@@ -49,6 +57,7 @@ class ColorizeWorker(QThread):
     result_ready = Signal(int)  # generation; take_result() returns (rgb, chroma)
     palette_ready = Signal(int)  # generation; take_palette() returns [(r, g, b), ...]
     failed = Signal(int, str)  # generation, message for the user
+    engine_starting = Signal()  # creating an engine (importing torch, loading weights) begins
     engine_changed = Signal(str, str)  # engine name, note ("" when none)
     busy_changed = Signal(bool)
 
@@ -56,7 +65,7 @@ class ColorizeWorker(QThread):
         super().__init__(parent)
         self._factory = engine_factory
         self._wake = threading.Condition()  # guards _pending and _stopping
-        self._pending: ColorizeRequest | None = None
+        self._pending: ColorizeRequest | _Prepare | None = None
         self._stopping = False
         self._engine = None
         self._engine_request: str | None = "unset"
@@ -87,6 +96,20 @@ class ColorizeWorker(QThread):
         if not self.isRunning():
             self.start()
 
+    def prepare(self, engine_name: str | None = None) -> None:
+        """Create the engine now, before any photo asks for it.
+
+        Importing torch and loading weights takes seconds; started while the window paints
+        and the photo is read, that time overlaps with them instead of following them.  A
+        colorize request already waiting is never replaced (it creates the engine anyway).
+        """
+        with self._wake:
+            if self._pending is None:
+                self._pending = _Prepare(engine_name)
+                self._wake.notify()
+        if not self.isRunning():
+            self.start()
+
     def stop(self) -> None:
         """Ask the thread to finish its current step and wait for it (never terminate())."""
         with self._wake:
@@ -95,7 +118,7 @@ class ColorizeWorker(QThread):
             self._wake.notify()
         self.wait()
 
-    def _take(self) -> ColorizeRequest | None:
+    def _take(self) -> ColorizeRequest | _Prepare | None:
         with self._wake:
             while self._pending is None and not self._stopping:
                 self._wake.wait()
@@ -111,6 +134,7 @@ class ColorizeWorker(QThread):
     def _ensure_engine(self, name: str | None) -> None:
         if self._engine is not None and name == self._engine_request:
             return
+        self.engine_starting.emit()
         self._engine, note = self._factory(name)
         self._engine_request = name
         self._last_key = None
@@ -123,7 +147,10 @@ class ColorizeWorker(QThread):
                 return
             self.busy_changed.emit(True)
             try:
-                self._process(request)
+                if isinstance(request, _Prepare):
+                    self._ensure_engine(request.engine_name)
+                else:
+                    self._process(request)
             except MemoryError:
                 self.failed.emit(request.generation, "Not enough memory to colorize this image.")
             except Exception as exc:  # noqa: BLE001 - any engine failure is reported, the thread lives on

@@ -57,3 +57,13 @@ def test_compose_refuses_colour_that_is_not_a_number(bad):
         compose(grey, chroma)
     with pytest.raises(ColourError, match="saturation"):
         compose(grey, np.zeros_like(chroma), saturation=bad)
+
+
+def test_compose_of_a_tall_image_equals_composing_each_row_alone():
+    """compose works in bands of rows: rows past the first band must come out the same."""
+    rng = np.random.default_rng(3)
+    grey = rng.integers(0, 256, (300, 7), dtype=np.uint8)
+    chroma = rng.normal(0, 80, (300, 7, 2)).astype(np.float32)  # many pixels out of gamut
+    whole = compose(grey, chroma, 1.3)
+    rows = np.concatenate([compose(grey[r:r + 1], chroma[r:r + 1], 1.3) for r in range(300)])
+    assert np.array_equal(whole, rows)

@@ -1,0 +1,55 @@
+"""The window says what it is doing while the engine starts and while colour is computed."""
+
+import threading
+
+from colorme_desktop.ui.main_window import COLORIZING_TEXT, STARTING_TEXT
+
+TIMEOUT = 5000
+
+
+def test_engine_start_is_announced_and_the_grey_photo_shows_meanwhile(qtbot, make_window, fake_engine, grey_photo):
+    release = threading.Event()
+
+    def slow_factory(name):
+        release.wait(timeout=10)  # as importing torch and loading weights would
+        return fake_engine, None
+
+    win = make_window(engine_factory=slow_factory)
+    win.open_path(grey_photo)
+    qtbot.waitUntil(lambda: win.activity_label.text() == STARTING_TEXT, timeout=TIMEOUT)
+    assert win.busy_bar.isVisible()
+    # The result pane shows the photo (grey for now) and why it has no colour yet.
+    assert win.result_canvas.image is win.hint_canvas.image
+    assert win.result_canvas.notice == STARTING_TEXT
+    release.set()
+    qtbot.waitUntil(lambda: win.document.result is not None and not win.busy_bar.isVisible(), timeout=TIMEOUT)
+    assert win.activity_label.text() == "" and win.result_canvas.notice == ""
+    assert win.result_canvas.image is not win.hint_canvas.image
+
+
+def test_computing_is_announced_until_the_result_arrives(qtbot, window, fake_engine, grey_photo):
+    fake_engine.gate = threading.Event()
+    window.open_path(grey_photo)
+    qtbot.waitUntil(lambda: window.activity_label.text() == COLORIZING_TEXT, timeout=TIMEOUT)
+    assert window.busy_bar.isVisible() and window.result_canvas.notice == COLORIZING_TEXT
+    fake_engine.gate.set()
+    qtbot.waitUntil(lambda: window.document.result_is_current and not window.busy_bar.isVisible(), timeout=TIMEOUT)
+    assert window.activity_label.text() == ""
+
+
+def test_a_failed_first_result_says_so_in_the_result_pane(qtbot, window, fake_engine, grey_photo):
+    fake_engine.fail_next = True
+    window.open_path(grey_photo)
+    qtbot.waitUntil(lambda: "failed" in window.result_canvas.notice, timeout=TIMEOUT)
+    assert "Open a photo" not in window.result_canvas.notice
+    assert not window.busy_bar.isVisible()
+
+
+def test_start_engine_creates_the_engine_before_any_photo(qtbot, make_window, fake_engine):
+    made = []
+    win = make_window(engine_factory=lambda name: (made.append(name), (fake_engine, None))[1])
+    with qtbot.waitSignal(win.worker.engine_changed, timeout=TIMEOUT):
+        win.start_engine()
+    assert made == [None]
+    qtbot.waitUntil(lambda: not win.busy_bar.isVisible(), timeout=TIMEOUT)
+    assert win.activity_label.text() == ""  # nothing to colorize yet: not "Colorizing..."
