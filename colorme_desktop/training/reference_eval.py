@@ -84,6 +84,12 @@ def subject_pairs(photos: list[Path], max_side: int, backbone) -> list[Pair]:
     return pairs
 
 
+def _spread(pairs: list[Pair], count: int) -> list[Pair]:
+    """``count`` pairs evenly over the list (sorted by source), so every source is seen."""
+    step = max(1.0, len(pairs) / count)
+    return [pairs[int(i * step)] for i in range(min(count, len(pairs)))]
+
+
 def _tile(rgb: np.ndarray) -> Image.Image:
     image = Image.fromarray(rgb)
     image.thumbnail((TILE, TILE), Image.Resampling.LANCZOS)
@@ -97,6 +103,7 @@ def main() -> None:
     parser.add_argument("--sheet", type=Path, default=Path("docs/reference-contact-sheet.jpg"))
     parser.add_argument("--max-side", type=int, default=384)
     parser.add_argument("--sheet-rows", type=int, default=8)
+    parser.add_argument("--pairs", type=int, default=12, help="pairs of each kind, spread over the photos")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if "test" in args.folder.resolve().parts:
@@ -106,7 +113,8 @@ def main() -> None:
     log.info("automatic baseline: %s engine%s", engine.name, f" ({note})" if note else "")
     backbone = getattr(engine, "backbone", None) or load_backbone()
     photos = list_photos(args.folder)
-    pairs = crop_pairs(photos, args.max_side) + subject_pairs(photos, args.max_side, backbone)
+    pairs = _spread(crop_pairs(photos, args.max_side), args.pairs)
+    pairs += _spread(subject_pairs(photos, args.max_side, backbone), args.pairs)
     variants = {"reference-guided": {}, "final layer": {"layer": 12}}
     rows, shown = [], []
     start = time.perf_counter()
