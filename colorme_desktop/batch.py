@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from colorme_desktop.core.batch_plan import BatchItem
@@ -50,6 +51,7 @@ class BatchOptions:
     # Given only by callers that need their own engine (tests: a fake one).  It must be
     # importable by name (a module-level function) to reach worker processes.
     engine_factory: EngineFactory | None = None
+    reference: Path | None = None  # a colour photo whose colours every photo takes (--reference)
 
 
 @dataclass
@@ -75,10 +77,27 @@ def default_jobs() -> int:
 def make_engine(options: BatchOptions) -> tuple[Engine, str | None]:
     """(engine, note about a fallback); raises EngineError, e.g. for weights that fail to load."""
     if options.engine_factory is not None:
-        return options.engine_factory(), None
-    from colorme_desktop.engines.registry import create_engine
+        engine, note = options.engine_factory(), None
+    else:
+        from colorme_desktop.engines.registry import create_engine
 
-    return create_engine(options.engine)
+        engine, note = create_engine(options.engine)
+    if options.reference is not None:
+        engine = with_reference(engine, options.reference)
+    return engine, note
+
+
+def with_reference(engine: Engine, path: Path) -> Engine:
+    """``engine`` taking its colours from the colour photo at ``path`` where it matches."""
+    from colorme_desktop.engines.reference import ReferenceGuided
+
+    try:
+        image = load_image(path)
+    except ImageLoadError as exc:
+        raise EngineError(f"Cannot use the reference photo: {exc}") from None
+    if image.rgb is None:
+        raise EngineError(f"The reference photo {path.name} is grey; it has no colours to give.")
+    return ReferenceGuided(engine, image.rgb)
 
 
 def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0) -> ItemResult:

@@ -70,6 +70,10 @@ def _colorize_one(args: argparse.Namespace) -> None:
         print(f"note: {note}", file=sys.stderr)
     try:
         engine, note = create_engine(args.engine)
+        if args.reference:
+            from colorme_desktop.batch import with_reference
+
+            engine = with_reference(engine, Path(args.reference))
     except EngineError as exc:
         raise CommandError(str(exc)) from None
     if note:
@@ -97,7 +101,8 @@ def _colorize_many(args: argparse.Namespace) -> int:
     failures = [(problem.source, problem.message) for problem in plan.problems]
     written = 0
     if plan.items:
-        options = BatchOptions(engine=args.engine, saturation=args.saturation)
+        options = BatchOptions(engine=args.engine, saturation=args.saturation,
+                               reference=Path(args.reference) if args.reference else None)
         jobs = args.jobs or default_jobs()
         try:
             engine, note = make_engine(options)
@@ -222,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for one photo: PNG, JPEG, TIFF or WebP, by extension; otherwise a folder")
     p.add_argument("--hints", help="hints JSON file (one photo only)")
     p.add_argument("--engine", choices=ENGINE_NAMES, help="default: the best available")
+    p.add_argument("--reference", metavar="PHOTO",
+                   help="a colour photo of a similar scene: its colours go where its content matches")
     p.add_argument("--saturation", type=_saturation, default=1.0, help="scale the colour (default 1.0)")
     p.add_argument("--overwrite", action="store_true",
                    help="redo photos whose output exists, and allow an output to be its input")

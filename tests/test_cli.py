@@ -86,3 +86,43 @@ def test_install_desktop_entry(tmp_path, monkeypatch, capsys):
     entry = (tmp_path / "applications" / "colorme.desktop").read_text()
     assert "Exec=" in entry and "colorme" in entry and "%f" in entry
     assert (tmp_path / "icons" / "hicolor" / "scalable" / "apps" / "colorme.svg").exists()
+
+
+def _swapped_pair_files(tmp_path):
+    from tests.engines.test_reference import swapped_pair
+
+    reference, target = swapped_pair()
+    Image.fromarray(reference).save(tmp_path / "reference.png")
+    Image.fromarray(target).convert("L").save(tmp_path / "grey.png")
+    return tmp_path / "reference.png", tmp_path / "grey.png"
+
+
+def test_colorize_with_a_reference_takes_its_colours(tmp_path):
+    reference, grey = _swapped_pair_files(tmp_path)
+    out = tmp_path / "out.png"
+    assert main(["colorize", str(grey), "-o", str(out), "--engine", "levin", "--reference", str(reference)]) == 0
+    rgb = np.asarray(Image.open(out)).astype(int)
+    # The grey photo has flat on the left and texture on the right; the reference the reverse.
+    assert rgb[:, 10:70, 2].mean() > rgb[:, 10:70, 0].mean() + 60  # flat: blue
+    assert rgb[:, 100:160, 0].mean() > rgb[:, 100:160, 2].mean() + 60  # texture: red
+
+
+def test_a_folder_with_a_reference(tmp_path):
+    reference, grey = _swapped_pair_files(tmp_path)
+    photos = tmp_path / "album"
+    photos.mkdir()
+    grey.rename(photos / "grey.png")
+    out = tmp_path / "out"
+    assert main(["colorize", str(photos), "-o", str(out), "--engine", "levin", "--reference", str(reference),
+                 "-j", "1", "-q"]) == 0
+    rgb = np.asarray(Image.open(out / "grey.png")).astype(int)
+    assert rgb[:, 10:70, 2].mean() > rgb[:, 10:70, 0].mean() + 60
+
+
+def test_a_grey_reference_is_refused_in_one_line(tmp_path, grey_png, capsys):
+    code = main(["colorize", str(grey_png), "-o", str(tmp_path / "o.png"), "--engine", "levin",
+                 "--reference", str(grey_png)])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "grey" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.png").exists()

@@ -82,6 +82,7 @@ class RenderKey:
     saturation: float
     engine: str | None
     draft: bool = False  # a quick result while the user drags: never what gets saved
+    reference: int = 0  # which colour photo the colours come from (0: none)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,9 @@ class Document:
         self._result: np.ndarray | None = None
         self._result_key: RenderKey | None = None
         self._pending_save: Path | None = None
+        self._reference: LoadedImage | None = None  # a colour photo to take colours from
+        self.reference_path: Path | None = None
+        self._reference_number = 0
 
     # ------------------------------------------------------------ listening
     def add_listener(self, listener: Listener) -> None:
@@ -161,7 +165,12 @@ class Document:
         return self._history.can_redo()
 
     def render_key(self) -> RenderKey:
-        return RenderKey(self._photo, self.shown_hints, self.saturation, self.engine)
+        return RenderKey(self._photo, self.shown_hints, self.saturation, self.engine,
+                         reference=self._reference_number if self._reference is not None else 0)
+
+    @property
+    def reference_rgb(self) -> np.ndarray | None:
+        return self._reference.rgb if self._reference is not None else None
 
     @property
     def result_is_current(self) -> bool:
@@ -356,6 +365,14 @@ class Document:
         if engine != self.engine:
             self.engine = engine
             self._changed(Change.RENDER)
+
+    def set_reference(self, image: LoadedImage | None, path: Path | None = None) -> None:
+        """Take colours from a colour photo of a similar scene (None: stop); kept across photos."""
+        if image is not None and image.rgb is None:
+            raise ValueError("a reference photo must have colour")
+        self._reference, self.reference_path = image, path if image is not None else None
+        self._reference_number += 1
+        self._changed(Change.RENDER)
 
     def set_result(self, rgb: np.ndarray, key: RenderKey) -> None:
         """A result for ``key``; one for another photo is dropped."""

@@ -75,6 +75,18 @@ def vivid_colors(rgb: np.ndarray, count: int = 5, seed: int = 0) -> list[Color]:
     return (colourful + greys)[:count]
 
 
+def photo_colors(rgb: np.ndarray, count: int = 5, seed: int = 0) -> list[Color]:
+    """A colour photo's own main colours, colourful ones first (a reference photo's palette).
+
+    Like ``vivid_colors`` but unenhanced: a real photo's colours are what the user wants.
+    """
+    centres, sizes = _clusters(resize_to_max_side(rgb, 96), count + 3, seed, 96)
+    ranked = sorted(zip(centres, sizes), key=lambda item: -item[1] * max(_chroma_of_colour(item[0]), 1.0))
+    colourful = [c for c, _ in ranked if _chroma_of_colour(c) >= _GREY_CHROMA]
+    greys = [c for c, _ in ranked if _chroma_of_colour(c) < _GREY_CHROMA]
+    return (colourful + greys)[:count]
+
+
 class RecentColours:
     """Recently used colours in fixed places, so a swatch is where the hand remembers it.
 

@@ -106,6 +106,20 @@ class Prompts:
     def error(self, parent: QWidget, title: str, message: str) -> None:
         QMessageBox.warning(parent, title, message)
 
+    def folder_job(self, parent: QWidget, start: str):
+        """The options of File > Colorize Folder..., or None when cancelled."""
+        from colorme_desktop.ui.batch_dialog import FolderDialog
+
+        dialog = FolderDialog(parent, start)
+        return dialog.job() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+    def batch_summary(self, parent: QWidget, summary) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning if summary.failures else QMessageBox.Icon.Information,
+                          "Colorize Folder", summary.text(), QMessageBox.StandardButton.Ok, parent)
+        if summary.failures:
+            box.setDetailedText(summary.details())
+        box.exec()
+
 
 def about_box(parent: QWidget) -> QMessageBox:
     model_card = QUrl.fromLocalFile(str(MODEL_CARD)).toString()

@@ -13,13 +13,26 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QStandardPaths, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QProgressBar, QSplitter, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QProgressDialog,
+    QSplitter,
+    QWidget,
+)
 
+from colorme_desktop.batch import BatchOptions, ItemResult
+from colorme_desktop.core.batch_plan import BatchPlanError, plan_batch
 from colorme_desktop.core.document import Change, Document, ImageSave, RenderKey, Tool, Unsaved, clamp_radius
 from colorme_desktop.core.hints import HintsFileError, load_hints_file, save_hints_file
 from colorme_desktop.core.imageio import SAVE_FORMATS, ImageLoadError, ImageSaveError, load_image, save_image
+from colorme_desktop.core.palette import photo_colors
 from colorme_desktop.core.text import plural
 from colorme_desktop.engines.registry import ENGINE_LABELS, ENGINE_NAMES
+from colorme_desktop.ui.batch_dialog import BatchSummary, BatchThread, FolderJob, record
 from colorme_desktop.ui.canvas import HintCanvas, ImageCanvas, ViewState, qimage_from_array
 from colorme_desktop.ui.dialogs import Prompts, ShortcutsDialog, about_box
 from colorme_desktop.ui.palette_dock import PaletteDock
@@ -86,6 +99,10 @@ class MainWindow(QMainWindow):
         self._engine_starting = False
         self._busy = False
         self._failure = ""  # why the photo has no colour, while it has none
+        self._engine_factory = engine_factory
+        self.batch: BatchThread | None = None  # File > Colorize Folder... while it runs
+        self.batch_progress: QProgressDialog | None = None
+        self._batch_summary = BatchSummary()
 
         self.view = ViewState()
         self.original_canvas = ImageCanvas(self.view, "Original")
@@ -180,6 +197,12 @@ class MainWindow(QMainWindow):
         self.save_hints_action = self._action(file_menu, "Save Hi&nts", self.save_hints, "Ctrl+H")
         self.save_hints_as_action = self._action(file_menu, "Save Hints As...", self.save_hints_as)
         file_menu.addSeparator()
+        self.reference_action = self._action(file_menu, "Colours From &Photo...", self.reference_dialog)
+        self.reference_action.setToolTip("Take colours from a colour photo of a similar scene")
+        self.clear_reference_action = self._action(file_menu, "Stop Using the Colour Photo",
+                                                   lambda: self.set_reference(None))
+        self.colorize_folder_action = self._action(file_menu, "Colorize &Folder...", self.colorize_folder_dialog)
+        file_menu.addSeparator()
         self.quit_action = self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         edit = self.menuBar().addMenu("&Edit")
@@ -250,6 +273,8 @@ class MainWindow(QMainWindow):
         self.undo_action.setEnabled(doc.can_undo())
         self.redo_action.setEnabled(doc.can_redo())
         self.delete_action.setEnabled(doc.selected is not None)
+        self.clear_reference_action.setEnabled(doc.reference_rgb is not None)
+        self.colorize_folder_action.setEnabled(self.batch is None)
         self.setWindowModified(bool(doc.unsaved()))
         name = doc.image_path.name if doc.image_path else "ColorMe"
         self.setWindowTitle(f"{name}[*] - ColorMe" if has_image else "ColorMe[*]")
@@ -529,6 +554,122 @@ class MainWindow(QMainWindow):
         if then is not None:
             QTimer.singleShot(0, then)  # e.g. the close the user asked for, now nothing is lost
 
+    # ================================================================ colours from a photo
+    @Slot()
+    def reference_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Take colours from a photo", self._start_folder(), IMAGE_FILTER)
+        if path:
+            self.set_reference(Path(path))
+
+    def set_reference(self, path: Path | None) -> bool:
+        """Take colours from the colour photo at ``path`` (None: stop); False if it cannot."""
+        if path is None:
+            self.document.set_reference(None)
+            self.palette_dock.set_reference_colours([])
+            self.statusBar().showMessage("Colours no longer come from a photo", 5000)
+            return True
+        try:
+            image = load_image(path)
+        except ImageLoadError as exc:
+            self.show_error("Cannot use the photo", str(exc))
+            return False
+        if image.rgb is None:
+            self.show_error("Cannot use the photo", f"{path.name} is grey; choose a colour photo to take colours from.")
+            return False
+        self.document.set_reference(image, path)
+        # A menu action, not a mouse handler: one K-means of a 96 px copy (tens of ms).
+        self.palette_dock.set_reference_colours(photo_colors(image.rgb))
+        self.statusBar().showMessage(f"Taking colours from {path.name} where it shows the same things", 8000)
+        return True
+
+    # ================================================================ a folder of photos
+    @Slot()
+    def colorize_folder_dialog(self) -> None:
+        if self.batch is not None:
+            return
+        job = self.prompts.folder_job(self, self._start_folder())
+        if job is not None:
+            self.colorize_folder(job)
+
+    def colorize_folder(self, job: FolderJob) -> bool:
+        """Start colorizing a folder off the GUI thread; False if there was nothing to start."""
+        try:
+            plan = plan_batch([job.input_folder], job.output_folder, fmt=job.fmt, recursive=job.recursive,
+                              overwrite=job.overwrite)
+        except BatchPlanError as exc:
+            self.show_error("Cannot colorize the folder", str(exc))
+            return False
+        self._batch_summary = BatchSummary(skipped=len(plan.skipped),
+                                           failures=[(p.source, p.message) for p in plan.problems])
+        if not plan.items:
+            self.prompts.batch_summary(self, self._batch_summary)
+            return False
+        doc = self.document
+        options = BatchOptions(engine=doc.engine, saturation=doc.saturation, reference=doc.reference_path)
+        factory, name, reference = self._engine_factory, doc.engine, doc.reference_path
+
+        def make_engine():
+            # Runs in the batch thread: an engine of its own (engines keep per-photo caches
+            # that are not safe to share with the colorize worker).
+            engine, _ = factory(name)
+            if reference is not None:
+                from colorme_desktop.batch import with_reference
+
+                engine = with_reference(engine, reference)
+            return engine
+
+        self.batch = BatchThread(plan.items, options, job.jobs, make_engine, self)
+        self.batch_progress = QProgressDialog(f"Colorizing {plural(len(plan.items), 'photo')}...", "Cancel",
+                                              0, len(plan.items), self)
+        self.batch_progress.setWindowTitle("Colorize Folder")
+        self.batch_progress.setWindowModality(Qt.WindowModality.WindowModal)
+        self.batch_progress.setMinimumDuration(0)
+        self.batch_progress.setAutoClose(False)
+        self.batch_progress.setAutoReset(False)
+        self.batch_progress.canceled.connect(self.batch.cancel)
+        self.batch.item_done.connect(self._on_batch_item_done)
+        self.batch.finished.connect(self._on_batch_finished)
+        self.batch.start()
+        self.batch_progress.show()
+        self._update_actions()
+        return True
+
+    @Slot(object)
+    def _on_batch_item_done(self, result: ItemResult) -> None:
+        record(self._batch_summary, result)
+        progress = self.batch_progress
+        if progress is not None:
+            # The label first: a modal dialog's setValue() processes events, which may
+            # deliver the batch's end and close the dialog.
+            progress.setLabelText(f"Colorized {result.item.source.name}")
+            progress.setValue(progress.value() + 1)
+
+    @Slot()
+    def _on_batch_finished(self) -> None:
+        batch, self.batch = self.batch, None
+        if batch is None:
+            return
+        summary = self._batch_summary
+        summary.cancelled = batch.cancel_event.is_set()
+        if batch.error:
+            summary.failures.append((Path(), f"the batch stopped: {batch.error}"))
+        if self.batch_progress is not None:
+            self.batch_progress.close()
+            self.batch_progress.deleteLater()
+            self.batch_progress = None
+        batch.deleteLater()
+        self._update_actions()
+        self.statusBar().showMessage(summary.text(), 10000)
+        if not self._closed:
+            self.prompts.batch_summary(self, summary)
+
+    def _stop_batch(self) -> None:
+        """Cancel a running batch and wait for the photos in progress (never terminate())."""
+        if self.batch is not None:
+            self.batch.cancel()
+            self.batch.wait()
+            self._on_batch_finished()
+
     # ================================================================ canvas gestures
     @Slot()
     def _on_drag_timer_timeout(self) -> None:
@@ -543,7 +684,7 @@ class MainWindow(QMainWindow):
         self._request_keys[self.generation] = replace(key, draft=True) if draft else key
         self._palette_keys[self.generation] = key
         self.worker.request(ColorizeRequest(self.generation, doc.image.grey, key.hints, key.saturation,
-                                            key.engine, draft))
+                                            key.engine, draft, doc.reference_rgb, key.reference))
 
     @Slot(list)
     def _on_stroke_changed(self, points: list) -> None:
@@ -779,6 +920,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.autosave_timer.stop()
+        self._stop_batch()
         self.worker.stop()
         # Saved, or the user chose not to keep it: either way nothing to restore next time.
         self.recovery.clear()

@@ -73,6 +73,14 @@ class PaletteDock(QWidget):
         layout.addWidget(suggested_label)
         self.suggested = [Swatch() for _ in range(SUGGESTIONS)]
         layout.addLayout(self._row(self.suggested))
+        self.reference_label = QLabel("From the colour photo")
+        self.reference_label.setToolTip("The main colours of the photo chosen in File > Colours From Photo")
+        layout.addWidget(self.reference_label)
+        self.from_reference = [Swatch() for _ in range(SUGGESTIONS)]
+        self.reference_row = QWidget()
+        self.reference_row.setLayout(self._row(self.from_reference))
+        layout.addWidget(self.reference_row)
+        self.set_reference_colours([])
         layout.addWidget(QLabel("In your hints"))
         self.hinted = [Swatch() for _ in range(HINTED)]
         layout.addLayout(self._row(self.hinted))
@@ -82,7 +90,7 @@ class PaletteDock(QWidget):
         for i, swatch in enumerate(self.recent):
             grid.addWidget(swatch, i // 5, i % 5)
         layout.addLayout(grid)
-        for swatch in self.suggested + self.hinted + self.recent:
+        for swatch in self.suggested + self.from_reference + self.hinted + self.recent:
             swatch.chosen.connect(self.colour_chosen)
 
         buttons = QHBoxLayout()
@@ -147,6 +155,13 @@ class PaletteDock(QWidget):
     def set_suggested(self, colours: list[Color]) -> None:
         for swatch, colour in zip(self.suggested, list(colours)[:SUGGESTIONS] + [None] * SUGGESTIONS):
             swatch.set_colour(colour)
+
+    def set_reference_colours(self, colours: list[Color]) -> None:
+        """The reference photo's colours; the row is hidden when there is no reference."""
+        for swatch, colour in zip(self.from_reference, list(colours)[:SUGGESTIONS] + [None] * SUGGESTIONS):
+            swatch.set_colour(colour)
+        self.reference_label.setVisible(bool(colours))
+        self.reference_row.setVisible(bool(colours))
 
     def set_hinted(self, colours: list[Color]) -> None:
         for swatch, colour in zip(self.hinted, list(colours)[:HINTED] + [None] * HINTED):

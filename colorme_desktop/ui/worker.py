@@ -37,6 +37,8 @@ class ColorizeRequest:
     saturation: float = 1.0
     engine_name: str | None = None  # None: the best available
     draft: bool = False  # the user is still dragging: speed over accuracy
+    reference: np.ndarray | None = None  # a colour photo to take colours from
+    reference_id: int = 0  # changes when the reference does
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class ColorizeWorker(QThread):
         self._engine_request: str | None = "unset"
         self._last_key: tuple | None = None  # (grey id, hints, engine) of the cached chroma
         self._last_chroma: np.ndarray | None = None
+        self._guided = None  # the engine wrapped for the current reference photo
+        self._guided_key: tuple | None = None
         self._outbox_lock = threading.Lock()
         self._results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._palettes: dict[int, list] = {}
@@ -140,6 +144,17 @@ class ColorizeWorker(QThread):
         self._last_key = None
         self.engine_changed.emit(getattr(self._engine, "name", "engine"), note or "")
 
+    def _engine_for(self, request: ColorizeRequest):
+        """The engine, wrapped to take colours from the request's reference photo if it has one."""
+        if request.reference is None:
+            return self._engine
+        key = (id(self._engine), request.reference_id)
+        if key != self._guided_key:
+            from colorme_desktop.engines.reference import ReferenceGuided
+
+            self._guided, self._guided_key = ReferenceGuided(self._engine, request.reference), key
+        return self._guided
+
     def run(self) -> None:
         while True:
             request = self._take()
@@ -162,11 +177,12 @@ class ColorizeWorker(QThread):
 
     def _process(self, request: ColorizeRequest) -> None:
         self._ensure_engine(request.engine_name)
-        key = (id(request.grey), request.grey.shape, request.hints, self._engine_request, request.draft)
+        key = (id(request.grey), request.grey.shape, request.hints, self._engine_request, request.draft,
+               request.reference_id)
         if key == self._last_key and self._last_chroma is not None:
             chroma = self._last_chroma  # only the saturation changed
         else:
-            chroma = self._engine.colorize(request.grey, request.hints, draft=request.draft)
+            chroma = self._engine_for(request).colorize(request.grey, request.hints, draft=request.draft)
             self._last_key, self._last_chroma = key, chroma
         rgb = compose(request.grey, chroma, request.saturation)
         self._post(self._results, request.generation, (rgb, chroma))

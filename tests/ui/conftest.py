@@ -74,6 +74,8 @@ class ScriptedPrompts:
         self.restore_answer = True
         self.asked: list[tuple] = []
         self.errors: list[str] = []
+        self.folder_job_answer = None  # a FolderJob, or None: "Cancel"
+        self.summaries: list = []
 
     def unsaved(self, parent, photo, items, hint_count):
         self.asked.append(("unsaved", photo, list(items), hint_count))
@@ -85,6 +87,13 @@ class ScriptedPrompts:
 
     def error(self, parent, title, message):
         self.errors.append(message)
+
+    def folder_job(self, parent, start):
+        self.asked.append(("folder_job", start))
+        return self.folder_job_answer
+
+    def batch_summary(self, parent, summary):
+        self.summaries.append(summary)
 
 
 @pytest.fixture

@@ -1,0 +1,162 @@
+"""File > Colorize Folder...: the batch options, and the thread that runs the batch.
+
+The batch itself is ``colorme_desktop.batch``, shared with ``colorme colorize DIR``; here
+it only runs off the GUI thread and reports each photo as it finishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QThread, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from colorme_desktop.batch import BatchOptions, ItemResult, default_jobs, run_batch
+from colorme_desktop.core.batch_plan import BatchItem
+from colorme_desktop.core.imageio import SAVE_FORMATS
+from colorme_desktop.core.text import plural
+
+log = logging.getLogger(__name__)
+
+FORMATS = sorted({s.lstrip(".") for s in SAVE_FORMATS} - {"jpeg", "tif"})
+
+
+@dataclass(frozen=True)
+class FolderJob:
+    """What the user asked for in the dialog: ``colorme colorize INPUT -o OUTPUT`` in a form."""
+
+    input_folder: Path
+    output_folder: Path
+    recursive: bool = False
+    overwrite: bool = False
+    fmt: str = "png"
+    jobs: int = 1
+
+
+@dataclass
+class BatchSummary:
+    written: int = 0
+    skipped: int = 0  # outputs that already existed
+    cancelled: bool = False
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+    def text(self) -> str:
+        done = f"Colorized {plural(self.written, 'photo')}"
+        if self.skipped:
+            done += f"; skipped {self.skipped} already done"
+        if self.cancelled:
+            done += "; cancelled before the rest"
+        if self.failures:
+            done += f". {plural(len(self.failures), 'photo')} failed:"
+        return done + "."[: not self.failures]
+
+    def details(self) -> str:
+        return "\n".join(f"{source}: {message}" for source, message in sorted(self.failures, key=lambda f: str(f[0])))
+
+
+class FolderDialog(QDialog):
+    """The options of ``colorme colorize DIR -o OUTDIR``; OK only once both folders are given."""
+
+    def __init__(self, parent: QWidget | None = None, start: str = "") -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Colorize Folder")
+        form = QFormLayout(self)
+        self.input_edit, self.output_edit = QLineEdit(start), QLineEdit()
+        for label, edit in (("Photos in", self.input_edit), ("Results into", self.output_edit)):
+            row = QHBoxLayout()
+            browse = QPushButton("Browse...")
+            browse.clicked.connect(lambda checked=False, e=edit, t=label: self._browse(e, t))
+            row.addWidget(edit, 1)
+            row.addWidget(browse)
+            form.addRow(label, row)
+            edit.textChanged.connect(self._on_text_changed)
+        self.recursive = QCheckBox("Also photos in sub-folders (kept as sub-folders)")
+        self.overwrite = QCheckBox("Redo photos whose result already exists")
+        self.format = QComboBox()
+        self.format.addItems(FORMATS)
+        self.jobs = QSpinBox()
+        self.jobs.setRange(1, max(1, default_jobs()))
+        self.jobs.setValue(max(1, default_jobs()))
+        self.jobs.setToolTip("Photos colorized at once; each uses one share of the processor")
+        form.addRow(self.recursive)
+        form.addRow(self.overwrite)
+        form.addRow("Save as", self.format)
+        form.addRow("Photos at once", self.jobs)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Colorize")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        form.addRow(self.buttons)
+        self._on_text_changed()
+
+    def _browse(self, edit: QLineEdit, title: str) -> None:
+        folder = QFileDialog.getExistingDirectory(self, title, edit.text())
+        if folder:
+            edit.setText(folder)
+
+    @Slot()
+    def _on_text_changed(self, _text: str = "") -> None:
+        ready = bool(self.input_edit.text().strip()) and bool(self.output_edit.text().strip())
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ready)
+
+    def job(self) -> FolderJob:
+        return FolderJob(Path(self.input_edit.text().strip()), Path(self.output_edit.text().strip()),
+                         self.recursive.isChecked(), self.overwrite.isChecked(), self.format.currentText(),
+                         self.jobs.value())
+
+
+class BatchThread(QThread):
+    """Runs one batch; ``item_done`` after each photo, then QThread's ``finished``.
+
+    With one job the photos are colorized in this thread by ``make_engine()``'s engine (the
+    window's engine factory, so the choice in the Engine menu holds); with more, worker
+    processes make their own from the registry name in ``options``.
+    """
+
+    item_done = Signal(object)  # ItemResult
+
+    def __init__(self, items: Sequence[BatchItem], options: BatchOptions, jobs: int,
+                 make_engine: Callable[[], object] | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.items = list(items)
+        self.options = options
+        self.jobs = jobs
+        self._make_engine = make_engine
+        self.cancel_event = threading.Event()
+        self.error = ""  # the batch could not start (the engine did not load)
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def run(self) -> None:
+        try:
+            engine = self._make_engine() if self._make_engine is not None and self.jobs <= 1 else None
+            for result in run_batch(self.items, self.options, jobs=self.jobs, cancel=self.cancel_event,
+                                    engine=engine):
+                self.item_done.emit(result)
+        except Exception as exc:  # noqa: BLE001 - reported in the summary, never lost in the thread
+            log.exception("the batch stopped")
+            self.error = str(exc) or type(exc).__name__
+
+
+def record(summary: BatchSummary, result: ItemResult) -> None:
+    if result.ok:
+        summary.written += 1
+    else:
+        summary.failures.append((result.item.source, result.error or "failed"))

@@ -1,0 +1,132 @@
+"""File > Colorize Folder... and File > Colours From Photo..., as a user meets them."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
+
+from colorme_desktop.core.color import chroma_of
+from colorme_desktop.engines.levin import LevinEngine
+from colorme_desktop.ui.batch_dialog import FolderDialog, FolderJob
+from tests.engines.test_reference import swapped_pair
+from tests.helpers import colourful_rgb
+from tests.ui.conftest import ScriptedPrompts
+
+
+def _album(tmp_path, count: int, broken: bool = False):
+    folder = tmp_path / "album"
+    folder.mkdir()
+    for i in range(count):
+        Image.fromarray(colourful_rgb(40, 56, seed=i)).convert("L").save(folder / f"photo{i}.png")
+    if broken:
+        (folder / "broken.jpg").write_bytes(b"not a photo at all")
+    return folder
+
+
+def _start(make_window, tmp_path, folder, **job):
+    prompts = ScriptedPrompts()
+    prompts.folder_job_answer = FolderJob(folder, tmp_path / "out", jobs=1, **job)
+    win = make_window(prompts=prompts)
+    win.colorize_folder_action.trigger()
+    return win, prompts
+
+
+def test_colorize_folder_writes_every_photo_and_lists_the_failures(qtbot, make_window, tmp_path):
+    folder = _album(tmp_path, 2, broken=True)
+    win, prompts = _start(make_window, tmp_path, folder, fmt="jpg")
+    qtbot.waitUntil(lambda: bool(prompts.summaries), timeout=10000)
+    summary = prompts.summaries[0]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo0.jpg", "photo1.jpg"]
+    assert summary.written == 2
+    assert [source.name for source, _ in summary.failures] == ["broken.jpg"]
+    assert "1 photo failed" in summary.text() and "broken.jpg" in summary.details()
+    assert win.colorize_folder_action.isEnabled()  # ready for the next folder
+
+
+def test_a_second_run_skips_what_is_done(qtbot, make_window, tmp_path):
+    folder = _album(tmp_path, 2)
+    (tmp_path / "out").mkdir()
+    Image.fromarray(colourful_rgb(40, 56)).save(tmp_path / "out" / "photo0.png")
+    win, prompts = _start(make_window, tmp_path, folder)
+    qtbot.waitUntil(lambda: bool(prompts.summaries), timeout=10000)
+    assert (prompts.summaries[0].written, prompts.summaries[0].skipped) == (1, 1)
+
+
+def test_cancel_stops_handing_out_photos(qtbot, make_window, tmp_path, fake_engine):
+    folder = _album(tmp_path, 5)
+    fake_engine.gate = threading.Event()  # every photo waits until the test lets it go
+    win, prompts = _start(make_window, tmp_path, folder)
+    qtbot.waitUntil(lambda: fake_engine.calls >= 1, timeout=10000)
+    assert win.batch_progress is not None and win.batch_progress.isVisible()
+    (cancel,) = win.batch_progress.findChildren(QPushButton)
+    qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+    fake_engine.gate.set()
+    qtbot.waitUntil(lambda: bool(prompts.summaries), timeout=10000)
+    summary = prompts.summaries[0]
+    assert summary.cancelled and summary.written < 5
+    assert len(list((tmp_path / "out").iterdir())) == summary.written
+    assert win.batch is None and win.batch_progress is None
+
+
+def test_closing_the_window_stops_the_batch(qtbot, make_window, tmp_path, fake_engine):
+    folder = _album(tmp_path, 6)
+    fake_engine.delay = 0.2
+    win, prompts = _start(make_window, tmp_path, folder)
+    thread = win.batch
+    qtbot.waitUntil(lambda: fake_engine.calls >= 1, timeout=10000)
+    win.close()
+    assert not thread.isRunning()
+    assert len(list((tmp_path / "out").iterdir())) < 6
+    assert prompts.summaries == []  # no box pops up for a window that is gone
+
+
+def test_the_folder_dialog_needs_both_folders(qtbot, tmp_path):
+    dialog = FolderDialog(None, str(tmp_path))
+    qtbot.addWidget(dialog)
+    ok = dialog.buttons.buttons()[0]
+    assert not ok.isEnabled()
+    dialog.output_edit.setText(str(tmp_path / "out"))
+    dialog.recursive.setChecked(True)
+    dialog.format.setCurrentText("webp")
+    dialog.jobs.setValue(1)
+    assert ok.isEnabled()
+    assert dialog.job() == FolderJob(tmp_path, tmp_path / "out", recursive=True, overwrite=False, fmt="webp", jobs=1)
+
+
+def test_colours_from_a_photo_follow_content_and_can_be_cleared(qtbot, make_window, tmp_path):
+    reference, target = swapped_pair()
+    Image.fromarray(reference).save(tmp_path / "reference.png")
+    Image.fromarray(target).convert("L").save(tmp_path / "grey.png")
+    win = make_window(engine_factory=lambda name: (LevinEngine(), None))
+    win.open_path(tmp_path / "grey.png")
+    qtbot.waitUntil(lambda: win.document.result_is_current, timeout=10000)
+    assert not win.palette_dock.reference_row.isVisible()
+
+    assert win.set_reference(tmp_path / "reference.png")
+    qtbot.waitUntil(lambda: win.document.result_is_current, timeout=20000)
+    chroma = chroma_of(win.document.result)
+    assert chroma[:, 10:70, 1].mean() < -15  # the flat part is blue, as in the reference
+    assert chroma[:, 100:160, 1].mean() > 50  # the textured part red, though on the other side
+    colours = [s.colour for s in win.palette_dock.from_reference if s.colour is not None]
+    assert win.palette_dock.reference_row.isVisible() and len(colours) >= 2
+    reds = [c for c in colours if c[0] > c[2] + 60]
+    blues = [c for c in colours if c[2] > c[0] + 60]
+    assert reds and blues
+
+    win.clear_reference_action.trigger()
+    qtbot.waitUntil(lambda: win.document.result_is_current, timeout=10000)
+    assert np.abs(chroma_of(win.document.result)).mean() < 2  # Levin with no hints: grey again
+    assert not win.palette_dock.reference_row.isVisible()
+    assert not win.clear_reference_action.isEnabled()
+
+
+def test_a_grey_photo_cannot_be_the_reference(make_window, grey_photo):
+    prompts = ScriptedPrompts()
+    win = make_window(prompts=prompts)
+    assert not win.set_reference(grey_photo)
+    assert "grey" in prompts.errors[0]
+    assert win.document.reference_rgb is None
