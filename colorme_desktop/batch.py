@@ -26,7 +26,7 @@ from colorme_desktop.core.batch_plan import BatchItem
 from colorme_desktop.core.color import ColourError, compose
 from colorme_desktop.core.hints import HintsFileError, load_hints_file
 from colorme_desktop.core.imageio import ImageLoadError, ImageSaveError, load_image, save_image
-from colorme_desktop.engines.base import Engine, EngineError
+from colorme_desktop.engines.base import Engine, EngineError, prefer_passive_threads
 
 log = logging.getLogger(__name__)
 
@@ -181,11 +181,7 @@ def _init_worker(options: BatchOptions, torch_threads: int) -> None:
     """Runs once in each worker process: divide the cores, create the engine."""
     global _worker_engine, _worker_problem
     signal.signal(signal.SIGTERM, _on_worker_sigterm)
-    # OpenMP threads that spin while waiting steal the cores the other workers (and any
-    # other program) need; measured on a busy 2-core machine, the network took 3.3 s a photo
-    # with spinning threads and 0.06 s without.  Must be set before torch is imported, as
-    # it is here in a fresh (spawned) process; a value the user set is kept.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    prefer_passive_threads()  # before torch is imported: a fresh (spawned) process
     try:
         import torch
 
