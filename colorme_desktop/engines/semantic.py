@@ -36,7 +36,7 @@ def bin_centres() -> torch.Tensor:
 class SemanticColorHead(nn.Module):
     """Tokens (B, 384, h, w) + grey (B, 1, 14h, 14w) in 0..255 -> logits, regression at 1/8."""
 
-    def __init__(self, token_width: int = 128, width: int = 64, dropout: float = 0.1) -> None:
+    def __init__(self, token_width: int = 128, width: int = 64, dropout: float = 0.5) -> None:
         super().__init__()
         self.tokens_in = nn.Sequential(nn.Conv2d(WIDTH, token_width, 1), nn.GELU(),
                                        nn.Conv2d(token_width, token_width, 3, padding=1), nn.GELU(),

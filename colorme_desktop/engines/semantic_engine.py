@@ -44,6 +44,7 @@ class SemanticSettings:
 
     temperature: float  # annealed mean of the colour bins: below 1 is more vivid
     blend: float  # share of the annealed mean against the regression head
+    chroma_scale: float  # the automatic colour's strength: below 1 where the prior is unsure
     working_side: int  # long side at which hints are spread
     draft_side: int  # the same while the user is still dragging
     feature_softness: float  # how strongly a change in DINOv2 features stops a hint
@@ -128,6 +129,7 @@ class SemanticEngine:
             tokens = self.backbone.features(g)
             logits, regression = self.head(tokens, g)
             prior = self.head.colour(logits, regression, self.settings.temperature, self.settings.blend)
+            prior = prior * self.settings.chroma_scale
         return _PhotoState(tokens=tokens[0].numpy(), prior=prior[0].permute(1, 2, 0).numpy(), laplacians={})
 
     def _laplacian(self, state: _PhotoState, grey_small: np.ndarray):

@@ -18,6 +18,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -47,7 +48,7 @@ PHOTO_MAX_SIDE = 640
 class HeadConfig:
     batch: int = 32
     lr: float = 2e-3
-    weight_decay: float = 1e-3
+    weight_decay: float = 0.05  # few photos: a strong pull toward small weights generalises better
     warmup_steps: int = 100
     minutes: float = 40.0
     max_steps: int = 1_000_000
@@ -200,6 +201,8 @@ def train_head(data: dict[str, torch.Tensor], out: Path, config: HeadConfig) -> 
                 handle.write(json.dumps(row) + "\n")
         if time.time() - last_checkpoint > config.checkpoint_seconds:
             save_checkpoint(out, head, optimizer, step, elapsed, config)
+            # Numbered copies let validation pick the step to ship (early stopping).
+            shutil.copy(out / HEAD_FILE, out / f"head-step{step:06d}.safetensors")
             last_checkpoint = time.time()
     elapsed = elapsed_before + time.time() - started
     save_checkpoint(out, head, optimizer, step, elapsed, config)
@@ -221,6 +224,7 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--checkpoint-seconds", type=float, default=60.0)
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -232,7 +236,8 @@ def main() -> None:
         backbone = backbone_from(args.backbone or weights_dir() / "dinov2_vits14.safetensors")
         cache_features(load_split(args.data, "train"), args.out / "cache", args.crops, backbone)
     else:
-        config = replace(HeadConfig(), minutes=args.minutes, max_steps=args.max_steps, batch=args.batch, lr=args.lr)
+        config = replace(HeadConfig(), minutes=args.minutes, max_steps=args.max_steps, batch=args.batch, lr=args.lr,
+                         checkpoint_seconds=args.checkpoint_seconds)
         train_head(load_cache(args.out / "cache"), args.out, config)
 
 

@@ -3,7 +3,8 @@
     python -m colorme_desktop.training.tune_semantic RUN_DIR [--photos 24] [--max-side 384]
 
 Validation is whole packages that no training photo came from (``training.gather``);
-the test split is never looked at here.  The search is coordinate-wise, in two groups:
+the test split is never looked at here.  First the training checkpoint to ship is picked
+(best automatic PSNR: early stopping).  Then a coordinate-wise search, in two groups:
 the automatic colour (temperature, blend) by PSNR without hints, keeping colourfulness
 within 60-100 % of the true photos'; then the reach of hints (feature softness, decay,
 its power) by mean PSNR over 1-50 hints, with spill as a tie-breaker.  The chosen values
@@ -31,9 +32,9 @@ from colorme_desktop.training.semantic_train import HEAD_FILE as RUN_HEAD_FILE
 
 log = logging.getLogger(__name__)
 
-START = SemanticSettings(temperature=0.6, blend=0.5, working_side=256, draft_side=128,
+START = SemanticSettings(temperature=0.6, blend=0.5, chroma_scale=1.0, working_side=256, draft_side=128,
                          feature_softness=0.1, decay=1e-3, decay_power=1.0, nonlocal_softness=0.0)
-AUTOMATIC_GRID = {"temperature": (0.35, 0.5, 0.7, 1.0), "blend": (0.0, 0.3, 0.6, 1.0)}
+AUTOMATIC_GRID = {"temperature": (0.35, 0.6, 1.0), "blend": (0.0, 0.5, 1.0), "chroma_scale": (0.4, 0.6, 0.8, 1.0)}
 HINT_GRID = {"feature_softness": (0.03, 0.1, 0.3, 1e9), "decay": (1e-5, 1e-4, 1e-3, 1e-2),
              "decay_power": (0.5, 1.0, 2.0), "nonlocal_softness": (0.0, 0.05, 0.1, 0.2)}
 HINT_COUNTS = (1, 5, 20, 50)
@@ -48,6 +49,24 @@ def _score_automatic(engine: SemanticEngine, photos: list[Path], max_side: int) 
 def _score_hints(engine: SemanticEngine, photos: list[Path], max_side: int) -> tuple[float, float]:
     result = evaluate(photos, {"e": engine.colorize}, counts=HINT_COUNTS, max_side=max_side, spill_hints=1)
     return float(np.mean([result.psnr["e"][n] for n in HINT_COUNTS])), result.spill.get("e", 0.0)
+
+
+def read_head(path: Path) -> SemanticColorHead:
+    head = SemanticColorHead()
+    # Rounded to float16 first: judge exactly what will ship.
+    head.load_state_dict({k: v.half().float() for k, v in load_file(str(path)).items()})
+    return head.eval()
+
+
+def pick_checkpoint(run: Path, photos: list[Path], max_side: int) -> tuple[Path, list[dict]]:
+    """The numbered checkpoint with the best automatic PSNR on validation (early stopping)."""
+    backbone, scores = load_backbone(), []
+    for path in sorted(run.glob("head-step*.safetensors")) + [run / RUN_HEAD_FILE]:
+        db, share = _score_automatic(SemanticEngine(backbone, read_head(path), START), photos, max_side)
+        scores.append({"checkpoint": path.name, "psnr_auto": db, "colourfulness_share": share})
+        log.info("%s", scores[-1])
+    best = max(scores, key=lambda row: row["psnr_auto"])
+    return run / best["checkpoint"], scores
 
 
 def tune(head: SemanticColorHead, photos: list[Path], max_side: int) -> tuple[SemanticSettings, list[dict]]:
@@ -81,9 +100,9 @@ def tune(head: SemanticColorHead, photos: list[Path], max_side: int) -> tuple[Se
     return settings, trials
 
 
-def ship(run: Path, settings: SemanticSettings, folder: Path, provenance: dict) -> Path:
+def ship(checkpoint: Path, settings: SemanticSettings, folder: Path, provenance: dict) -> Path:
     """Write the head as float16 safetensors and its settings and hash into the manifest."""
-    tensors = load_file(str(run / RUN_HEAD_FILE))
+    tensors = load_file(str(checkpoint))
     target = folder / HEAD_FILE
     save_file({k: v.half().contiguous() for k, v in tensors.items()}, str(target))
     target.chmod(0o644)
@@ -108,13 +127,12 @@ def main() -> None:
     photos = list_photos(args.val)
     # Every k-th photo: the subset spans the sources instead of the first folder only.
     photos = photos[::max(1, len(photos) // args.photos)][:args.photos]
-    head = SemanticColorHead()
-    head.load_state_dict({k: v.half().float() for k, v in load_file(str(args.run / RUN_HEAD_FILE)).items()})
-    settings, trials = tune(head.eval(), photos, args.max_side)
-    (args.run / "tuning.json").write_text(json.dumps(trials, indent=1))
+    checkpoint, scores = pick_checkpoint(args.run, photos, args.max_side)
+    settings, trials = tune(read_head(checkpoint), photos, args.max_side)
+    (args.run / "tuning.json").write_text(json.dumps({"checkpoints": scores, "settings": trials}, indent=1))
     summary = json.loads((args.run / "summary.json").read_text())
-    target = ship(args.run, settings, args.weights, {"training": summary,
-                                                      "tuned_on": f"{len(photos)} validation photos"})
+    target = ship(checkpoint, settings, args.weights, {"training": summary, "checkpoint": checkpoint.name,
+                                                       "tuned_on": f"{len(photos)} validation photos"})
     log.info("chose %s; wrote %s", settings, target)
 
 
