@@ -33,10 +33,12 @@ from colorme_desktop.training.semantic_train import HEAD_FILE as RUN_HEAD_FILE
 log = logging.getLogger(__name__)
 
 START = SemanticSettings(temperature=0.6, blend=0.5, chroma_scale=1.0, working_side=256, draft_side=128,
-                         feature_softness=0.1, decay=1e-3, decay_power=1.0, nonlocal_softness=0.0)
+                         feature_softness=0.03, decay=1e-3, decay_power=1.0, nonlocal_softness=0.0)
 AUTOMATIC_GRID = {"temperature": (0.35, 0.6, 1.0), "blend": (0.0, 0.5, 1.0), "chroma_scale": (0.4, 0.6, 0.8, 1.0)}
-HINT_GRID = {"feature_softness": (0.03, 0.1, 0.3, 1e9), "decay": (1e-5, 1e-4, 1e-3, 1e-2),
-             "decay_power": (0.5, 1.0, 2.0), "nonlocal_softness": (0.0, 0.05, 0.1, 0.2)}
+# Feature softness (0.03 / 0.1 / 0.3) and the power of the decay moved validation PSNR by
+# less than 0.01 dB in a first search, so they are fixed and the search spends its time
+# on the fade and the non-local reach.
+HINT_GRID = {"decay": (1e-4, 1e-3, 1e-2), "nonlocal_softness": (0.0, 0.15)}
 HINT_COUNTS = (1, 5, 20, 50)
 
 
@@ -120,6 +122,7 @@ def main() -> None:
     parser.add_argument("--val", type=Path, default=DEFAULT_CACHE / "val")
     parser.add_argument("--photos", type=int, default=24, help="validation photos used (spread over sources)")
     parser.add_argument("--max-side", type=int, default=384)
+    parser.add_argument("--checkpoint", help="ship this checkpoint of the run instead of picking one")
     parser.add_argument("--weights", type=Path, default=weights_dir())
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -127,7 +130,10 @@ def main() -> None:
     photos = list_photos(args.val)
     # Every k-th photo: the subset spans the sources instead of the first folder only.
     photos = photos[::max(1, len(photos) // args.photos)][:args.photos]
-    checkpoint, scores = pick_checkpoint(args.run, photos, args.max_side)
+    if args.checkpoint:
+        checkpoint, scores = args.run / args.checkpoint, []
+    else:
+        checkpoint, scores = pick_checkpoint(args.run, photos, args.max_side)
     settings, trials = tune(read_head(checkpoint), photos, args.max_side)
     (args.run / "tuning.json").write_text(json.dumps({"checkpoints": scores, "settings": trials}, indent=1))
     summary = json.loads((args.run / "summary.json").read_text())
