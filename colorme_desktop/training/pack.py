@@ -28,6 +28,8 @@ def pack_photos(cache: Path, out: Path, max_side: int = PACKED_MAX_SIDE, quality
     manifest = json.loads((cache / "manifest.json").read_text())
     streams, is_val = [], []
     for entry in manifest["photos"]:
+        if entry["split"] == "test":
+            continue  # the test split is only ever measured, never trained or tuned on
         rgb = np.asarray(Image.open(cache / "photos" / entry["file"]).convert("RGB"))
         buffer = io.BytesIO()
         Image.fromarray(resize_to_max_side(rgb, max_side)).save(buffer, format="JPEG", quality=quality)
