@@ -76,7 +76,7 @@ def main() -> None:
         parser.error(note)
     sheet = make_sheet(pick_photos(args.folder, args.photos), engine.colorize)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(args.out, quality=85)
+    sheet.save(args.out, quality=70)
 
 
 if __name__ == "__main__":
