@@ -537,10 +537,10 @@ def test_restart_with_the_photo_on_the_command_line_offers_recovery(tmp_path, gr
 
 
 def test_missing_weights_fall_back_to_levin_with_a_message(qtbot, make_window, tmp_path, grey_photo, monkeypatch):
-    import colorme_desktop.engines.neural as neural
+    import colorme_desktop.engines.weights as weights
     from colorme_desktop.ui.worker import default_engine_factory
 
-    monkeypatch.setattr(neural, "weights_dir", lambda: tmp_path / "no-weights")
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path / "no-weights")  # every engine looks here
     win = make_window(engine_factory=default_engine_factory)
     with qtbot.waitSignal(win.worker.engine_changed, timeout=60000) as blocker:
         win.open_path(grey_photo)
