@@ -46,9 +46,14 @@ def _clusters(rgb: np.ndarray, count: int, seed: int, max_side: int) -> tuple[li
     # Imported here: scikit-learn takes about 2 s to import on two cores, and the window
     # would otherwise pay for it before it can show (only the worker ever clusters).
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     clusters = min(count, len(np.unique(small, axis=0)))
-    model = KMeans(n_clusters=clusters, n_init=3, random_state=seed).fit(small)
+    # One thread: the clustering runs on a worker thread beside torch, and two OpenMP
+    # runtimes starting thread teams at once crashed the process (seen once in the soak
+    # test); a 128 px copy clusters in milliseconds anyway.
+    with threadpool_limits(limits=1):
+        model = KMeans(n_clusters=clusters, n_init=3, random_state=seed).fit(small)
     sizes = np.bincount(model.labels_, minlength=clusters)
     order = np.argsort(-sizes, kind="stable")
     centres = np.clip(np.rint(model.cluster_centers_[order]), 0, 255).astype(int)
