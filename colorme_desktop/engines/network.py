@@ -20,19 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-CHROMA_RANGE = 128.0  # chroma is in grey levels, roughly -128..128
-BINS_PER_AXIS = 16
-NUM_BINS = BINS_PER_AXIS * BINS_PER_AXIS
+from colorme_desktop.engines.chroma_bins import CHROMA_RANGE, NUM_BINS, bin_centres
+
 HINT_WIDTHS = (3, 9, 27)  # normalized-convolution box widths, in cells of each stage
 HINT_CHANNELS = 3 * len(HINT_WIDTHS) + 3
-
-
-def bin_centres() -> torch.Tensor:
-    """(NUM_BINS, 2) Cb/Cr of each bin centre, in grey levels."""
-    step = 2 * CHROMA_RANGE / BINS_PER_AXIS
-    axis = -CHROMA_RANGE + step * (torch.arange(BINS_PER_AXIS, dtype=torch.float32) + 0.5)
-    cb, cr = torch.meshgrid(axis, axis, indexing="ij")
-    return torch.stack([cb.flatten(), cr.flatten()], dim=1)
 
 
 def conv_bn_relu(cin: int, cout: int, k: int = 3) -> nn.Sequential:

@@ -16,21 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorme_desktop.engines.chroma_bins import CHROMA_RANGE, NUM_BINS, bin_centres
 from colorme_desktop.engines.dinov2 import PATCH, WIDTH
 
-CHROMA_RANGE = 128.0  # chroma is in grey levels, roughly -128..128
-BINS_PER_AXIS = 16
-NUM_BINS = BINS_PER_AXIS * BINS_PER_AXIS
 OUTPUT_STRIDE = 8
 INPUT_SIDE = 224  # the backbone runs at this long side (16 patches): about 0.2 s on 2 cores
-
-
-def bin_centres() -> torch.Tensor:
-    """(NUM_BINS, 2) Cb/Cr of each bin centre, in grey levels."""
-    step = 2 * CHROMA_RANGE / BINS_PER_AXIS
-    axis = -CHROMA_RANGE + step * (torch.arange(BINS_PER_AXIS, dtype=torch.float32) + 0.5)
-    cb, cr = torch.meshgrid(axis, axis, indexing="ij")
-    return torch.stack([cb.flatten(), cr.flatten()], dim=1)
 
 
 class SemanticColorHead(nn.Module):

@@ -30,11 +30,12 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from colorme_desktop.core.color import resize_to_max_side
+from colorme_desktop.engines.chroma_bins import CHROMA_RANGE
 from colorme_desktop.engines.dinov2 import Dinov2Small
-from colorme_desktop.engines.semantic import BINS_PER_AXIS, CHROMA_RANGE, OUTPUT_STRIDE, SemanticColorHead
+from colorme_desktop.engines.semantic import OUTPUT_STRIDE, SemanticColorHead
 from colorme_desktop.training.augment import AugmentConfig, PhotoBank
 from colorme_desktop.training.gather import DEFAULT_CACHE
-from colorme_desktop.training.train import lr_factor, split_luma_chroma
+from colorme_desktop.training.train import lr_factor, soft_bin_targets, split_luma_chroma
 
 log = logging.getLogger(__name__)
 
@@ -71,22 +72,6 @@ def backbone_from(path: Path) -> Dinov2Small:
     backbone = Dinov2Small()
     backbone.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
     return backbone.eval().requires_grad_(False)
-
-
-def soft_bin_targets(chroma: torch.Tensor) -> torch.Tensor:
-    """Bilinear split of each chroma value over its four nearest bins: (B, K, h, w)."""
-    step = 2 * CHROMA_RANGE / BINS_PER_AXIS
-    pos = ((chroma + CHROMA_RANGE) / step - 0.5).clamp(0, BINS_PER_AXIS - 1 - 1e-4)
-    low = pos.floor()
-    frac = pos - low
-    low = low.long()
-    b, _, h, w = chroma.shape
-    target = chroma.new_zeros(b, BINS_PER_AXIS * BINS_PER_AXIS, h, w)
-    for dcb, wcb in ((0, 1 - frac[:, 0]), (1, frac[:, 0])):
-        for dcr, wcr in ((0, 1 - frac[:, 1]), (1, frac[:, 1])):
-            index = (low[:, 0] + dcb) * BINS_PER_AXIS + (low[:, 1] + dcr)
-            target.scatter_add_(1, index[:, None], (wcb * wcr)[:, None])
-    return target
 
 
 def cache_features(photos: list[np.ndarray], folder: Path, crops_per_photo: int, backbone: Dinov2Small,

@@ -26,7 +26,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from colorme_desktop.engines.network import BINS_PER_AXIS, CHROMA_RANGE, ColorNet
+from colorme_desktop.engines.chroma_bins import BINS_PER_AXIS, CHROMA_RANGE
+from colorme_desktop.engines.network import ColorNet
 from colorme_desktop.training.augment import AugmentConfig, PhotoBank
 from colorme_desktop.training.hintsim import HintConfig, simulate_hints
 from colorme_desktop.training.pack import BACKBONE_FILE, load_packed

@@ -6,7 +6,8 @@ from safetensors.torch import save_file
 
 from colorme_desktop.core.hints import point_hint
 from colorme_desktop.engines.base import EngineError
-from colorme_desktop.engines.network import NUM_BINS, ColorNet, backbone_state_from_lite0, bin_centres
+from colorme_desktop.engines.chroma_bins import NUM_BINS, bin_centres
+from colorme_desktop.engines.network import ColorNet, backbone_state_from_lite0
 from colorme_desktop.engines.neural import WEIGHTS_FILE, InferenceSettings, NeuralEngine, load_network, network_size
 from colorme_desktop.engines.weights import sha256_of, weights_dir
 

@@ -49,7 +49,7 @@ def test_hint_colour_is_the_local_mean():
 
 
 def test_soft_targets_sum_to_one_and_recover_the_value():
-    from colorme_desktop.engines.network import bin_centres
+    from colorme_desktop.engines.chroma_bins import bin_centres
 
     chroma = torch.tensor([[[[13.0]], [[-40.0]]]])
     target = soft_bin_targets(chroma)
