@@ -51,6 +51,7 @@ class SemanticSettings:
     decay: float  # how fast one hint's change fades; divided by N for N hints
     decay_power: float  # ... by N ** decay_power, to be exact
     nonlocal_softness: float  # how alike in features far pixels must be to follow a hint; 0: off
+    hints_share: float  # hints at which the hints' own propagation gets half the say (see colorize)
 
     @classmethod
     def from_manifest(cls, entry: dict) -> SemanticSettings:
@@ -176,5 +177,12 @@ class SemanticEngine:
             change = (hint_chroma - prior) * mask[..., None]
             decay = s.decay / len(hints) ** s.decay_power
             target = self._nonlocal(state, hints, prior, grey.shape) if s.nonlocal_softness > 0 else None
-            prior = prior + spread(self._laplacian(state, small), change, mask, decay, target)
+            # Many hints describe a photo better than any prior: the hints' own colours,
+            # spread the same way (one solve serves both), get the say N / (N + share).
+            both = np.concatenate([change, hint_chroma * mask[..., None]], axis=-1)
+            if target is not None:
+                target = np.concatenate([target, np.zeros_like(target)], axis=-1)
+            spread_out = spread(self._laplacian(state, small), both, mask, decay, target)
+            own = len(hints) / (len(hints) + s.hints_share)
+            prior = (1.0 - own) * (prior + spread_out[..., :2]) + own * spread_out[..., 2:]
         return paint_exact(upsample_chroma(prior, grey, edge_aware=True), hints)

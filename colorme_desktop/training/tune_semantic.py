@@ -33,7 +33,7 @@ from colorme_desktop.training.semantic_train import HEAD_FILE as RUN_HEAD_FILE
 log = logging.getLogger(__name__)
 
 START = SemanticSettings(temperature=0.6, blend=0.5, chroma_scale=1.0, working_side=256, draft_side=128,
-                         feature_softness=0.03, decay=1e-3, decay_power=1.0, nonlocal_softness=0.0)
+                         feature_softness=0.03, decay=1e-3, decay_power=1.0, nonlocal_softness=0.0, hints_share=1e9)
 AUTOMATIC_GRID = {"temperature": (0.35, 0.6, 1.0), "blend": (0.0, 0.5, 1.0), "chroma_scale": (0.4, 0.6, 0.8, 1.0)}
 # Feature softness (0.03 / 0.1 / 0.3) and the power of the decay moved validation PSNR by
 # less than 0.01 dB in a first search, so they are fixed and the search spends its time
