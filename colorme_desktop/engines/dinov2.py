@@ -13,8 +13,6 @@ the patch tokens after the final layer norm, (B, 384, H/14, W/14).
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -155,8 +153,3 @@ def read_onnx_weights(path: str) -> dict[str, torch.Tensor]:
             name = node.name.strip("/").replace("/", ".").removesuffix(".MatMul") + ".weight"
             tensors[name] = tensors.pop(node.input[1])
     return tensors
-
-
-def grid_side(side: int) -> int:
-    """The largest multiple of the patch size not above ``side`` (at least one patch)."""
-    return max(PATCH, int(math.floor(side / PATCH)) * PATCH)

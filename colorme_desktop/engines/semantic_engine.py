@@ -62,23 +62,25 @@ class SemanticSettings:
         return cls(**{n: int(values[n]) if n.endswith("_side") else float(values[n]) for n in names})
 
 
-def load_backbone(folder: Path | None = None) -> Dinov2Small:
-    tensors, _ = load_checked(folder or weights_dir(), BACKBONE_FILE)
-    model = Dinov2Small()
+def _load_weights(module: torch.nn.Module, name: str, folder: Path | None) -> dict:
+    """Fill ``module`` from the hash-checked weights file ``name``; return its manifest entry."""
+    tensors, entry = load_checked(folder or weights_dir(), name)
     try:
-        model.load_state_dict({k: v.float() for k, v in tensors.items()})
+        module.load_state_dict({k: v.float() for k, v in tensors.items()})
     except RuntimeError as exc:
-        raise EngineError(f"{BACKBONE_FILE} does not fit this version's backbone: {str(exc).splitlines()[0]}") from exc
+        raise EngineError(f"{name} does not fit this version's network: {str(exc).splitlines()[0]}") from exc
+    return entry
+
+
+def load_backbone(folder: Path | None = None) -> Dinov2Small:
+    model = Dinov2Small()
+    _load_weights(model, BACKBONE_FILE, folder)
     return model.eval().requires_grad_(False)
 
 
 def load_head(folder: Path | None = None) -> tuple[SemanticColorHead, SemanticSettings]:
-    tensors, entry = load_checked(folder or weights_dir(), HEAD_FILE)
     head = SemanticColorHead()
-    try:
-        head.load_state_dict({k: v.float() for k, v in tensors.items()})
-    except RuntimeError as exc:
-        raise EngineError(f"{HEAD_FILE} does not fit this version's network: {str(exc).splitlines()[0]}") from exc
+    entry = _load_weights(head, HEAD_FILE, folder)
     return head.eval(), SemanticSettings.from_manifest(entry)
 
 

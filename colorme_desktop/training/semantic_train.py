@@ -68,12 +68,6 @@ def load_split(cache: Path, split: str, max_side: int = PHOTO_MAX_SIDE) -> list[
             for e in manifest["photos"] if e["split"] == split]
 
 
-def backbone_from(path: Path) -> Dinov2Small:
-    backbone = Dinov2Small()
-    backbone.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
-    return backbone.eval().requires_grad_(False)
-
-
 def cache_features(photos: list[np.ndarray], folder: Path, crops_per_photo: int, backbone: Dinov2Small,
                    chunk: int = 256, seed: int = 0) -> None:
     """Write crops' tokens, grey and target chroma in parts of ``chunk``; skips parts done."""
@@ -202,8 +196,8 @@ def main() -> None:
     parser.add_argument("step", choices=("cache", "train"))
     parser.add_argument("--out", type=Path, required=True, help="run folder: feature cache, checkpoints, logs")
     parser.add_argument("--data", type=Path, default=DEFAULT_CACHE, help="folder written by training.gather")
-    parser.add_argument("--backbone", type=Path, default=None,
-                        help="DINOv2 weights (default: the shipped weights/dinov2_vits14.safetensors)")
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="folder with the DINOv2 weights and weights.json (default: the shipped weights/)")
     parser.add_argument("--crops", type=int, default=8, help="crops cached per training photo")
     parser.add_argument("--minutes", type=float, default=40.0)
     parser.add_argument("--max-steps", type=int, default=1_000_000)
@@ -216,9 +210,9 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.step == "cache":
-        from colorme_desktop.engines.weights import weights_dir
+        from colorme_desktop.engines.semantic_engine import load_backbone
 
-        backbone = backbone_from(args.backbone or weights_dir() / "dinov2_vits14.safetensors")
+        backbone = load_backbone(args.weights)  # hash-checked, the same file the app runs
         cache_features(load_split(args.data, "train"), args.out / "cache", args.crops, backbone)
     else:
         config = replace(HeadConfig(), minutes=args.minutes, max_steps=args.max_steps, batch=args.batch, lr=args.lr,
