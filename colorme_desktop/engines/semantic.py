@@ -40,6 +40,15 @@ class SemanticColorHead(nn.Module):
         self.regress = nn.Conv2d(width, 2, 1)
         self.register_buffer("centres", bin_centres(), persistent=False)
 
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor]) -> "SemanticColorHead":
+        """A head shaped to fit ``state``: the weights file is the one record of its size."""
+        token_width = state["tokens_in.0.weight"].shape[0]
+        width = state["fuse.0.weight"].shape[0]
+        head = cls(token_width, width)
+        head.load_state_dict({k: v.float() for k, v in state.items()})
+        return head
+
     def forward(self, tokens: torch.Tensor, grey: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         edges = self.grey_in((grey - 127.5) / 127.5)
         context = F.interpolate(self.tokens_in(tokens.float()), size=edges.shape[-2:], mode="bilinear",

@@ -79,8 +79,11 @@ def load_backbone(folder: Path | None = None) -> Dinov2Small:
 
 
 def load_head(folder: Path | None = None) -> tuple[SemanticColorHead, SemanticSettings]:
-    head = SemanticColorHead()
-    entry = _load_weights(head, HEAD_FILE, folder)
+    tensors, entry = load_checked(folder or weights_dir(), HEAD_FILE)
+    try:
+        head = SemanticColorHead.from_state(tensors)
+    except (KeyError, IndexError, RuntimeError) as exc:
+        raise EngineError(f"{HEAD_FILE} does not fit this version's network: {str(exc).splitlines()[0]}") from exc
     return head.eval(), SemanticSettings.from_manifest(entry)
 
 

@@ -54,16 +54,15 @@ def _score_hints(engine: SemanticEngine, photos: list[Path], max_side: int) -> t
 
 
 def read_head(path: Path) -> SemanticColorHead:
-    head = SemanticColorHead()
     # Rounded to float16 first: judge exactly what will ship.
-    head.load_state_dict({k: v.half().float() for k, v in load_file(str(path)).items()})
-    return head.eval()
+    return SemanticColorHead.from_state({k: v.half().float() for k, v in load_file(str(path)).items()}).eval()
 
 
 def pick_checkpoint(run: Path, photos: list[Path], max_side: int) -> tuple[Path, list[dict]]:
     """The numbered checkpoint with the best automatic PSNR on validation (early stopping)."""
     backbone, scores = load_backbone(), []
-    for path in sorted(run.glob("head-step*.safetensors")) + [run / RUN_HEAD_FILE]:
+    last = [run / RUN_HEAD_FILE] if (run / RUN_HEAD_FILE).exists() else []
+    for path in sorted(run.glob("head-*step*.safetensors")) + last:
         db, share = _score_automatic(SemanticEngine(backbone, read_head(path), START), photos, max_side)
         scores.append({"checkpoint": path.name, "psnr_auto": db, "colourfulness_share": share})
         log.info("%s", scores[-1])
@@ -137,6 +136,8 @@ def main() -> None:
     settings, trials = tune(read_head(checkpoint), photos, args.max_side)
     (args.run / "tuning.json").write_text(json.dumps({"checkpoints": scores, "settings": trials}, indent=1))
     summary = json.loads((args.run / "summary.json").read_text())
+    if "checkpoints" in summary:  # a semantic_online run: keep the chosen state's own record
+        summary = {"run": summary["run"], "chosen": summary["checkpoints"].get(checkpoint.name)}
     target = ship(checkpoint, settings, args.weights, {"training": summary, "checkpoint": checkpoint.name,
                                                        "tuned_on": f"{len(photos)} validation photos"})
     log.info("chose %s; wrote %s", settings, target)
