@@ -41,7 +41,7 @@ class SemanticColorHead(nn.Module):
         self.register_buffer("centres", bin_centres(), persistent=False)
 
     @classmethod
-    def from_state(cls, state: dict[str, torch.Tensor]) -> "SemanticColorHead":
+    def from_state(cls, state: dict[str, torch.Tensor]) -> SemanticColorHead:
         """A head shaped to fit ``state``: the weights file is the one record of its size."""
         token_width = state["tokens_in.0.weight"].shape[0]
         width = state["fuse.0.weight"].shape[0]
