@@ -178,7 +178,8 @@ def tune(prepared: list[Prepared], rounds: int = 2) -> tuple[ReferenceSettings, 
         for name, values in SEARCH.items():
             for value in values:
                 trial = dataclasses.replace(best, **{name: value})
-                if trial == best or trial.similarity_high <= trial.similarity_low or trial.scene_high <= trial.scene_low:
+                ordered = trial.similarity_low < trial.similarity_high and trial.scene_low < trial.scene_high
+                if trial == best or not ordered:
                     continue
                 trial_score = mean_psnr(prepared, trial)
                 if trial_score > score + MIN_GAIN:
