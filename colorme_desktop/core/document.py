@@ -111,7 +111,8 @@ class Document:
         self.hints_path: Path | None = None
         self.output_path: Path | None = None
         self._saved_hints: tuple[Hint, ...] = ()
-        self._saved_render: tuple[tuple[Hint, ...], float] = ((), 1.0)
+        # What the saved image was made from: hints, saturation, reference photo number (0: none).
+        self._saved_render: tuple[tuple[Hint, ...], float, int] = ((), 1.0, 0)
         self._result: np.ndarray | None = None
         self._result_key: RenderKey | None = None
         self._pending_save: Path | None = None
@@ -165,8 +166,11 @@ class Document:
         return self._history.can_redo()
 
     def render_key(self) -> RenderKey:
-        return RenderKey(self._photo, self.shown_hints, self.saturation, self.engine,
-                         reference=self._reference_number if self._reference is not None else 0)
+        return RenderKey(self._photo, self.shown_hints, self.saturation, self.engine, reference=self._reference_key())
+
+    def _reference_key(self) -> int:
+        """The reference photo's number, 0 for none: what a result was made with."""
+        return self._reference_number if self._reference is not None else 0
 
     @property
     def reference_rgb(self) -> np.ndarray | None:
@@ -187,7 +191,7 @@ class Document:
 
     @property
     def image_modified(self) -> bool:
-        return self._image is not None and (self.hints, self.saturation) != self._saved_render
+        return self._image is not None and (self.hints, self.saturation, self._reference_key()) != self._saved_render
 
     def unsaved(self) -> list[Unsaved]:
         """What closing now would lose; hints count only if there are any to lose."""
@@ -207,7 +211,9 @@ class Document:
         self._selected = None
         self._preview = None
         self._saved_hints = ()
-        self._saved_render = ((), self.saturation)
+        # A photo just opened is nothing to lose, whatever saturation and reference photo
+        # it opens with; changing either afterwards is.
+        self._saved_render = ((), self.saturation, self._reference_key())
         self.hints_path = None
         self.output_path = None
         self._result = None
@@ -416,6 +422,6 @@ class Document:
         """``save`` was written: the image is saved as it was when the save began."""
         if save.key.photo != self._photo:
             return
-        self._saved_render = (save.key.hints, save.key.saturation)
+        self._saved_render = (save.key.hints, save.key.saturation, save.key.reference)
         self.output_path = save.path
         self._changed(Change.SAVED)

@@ -3,15 +3,21 @@
 The user picks a colour photo of a similar scene ("make it look like this").  Both photos
 go through the frozen DINOv2 backbone as grey images (the grey photo has no colour, so the
 reference must be seen the same way for its tokens to be comparable).  Every token of the
-grey photo looks for the reference tokens most like it (cosine similarity, a softmax over
-the best ``top_k``), and takes their mean chroma.  A confidence says how good the match is
-and how much the matches agree on a colour.
+grey photo weighs all reference tokens by a softmax over cosine similarity and takes their
+weighted mean chroma.  Tokens of one region of the grey photo then pool their matches, so a
+region takes one colour rather than a patchwork of single-token guesses.
 
-The result reaches any engine as soft hints: points at the token centres whose colour is
-the matched chroma blended with the engine's own automatic colour by the confidence, and
-which the user's hints override (reference points near a user hint are dropped, and the
-user's hints are drawn after them).  Wrapping an engine (``ReferenceGuided``) rather than
-changing one keeps every engine usable with a reference, the optimisation engine included.
+A wrong match costs more than no match: the first version imposed the matched colours as
+hints and measured 2.6 dB worse than the automatic colour.  So each token gets a confidence
+from the quality of its match (how alike the best match is, how much the weighted matches
+agree on a colour, how alike their brightness is), and the result is the engine's automatic
+colour moved toward the reference by that confidence: ``automatic + confidence * (reference
+- automatic)``, at the token grid, brought to full size along the photo's edges.  The
+automatic colour's detail stays; an unrelated reference leaves it almost untouched.
+
+The user's hints win: where they change the result, the reference's correction fades out.
+An engine without automatic colour (the optimisation engine) has nothing to blend with;
+it gets the reference as soft point hints instead, drawn before the user's.
 """
 
 from __future__ import annotations
@@ -26,33 +32,48 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from colorme_desktop.core.color import chroma_of, compose, luma
+from colorme_desktop.core.color import chroma_of, compose, luma, upsample_chroma
 from colorme_desktop.core.hints import Hint, rasterize
 from colorme_desktop.engines.base import Engine, image_key
 from colorme_desktop.engines.dinov2 import PATCH, WIDTH, Dinov2Small
 from colorme_desktop.engines.semantic import backbone_size
 
-# Long side the backbone sees, both photos: 22 x 22 tokens at most.  Finer than the
-# semantic engine's 224 px because each token becomes one hint; about 0.4 s on two cores.
+# Long side the backbone sees, both photos: 22 x 22 tokens at most; about 0.4 s on two cores.
 REFERENCE_SIDE = 308
-TOP_K = 8
-TEMPERATURE = 0.05  # softmax over cosine similarities: 0.05 lets a 0.1 better match dominate
-# Confidence rises from 0 to 1 as the best cosine similarity goes from LOW to HIGH: DINOv2
-# tokens of unrelated content sit around 0.1-0.3, of the same kind of thing above 0.5.
-SIMILARITY_LOW = 0.25
-SIMILARITY_HIGH = 0.6
 # Tokens after this many of the 12 blocks.  The final tokens of plain regions (clear sky,
 # a flat wall) become DINOv2's known high-norm "artifact" tokens that hold global
 # information instead of local content: a clear sky in the reference then matched the grass
 # of the grey photo.  Measured on validation crop pairs, layers 8-10 matched best
 # (mean chroma error of the matches 12.0-12.3 grey levels over 7 pairs, final layer 13.7).
 LAYER = 9
-# Weight of the local grey statistics (Welsh et al. 2002 matched by luminance and its
-# spread) against the tokens' cosine similarity; off by default: on validation pairs it
-# did not help the layer-9 tokens (it only matters for textureless synthetic scenes).
-STATISTICS_WEIGHT = 0.0
-AGREEMENT_SCALE = 30.0  # grey levels of chroma spread among the matches that halve confidence
-MIN_CONFIDENCE = 0.2  # below this a token gives no hint: the engine's own colour stays
+# Below this confidence the optimisation engine gets no hint from a token (it has no
+# automatic colour to fall back on, so a weak hint is worse than none).
+MIN_CONFIDENCE = 0.2
+# A user's hint that changes the result by this many grey levels of chroma owns that pixel:
+# the reference's correction is gone there (and fades linearly below it).
+USER_CHANGE = 12.0
+
+
+@dataclass(frozen=True)
+class ReferenceSettings:
+    """How a match becomes a confidence; chosen on validation pairs only
+    (``training.reference_eval --tune``), never on the test photos."""
+
+    temperature: float  # softmax over cosine similarity: lower trusts only the very best matches
+    similarity_low: float  # best cosine at which confidence starts to rise from 0 ...
+    similarity_high: float  # ... and where that part of it reaches 1
+    agreement_scale: float  # chroma spread (grey levels) among the weighted matches that halves confidence
+    luminance_scale: float  # brightness difference (grey levels) to the matches that halves confidence
+    region_softness: float  # how alike two grey-photo tokens must be to pool their matches; 0: no pooling
+    scene_low: float  # mean best cosine over the whole photo at which the reference starts to count ...
+    scene_high: float  # ... and from which it counts fully (a reference of another kind of scene is ignored)
+    strength: float  # the most the reference may move the automatic colour (1: all the way)
+
+
+# The one home of these values; the table in docs/reference-eval.md shows how they were chosen.
+REFERENCE_SETTINGS = ReferenceSettings(temperature=0.02, similarity_low=0.3, similarity_high=0.6,
+                                       agreement_scale=50.0, luminance_scale=40.0, region_softness=0.05,
+                                       scene_low=0.4, scene_high=0.7, strength=1.0)
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,14 @@ class Guidance:
     confidence: np.ndarray  # (h, w) float32 in 0..1
 
 
+@dataclass(frozen=True)
+class Tokens:
+    """A photo as the matching sees it: backbone tokens and each patch's mean grey."""
+
+    features: np.ndarray  # (384, h, w)
+    grey: np.ndarray  # (h, w) float32 mean grey of each patch, 0..255
+
+
 def patch_chroma(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Mean chroma of each backbone patch of ``rgb`` resized to ``size`` = (W, H): (H/14, W/14, 2)."""
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
@@ -71,58 +100,53 @@ def patch_chroma(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return chroma.reshape(h, PATCH, w, PATCH, 2).mean(axis=(1, 3)).astype(np.float32)
 
 
-def patch_statistics(grey: np.ndarray) -> np.ndarray:
-    """(3, H/14, W/14): each patch's mean grey, spread and edge strength, in units of the
-    photo's own grey spread (so a darker or flatter exposure of a scene still matches)."""
-    g = grey.astype(np.float32)
-    h, w = g.shape[0] // PATCH, g.shape[1] // PATCH
-    gy, gx = np.gradient(g)
-    blocks = g.reshape(h, PATCH, w, PATCH)
-    edges = np.hypot(gx, gy).reshape(h, PATCH, w, PATCH).mean(axis=(1, 3))
-    sigma = max(float(g.std()), 1.0)
-    return np.stack([(blocks.mean(axis=(1, 3)) - g.mean()) / sigma, blocks.std(axis=(1, 3)) / sigma,
-                     edges / sigma]).astype(np.float32)
+def _ramp(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    return ((x - low) / max(high - low, 1e-6)).clamp(0.0, 1.0)
 
 
-def match_tokens(target: np.ndarray, reference: np.ndarray, reference_chroma: np.ndarray,
-                 target_statistics: np.ndarray | None = None, reference_statistics: np.ndarray | None = None,
-                 top_k: int = TOP_K, temperature: float = TEMPERATURE,
-                 statistics_weight: float = STATISTICS_WEIGHT) -> Guidance:
-    """For each target token (C, h, w) the chroma of its best-matching reference tokens.
+def match_tokens(target: Tokens, reference: Tokens, reference_chroma: np.ndarray,
+                 settings: ReferenceSettings = REFERENCE_SETTINGS) -> Guidance:
+    """For each target token the chroma of the reference tokens like it, and a confidence.
 
-    ``reference`` is (C, H, W) and ``reference_chroma`` (H, W, 2); the optional statistics
-    (S, h, w) and (S, H, W) lower a match's score by their squared distance.  Position
-    never enters: only content is compared, so a red roof on the left of the reference
-    colours a roof on the right of the grey photo.
+    Position never enters: only content is compared, so a red roof on the left of the
+    reference colours a roof on the right of the grey photo.
     """
-    c, h, w = target.shape
-    t = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32)).reshape(c, -1).T
-    r = torch.from_numpy(np.ascontiguousarray(reference, dtype=np.float32)).reshape(c, -1).T
-    t = torch.nn.functional.normalize(t, dim=1)
-    r = torch.nn.functional.normalize(r, dim=1)
+    c, h, w = target.features.shape
+    t = F.normalize(torch.from_numpy(np.ascontiguousarray(target.features, np.float32)).reshape(c, -1).T, dim=1)
+    r = F.normalize(torch.from_numpy(np.ascontiguousarray(reference.features, np.float32)).reshape(c, -1).T, dim=1)
     similarity = t @ r.T  # (h*w, N)
-    score = similarity
-    if target_statistics is not None and reference_statistics is not None and statistics_weight > 0:
-        ts = torch.from_numpy(target_statistics.reshape(len(target_statistics), -1).T.copy())
-        rs = torch.from_numpy(reference_statistics.reshape(len(reference_statistics), -1).T.copy())
-        score = similarity - statistics_weight * torch.cdist(ts, rs) ** 2
-    k = min(top_k, similarity.shape[1])
-    top, index = score.topk(k, dim=1)
-    best = similarity.gather(1, index)
-    weights = torch.softmax(top / temperature, dim=1)
-    colours = torch.from_numpy(np.ascontiguousarray(reference_chroma, dtype=np.float32)).reshape(-1, 2)[index]
-    mean = (weights[..., None] * colours).sum(dim=1)
-    spread = ((weights * ((colours - mean[:, None]) ** 2).sum(dim=-1)).sum(dim=1)).sqrt()
-    resemblance = ((best[:, 0] - SIMILARITY_LOW) / (SIMILARITY_HIGH - SIMILARITY_LOW)).clamp(0.0, 1.0)
-    agreement = 1.0 / (1.0 + (spread / AGREEMENT_SCALE) ** 2)
-    confidence = resemblance * agreement
+    weights = torch.softmax(similarity / settings.temperature, dim=1)
+    colours = torch.from_numpy(np.ascontiguousarray(reference_chroma, np.float32)).reshape(-1, 2)
+    mean = weights @ colours
+    # Agreement: the weighted spread of the matches' colours around their mean.
+    spread = (weights * torch.cdist(mean, colours) ** 2).sum(dim=1).sqrt()
+    # Brightness: a dark rock matched to a bright cloud is a wrong match however alike the
+    # textures; and one chroma does not suit both (the gamut narrows toward black and white).
+    t_grey = torch.from_numpy(target.grey.reshape(-1, 1).astype(np.float32))
+    r_grey = torch.from_numpy(reference.grey.reshape(1, -1).astype(np.float32))
+    luminance = (weights * (t_grey - r_grey).abs()).sum(dim=1)
+    best = similarity.max(dim=1).values
+    # How much of the photo the reference shows at all: another half of the same scene
+    # matches nearly everywhere; a photo of another meadow, with other flowers, much less,
+    # and there its colours are a guess that a content match cannot check.
+    scene = _ramp(best.mean(), settings.scene_low, settings.scene_high)
+    confidence = (settings.strength * scene * _ramp(best, settings.similarity_low, settings.similarity_high)
+                  / (1.0 + (spread / settings.agreement_scale) ** 2)
+                  / (1.0 + (luminance / settings.luminance_scale) ** 2))
+    if settings.region_softness > 0:
+        # Tokens of one region (alike features) pool their matches, weighted by confidence:
+        # a region gets one colour and the confidence of its best-matched parts.
+        affinity = torch.exp((t @ t.T - 1.0) / settings.region_softness)
+        pooled = affinity * confidence[None, :]
+        total = pooled.sum(dim=1)
+        mean = (pooled @ mean) / total.clamp_min(1e-6)[:, None]
+        confidence = total / affinity.sum(dim=1)
     return Guidance(chroma=mean.reshape(h, w, 2).numpy(), confidence=confidence.reshape(h, w).numpy())
 
 
-def grey_tokens(backbone: Dinov2Small, grey: np.ndarray, side: int = REFERENCE_SIDE, layer: int = LAYER
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """(384, h, w) tokens after ``layer`` blocks and (3, h, w) patch statistics of a grey
-    (H, W) uint8 photo.  The blocks after ``layer`` are not run."""
+def grey_tokens(backbone: Dinov2Small, grey: np.ndarray, side: int = REFERENCE_SIDE, layer: int = LAYER) -> Tokens:
+    """Tokens after ``layer`` blocks and patch greys of a grey (H, W) uint8 photo.
+    The blocks after ``layer`` are not run."""
     size = backbone_size(grey.shape, side)
     small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
     rgb = torch.from_numpy(small.astype(np.float32))[None, None].expand(-1, 3, -1, -1)
@@ -135,30 +159,60 @@ def grey_tokens(backbone: Dinov2Small, grey: np.ndarray, side: int = REFERENCE_S
             x = block(x)
         # The final norm's scale belongs to the last layer; a plain one suits any layer.
         x = backbone.norm(x) if layer >= len(backbone.blocks) else F.layer_norm(x, (WIDTH,))
-        tokens = x[0, 1:].T.reshape(WIDTH, rows, cols).numpy()
-    return tokens, patch_statistics(small)
+        features = x[0, 1:].T.reshape(WIDTH, rows, cols).numpy()
+    patches = small.astype(np.float32).reshape(rows, PATCH, cols, PATCH).mean(axis=(1, 3))
+    return Tokens(features=features, grey=patches)
 
 
 class ReferencePhoto:
     """A colour photo's tokens (seen as grey) and the mean chroma of each of its patches."""
 
-    def __init__(self, rgb: np.ndarray, backbone: Dinov2Small, side: int = REFERENCE_SIDE,
-                 statistics_weight: float = STATISTICS_WEIGHT, layer: int = LAYER) -> None:
+    def __init__(self, rgb: np.ndarray, backbone: Dinov2Small, side: int = REFERENCE_SIDE, layer: int = LAYER,
+                 settings: ReferenceSettings = REFERENCE_SETTINGS) -> None:
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError("the reference must be an RGB photo (H, W, 3)")
         self.rgb = rgb
         self.backbone = backbone
         self.side = side
-        self.statistics_weight = statistics_weight
         self.layer = layer
+        self.settings = settings
         grey = luma(rgb)
-        self.tokens, self.statistics = grey_tokens(backbone, grey, side, layer)
+        self.tokens = grey_tokens(backbone, grey, side, layer)
         self.chroma = patch_chroma(rgb, backbone_size(grey.shape, side))
 
     def guide(self, grey: np.ndarray) -> Guidance:
-        tokens, statistics = grey_tokens(self.backbone, grey, self.side, self.layer)
-        return match_tokens(tokens, self.tokens, self.chroma, statistics, self.statistics,
-                            statistics_weight=self.statistics_weight)
+        return match_tokens(grey_tokens(self.backbone, grey, self.side, self.layer), self.tokens, self.chroma,
+                            self.settings)
+
+
+def correction(guidance: Guidance, automatic: np.ndarray, grey: np.ndarray) -> np.ndarray:
+    """Full-size chroma to add to ``automatic`` (H, W, 2): confidence x (reference - automatic).
+
+    Computed at the token grid, where the reference's chroma is known, and brought to full
+    size along the photo's edges; the automatic colour keeps its finer detail.
+    """
+    gh, gw = guidance.confidence.shape
+    coarse = cv2.resize(automatic, (gw, gh), interpolation=cv2.INTER_AREA)
+    change = guidance.confidence[..., None] * (guidance.chroma - coarse)
+    return upsample_chroma(change.astype(np.float32), grey, edge_aware=True)
+
+
+def user_reach(hints: Sequence[Hint], result: np.ndarray, automatic: np.ndarray, margin: float) -> np.ndarray:
+    """(H, W) 0..1: how much each pixel's colour is the user's doing.
+
+    1 where the user's hints changed the colour by ``USER_CHANGE`` or more, and within
+    ``margin`` pixels of a hint (a hint that agrees with the automatic colour changes
+    nothing, yet the user chose that colour there).
+    """
+    height, width = result.shape[:2]
+    reach = np.clip(np.linalg.norm(result - automatic, axis=-1) / USER_CHANGE, 0.0, 1.0)
+    scale = min(1.0, 256 / max(height, width))  # a coarse mask is enough for the neighbourhood
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    _, mask = rasterize(hints, size, scale=scale)
+    radius = max(1, int(round(margin * scale)))
+    near = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    near = cv2.resize(near.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.maximum(reach, np.clip(near, 0.0, 1.0))
 
 
 def chroma_colours(chroma: np.ndarray) -> list[tuple[int, int, int]]:
@@ -170,22 +224,17 @@ def chroma_colours(chroma: np.ndarray) -> list[tuple[int, int, int]]:
     return [tuple(int(v) for v in c) for c in rgb[:, 0]]
 
 
-def guidance_hints(guidance: Guidance, image_shape: tuple[int, int], automatic: np.ndarray | None = None,
+def guidance_hints(guidance: Guidance, image_shape: tuple[int, int],
                    min_confidence: float = MIN_CONFIDENCE) -> tuple[Hint, ...]:
-    """Point hints at the token centres of a (H, W) photo.
-
-    With ``automatic`` (token-grid chroma the engine gives on its own) each hint's chroma
-    leans toward it as confidence falls; a token below ``min_confidence`` gives no hint.
-    """
+    """Point hints at the token centres of a (H, W) photo, for engines without automatic
+    colour; a token below ``min_confidence`` gives no hint."""
     gh, gw = guidance.confidence.shape
     height, width = image_shape
     step_x, step_y = width / gw, height / gh
-    confidence = guidance.confidence[..., None]
-    chroma = guidance.chroma if automatic is None else confidence * guidance.chroma + (1 - confidence) * automatic
     rows, cols = np.nonzero(guidance.confidence >= min_confidence)
     if len(rows) == 0:
         return ()
-    colours = chroma_colours(chroma[rows, cols])
+    colours = chroma_colours(guidance.chroma[rows, cols])
     radius = max(1.0, 0.2 * min(step_x, step_y))
     return tuple(Hint((((col + 0.5) * step_x, (row + 0.5) * step_y),), colour, radius)
                  for row, col, colour in zip(rows.tolist(), cols.tolist(), colours))
@@ -214,12 +263,22 @@ def outside_user_hints(reference: Sequence[Hint], user: Sequence[Hint], image_sh
     return tuple(kept)
 
 
+@dataclass
+class _PhotoGuidance:
+    """What one grey photo costs once: its automatic colour and the reference's share."""
+
+    automatic: np.ndarray | None  # (H, W, 2); None: the engine has no automatic colour
+    correction: np.ndarray | None  # (H, W, 2) to add to the automatic colour
+    hints: tuple[Hint, ...]  # for an engine without automatic colour
+    spacing: float  # pixels between token centres
+
+
 class ReferenceGuided:
-    """An engine whose colour comes from a reference photo wherever it matches, and from
-    ``engine`` elsewhere; the user's hints still win."""
+    """An engine whose colour moves toward a reference photo's wherever that matches well,
+    and stays the engine's own elsewhere; the user's hints still win."""
 
     def __init__(self, engine: Engine, reference_rgb: np.ndarray, backbone: Dinov2Small | None = None,
-                 cache_size: int = 4, statistics_weight: float = STATISTICS_WEIGHT, layer: int = LAYER) -> None:
+                 cache_size: int = 4, layer: int = LAYER, settings: ReferenceSettings = REFERENCE_SETTINGS) -> None:
         if backbone is None:
             # The semantic engine already holds the backbone; other engines load it here.
             backbone = getattr(engine, "backbone", None)
@@ -232,31 +291,38 @@ class ReferenceGuided:
         self.description = f"{engine.description} Colours from a reference photo."
         self._lock = threading.Lock()  # the backbone may be the wrapped engine's: one caller at a time
         with self._lock:
-            self.reference = ReferencePhoto(reference_rgb, backbone, statistics_weight=statistics_weight,
-                                            layer=layer)
-        self._hints: OrderedDict[str, tuple[tuple[Hint, ...], float]] = OrderedDict()
+            self.reference = ReferencePhoto(reference_rgb, backbone, layer=layer, settings=settings)
+        self._photos: OrderedDict[str, _PhotoGuidance] = OrderedDict()
         self._cache_size = cache_size
 
-    def reference_hints(self, grey: np.ndarray) -> tuple[tuple[Hint, ...], float]:
-        """(hints, spacing between them in pixels) for this photo, computed once per photo."""
+    def _photo(self, grey: np.ndarray) -> _PhotoGuidance:
+        """The reference's share for this photo, computed once per photo."""
         key = image_key(grey)
-        cached = self._hints.get(key)
-        if cached is None:
+        state = self._photos.get(key)
+        if state is None:
             with self._lock:
                 guidance = self.reference.guide(grey)
             gh, gw = guidance.confidence.shape
+            spacing = max(grey.shape[0] / gh, grey.shape[1] / gw)
             automatic = self.engine.colorize(grey, ())
-            automatic = cv2.resize(automatic, (gw, gh), interpolation=cv2.INTER_AREA)
-            hints = guidance_hints(guidance, grey.shape, automatic)
-            cached = (hints, max(grey.shape[0] / gh, grey.shape[1] / gw))
-            self._hints[key] = cached
-            while len(self._hints) > self._cache_size:
-                self._hints.popitem(last=False)
-        self._hints.move_to_end(key)
-        return cached
+            # Half a grey level everywhere is no colour at all: the optimisation engine.
+            if float(np.abs(automatic).max()) < 0.5:
+                state = _PhotoGuidance(None, None, guidance_hints(guidance, grey.shape), spacing)
+            else:
+                state = _PhotoGuidance(automatic, correction(guidance, automatic, grey), (), spacing)
+            self._photos[key] = state
+            while len(self._photos) > self._cache_size:
+                self._photos.popitem(last=False)
+        self._photos.move_to_end(key)
+        return state
 
     def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False) -> np.ndarray:
-        reference, spacing = self.reference_hints(grey)
-        reference = outside_user_hints(reference, hints, grey.shape, margin=spacing)
-        # Later hints paint over earlier ones: the user's come last.
-        return self.engine.colorize(grey, (*reference, *hints), draft)
+        state = self._photo(grey)
+        if state.automatic is None:
+            reference = outside_user_hints(state.hints, hints, grey.shape, margin=state.spacing)
+            # Later hints paint over earlier ones: the user's come last.
+            return self.engine.colorize(grey, (*reference, *hints), draft)
+        if not hints:
+            return state.automatic + state.correction
+        result = self.engine.colorize(grey, hints, draft)
+        return result + (1.0 - user_reach(hints, result, state.automatic, state.spacing))[..., None] * state.correction

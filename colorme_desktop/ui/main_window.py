@@ -29,7 +29,6 @@ from colorme_desktop.core.batch_plan import BatchPlanError, plan_batch
 from colorme_desktop.core.document import Change, Document, ImageSave, RenderKey, Tool, Unsaved, clamp_radius
 from colorme_desktop.core.hints import HintsFileError, load_hints_file, save_hints_file
 from colorme_desktop.core.imageio import SAVE_FORMATS, ImageLoadError, ImageSaveError, load_image, save_image
-from colorme_desktop.core.palette import photo_colors
 from colorme_desktop.core.text import plural
 from colorme_desktop.engines.registry import ENGINE_LABELS, ENGINE_NAMES
 from colorme_desktop.ui.batch_dialog import BatchSummary, BatchThread, FolderJob, record
@@ -137,6 +136,7 @@ class MainWindow(QMainWindow):
         self.worker = ColorizeWorker(engine_factory)
         self.worker.result_ready.connect(self._on_result_ready)
         self.worker.palette_ready.connect(self._on_palette_ready)
+        self.worker.reference_palette_ready.connect(self._on_reference_palette_ready)
         self.worker.failed.connect(self._on_worker_failed)
         self.worker.engine_starting.connect(self._on_engine_starting)
         self.worker.engine_changed.connect(self._on_engine_changed)
@@ -577,8 +577,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot use the photo", f"{path.name} is grey; choose a colour photo to take colours from.")
             return False
         self.document.set_reference(image, path)
-        # A menu action, not a mouse handler: one K-means of a 96 px copy (tens of ms).
-        self.palette_dock.set_reference_colours(photo_colors(image.rgb))
+        self.worker.reference_palette(image.rgb, self.document.render_key().reference)
         self.statusBar().showMessage(f"Taking colours from {path.name} where it shows the same things", 8000)
         return True
 
@@ -798,6 +797,12 @@ class MainWindow(QMainWindow):
             return
         self._result_palette = colours
         self._show_suggestions()
+
+    @Slot(int, object)
+    def _on_reference_palette_ready(self, reference: int, colours: list) -> None:
+        doc = self.document
+        if doc.reference_rgb is not None and reference == doc.render_key().reference:  # not a replaced one
+            self.palette_dock.set_reference_colours(colours)
 
     @Slot(int, str)
     def _on_worker_failed(self, generation: int, message: str) -> None:

@@ -22,7 +22,7 @@ from PySide6.QtCore import QThread, Signal
 
 from colorme_desktop.core.color import compose
 from colorme_desktop.core.hints import Hint
-from colorme_desktop.core.palette import vivid_colors
+from colorme_desktop.core.palette import photo_colors, vivid_colors
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,16 @@ class _Prepare:
     generation: int = -1  # what a failure is reported under: no result of the window's
 
 
+@dataclass(frozen=True)
+class _ReferencePalette:
+    """A request for a reference photo's main colours (K-means: never on the GUI thread,
+    and on this thread rather than a new one, because K-means beside torch crashed)."""
+
+    rgb: np.ndarray
+    reference_id: int
+    generation: int = -1  # what a failure is reported under: no result of the window's
+
+
 def default_engine_factory(name: str | None) -> tuple[object, str | None]:
     from colorme_desktop.engines.registry import create_engine
 
@@ -58,6 +68,7 @@ def default_engine_factory(name: str | None) -> tuple[object, str | None]:
 class ColorizeWorker(QThread):
     result_ready = Signal(int)  # generation; take_result() returns (rgb, chroma)
     palette_ready = Signal(int)  # generation; take_palette() returns [(r, g, b), ...]
+    reference_palette_ready = Signal(int, object)  # reference id, its photo's colours [(r, g, b), ...]
     failed = Signal(int, str)  # generation, message for the user
     engine_starting = Signal()  # creating an engine (importing torch, loading weights) begins
     engine_changed = Signal(str, str)  # engine name, note ("" when none)
@@ -68,6 +79,8 @@ class ColorizeWorker(QThread):
         self._factory = engine_factory
         self._wake = threading.Condition()  # guards _pending and _stopping
         self._pending: ColorizeRequest | _Prepare | None = None
+        # Its own slot: a stroke's request must not replace it, nor it a stroke's.
+        self._pending_palette: _ReferencePalette | None = None
         self._stopping = False
         self._engine = None
         self._engine_request: str | None = "unset"
@@ -114,26 +127,38 @@ class ColorizeWorker(QThread):
         if not self.isRunning():
             self.start()
 
+    def reference_palette(self, rgb: np.ndarray, reference_id: int) -> None:
+        """Find the main colours of a reference photo; ``reference_palette_ready`` brings them."""
+        with self._wake:
+            self._pending_palette = _ReferencePalette(rgb, reference_id)
+            self._wake.notify()
+        if not self.isRunning():
+            self.start()
+
     def stop(self) -> None:
         """Ask the thread to finish its current step and wait for it (never terminate())."""
         with self._wake:
             self._stopping = True
             self._pending = None
+            self._pending_palette = None
             self._wake.notify()
         self.wait()
 
-    def _take(self) -> ColorizeRequest | _Prepare | None:
+    def _take(self) -> ColorizeRequest | _Prepare | _ReferencePalette | None:
         with self._wake:
-            while self._pending is None and not self._stopping:
+            while self._pending is None and self._pending_palette is None and not self._stopping:
                 self._wake.wait()
             if self._stopping:
                 return None
-            request, self._pending = self._pending, None
+            if self._pending_palette is not None:  # tens of milliseconds: it goes first
+                request, self._pending_palette = self._pending_palette, None
+            else:
+                request, self._pending = self._pending, None
             return request
 
     def _has_pending(self) -> bool:
         with self._wake:
-            return self._pending is not None or self._stopping
+            return self._pending is not None or self._pending_palette is not None or self._stopping
 
     def _ensure_engine(self, name: str | None) -> None:
         if self._engine is not None and name == self._engine_request:
@@ -164,6 +189,8 @@ class ColorizeWorker(QThread):
             try:
                 if isinstance(request, _Prepare):
                     self._ensure_engine(request.engine_name)
+                elif isinstance(request, _ReferencePalette):
+                    self.reference_palette_ready.emit(request.reference_id, photo_colors(request.rgb))
                 else:
                     self._process(request)
             except MemoryError:

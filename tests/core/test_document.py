@@ -187,3 +187,29 @@ def test_plural():
     assert plural(1, "hint") == "1 hint"
     assert plural(0, "hint") == "0 hints"
     assert plural(3, "unsaved hint") == "3 unsaved hints"
+
+
+def _colour_photo(name="reference.png") -> LoadedImage:
+    from pathlib import Path
+
+    rgb = np.zeros((30, 40, 3), np.uint8)
+    rgb[..., 0] = 200
+    return LoadedImage(grey=np.full((30, 40), 60, np.uint8), rgb=rgb, path=Path(name))
+
+
+def test_a_reference_photo_changes_the_image_and_so_leaves_it_unsaved(doc, tmp_path):
+    assert doc.unsaved() == []
+    doc.set_reference(_colour_photo())
+    assert doc.unsaved() == [Unsaved.IMAGE]
+    doc.set_result(*_result_for(doc))
+    doc.request_image_save(tmp_path / "out.png")
+    doc.image_saved(doc.take_image_save())
+    assert doc.unsaved() == []
+    doc.set_reference(None)  # back to automatic colour: not what was saved either
+    assert doc.unsaved() == [Unsaved.IMAGE]
+
+
+def test_a_photo_opened_while_a_reference_is_in_use_starts_saved(doc):
+    doc.set_reference(_colour_photo())
+    doc.open(_photo("next.png"))
+    assert doc.unsaved() == []

@@ -111,8 +111,9 @@ def test_colours_from_a_photo_follow_content_and_can_be_cleared(qtbot, make_wind
     chroma = chroma_of(win.document.result)
     assert chroma[:, 10:70, 1].mean() < -15  # the flat part is blue, as in the reference
     assert chroma[:, 100:160, 1].mean() > 50  # the textured part red, though on the other side
+    qtbot.waitUntil(win.palette_dock.reference_row.isVisible, timeout=10000)
     colours = [s.colour for s in win.palette_dock.from_reference if s.colour is not None]
-    assert win.palette_dock.reference_row.isVisible() and len(colours) >= 2
+    assert len(colours) >= 2
     reds = [c for c in colours if c[0] > c[2] + 60]
     blues = [c for c in colours if c[2] > c[0] + 60]
     assert reds and blues
@@ -130,3 +131,47 @@ def test_a_grey_photo_cannot_be_the_reference(make_window, grey_photo):
     assert not win.set_reference(grey_photo)
     assert "grey" in prompts.errors[0]
     assert win.document.reference_rgb is None
+
+
+def test_the_reference_palette_is_found_off_the_gui_thread(qtbot, make_window, tmp_path, monkeypatch):
+    import colorme_desktop.ui.worker as worker_module
+
+    threads = []
+    real = worker_module.photo_colors
+
+    def recording(rgb, *args, **kwargs):
+        threads.append(threading.current_thread())
+        return real(rgb, *args, **kwargs)
+
+    monkeypatch.setattr(worker_module, "photo_colors", recording)
+    reference, _ = swapped_pair()
+    Image.fromarray(reference).save(tmp_path / "reference.png")
+    win = make_window()
+    assert win.set_reference(tmp_path / "reference.png")  # no photo open yet: the palette still comes
+    qtbot.waitUntil(win.palette_dock.reference_row.isVisible, timeout=10000)
+    assert threads and threading.main_thread() not in threads
+
+
+def test_a_reference_change_marks_the_image_unsaved(qtbot, make_window, tmp_path, grey_photo):
+    reference, _ = swapped_pair()
+    Image.fromarray(reference).save(tmp_path / "reference.png")
+    win = make_window()
+    win.open_path(grey_photo)
+    qtbot.waitUntil(lambda: win.document.result_is_current, timeout=10000)
+    assert not win.isWindowModified()
+    win.set_reference(tmp_path / "reference.png")
+    assert win.isWindowModified()
+
+
+def test_an_unreadable_reference_says_why_and_keeps_the_one_in_use(qtbot, make_window, tmp_path):
+    reference, _ = swapped_pair()
+    Image.fromarray(reference).save(tmp_path / "reference.png")
+    (tmp_path / "damaged.jpg").write_bytes(b"\xff\xd8 not really a JPEG")
+    prompts = ScriptedPrompts()
+    win = make_window(prompts=prompts)
+    assert win.set_reference(tmp_path / "reference.png")
+    assert not win.set_reference(tmp_path / "damaged.jpg")
+    assert "damaged.jpg" in prompts.errors[0] and "not an image ColorMe can read" in prompts.errors[0]
+    assert win.document.reference_path == tmp_path / "reference.png"
+    assert not win.set_reference(tmp_path / "gone.jpg")
+    assert "does not exist" in prompts.errors[1]
