@@ -13,6 +13,8 @@ and the hints together describe the whole photo.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -95,6 +97,23 @@ def spread(laplacian: sp.csr_matrix, values: np.ndarray, mask: np.ndarray, decay
     out[free] = splu(system, permc_spec="COLAMD").solve(rhs)
     out[hinted] = flat[hinted]
     return out.reshape(h, w, -1).astype(np.float32)
+
+
+class LruCache:
+    """The last ``size`` entries, the least recently used leaving first: the one policy for
+    every per-photo cache of the engines (graphs, solvers, backbone outputs)."""
+
+    def __init__(self, size: int = 4) -> None:
+        self._entries: OrderedDict = OrderedDict()
+        self._size = size
+
+    def get(self, key, make: Callable[[], object]):
+        if key not in self._entries:
+            self._entries[key] = make()
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        self._entries.move_to_end(key)
+        return self._entries[key]
 
 
 # Incremental solves (``Spreader``).  A stroke changes the system only where it fixes

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -24,7 +23,7 @@ from colorme_desktop.core.color import chroma_of_color, fit_size
 from colorme_desktop.core.hints import Hint, finish, rasterize
 from colorme_desktop.engines.base import EngineError, image_key
 from colorme_desktop.engines.dinov2 import Dinov2Small
-from colorme_desktop.engines.propagation import Spreader, affinity_laplacian, feature_map, nonlocal_target
+from colorme_desktop.engines.propagation import LruCache, Spreader, affinity_laplacian, feature_map, nonlocal_target
 from colorme_desktop.engines.semantic import SemanticColorHead, backbone_size
 from colorme_desktop.engines.weights import load_checked, weights_dir
 
@@ -111,21 +110,12 @@ class SemanticEngine:
         self.head = head.eval()
         self.settings = settings
         self._lock = threading.Lock()  # torch modules are not re-entrant
-        self._photos: OrderedDict[str, _PhotoState] = OrderedDict()
-        self._cache_size = cache_size
+        self._photos = LruCache(cache_size)
 
     # -------------------------------------------------------------- per photo
 
     def _photo(self, grey: np.ndarray) -> _PhotoState:
-        key = image_key(grey)
-        state = self._photos.get(key)
-        if state is None:
-            state = self._analyse(grey)
-            self._photos[key] = state
-            while len(self._photos) > self._cache_size:
-                self._photos.popitem(last=False)
-        self._photos.move_to_end(key)
-        return state
+        return self._photos.get(image_key(grey), lambda: self._analyse(grey))
 
     def _analyse(self, grey: np.ndarray) -> _PhotoState:
         size = backbone_size(grey.shape)
