@@ -93,13 +93,20 @@ def grey_to_rgb(grey: np.ndarray) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
+def fit_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
+    """(width, height) of an image of ``shape`` (H, W, ...) shrunk so its long side is at
+    most ``max_side``; never enlarged.  The one formula for every working and preview size,
+    so sizes computed in different places agree to the pixel."""
+    h, w = shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
 def resize_to_max_side(image: np.ndarray, max_side: int) -> np.ndarray:
     """Shrink (never enlarge) so the longer side is at most ``max_side``."""
-    h, w = image.shape[:2]
-    scale = max_side / max(h, w)
-    if scale >= 1.0:
+    size = fit_size(image.shape, max_side)
+    if size == (image.shape[1], image.shape[0]):
         return image
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 

@@ -82,6 +82,7 @@ class RenderKey:
     saturation: float
     engine: str | None
     draft: bool = False  # a quick result while the user drags: never what gets saved
+    preview: bool = False  # made at screen resolution: shown while current, never saved
     reference: int = 0  # which colour photo the colours come from (0: none)
 
 
@@ -178,7 +179,14 @@ class Document:
 
     @property
     def result_is_current(self) -> bool:
-        return self._result is not None and self._result_key == self.render_key()
+        """The result shows the current hints and settings (at screen or full resolution)."""
+        return (self._result is not None and self._result_key is not None
+                and replace(self._result_key, preview=False) == self.render_key())
+
+    @property
+    def full_result_is_current(self) -> bool:
+        """The result is current and at full resolution: what a save writes."""
+        return self.result_is_current and not self._result_key.preview
 
     def hint_colours(self) -> list[Color]:
         """Distinct colours of the hints in the order first painted, so each keeps its place."""
@@ -412,8 +420,8 @@ class Document:
         self._pending_save = None
 
     def take_image_save(self) -> ImageSave | None:
-        """The requested save, if the result for the committed hints is here; else None."""
-        if self._pending_save is None or self._preview is not None or not self.result_is_current:
+        """The requested save, if the full-resolution result for the committed hints is here; else None."""
+        if self._pending_save is None or self._preview is not None or not self.full_result_is_current:
             return None
         path, self._pending_save = self._pending_save, None
         return ImageSave(path, self._result, self._result_key)

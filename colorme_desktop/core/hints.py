@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from colorme_desktop.core.color import chroma_of
+from colorme_desktop.core.color import chroma_of, upsample_chroma
 from colorme_desktop.core.imageio import MAX_PIXELS, NotARegularFileError, open_regular_file, write_text_atomically
 
 HINTS_FILE_VERSION = 1
@@ -117,6 +117,26 @@ def rasterize(hints: Sequence[Hint], size: tuple[int, int], scale: float = 1.0
     if hints:
         table[1:] = chroma_of(np.array([hint.color for hint in hints], dtype=np.uint8))
     return table[owner], (owner > 0).astype(np.float32)
+
+
+def scale_hints(hints: Sequence[Hint], sx: float, sy: float) -> tuple[Hint, ...]:
+    """The hints on a copy of the photo resized by (sx, sy): a screen-size preview."""
+    return tuple(Hint(tuple((x * sx, y * sy) for x, y in h.points), h.color, h.radius * sx) for h in hints)
+
+
+def finish(chroma: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], shown: np.ndarray | None = None,
+           edge_aware: bool = True) -> np.ndarray:
+    """An engine's working-size chroma -> its output: upsampled with the grey as the
+    guide, then the painted pixels made exact.
+
+    ``shown`` is the photo as the screen shows it (a smaller copy of ``grey``); given, the
+    output is at its size, with the hints moved onto it.  Every engine finishes here, so a
+    preview is the full-resolution result shrunk, computed from the same working size.
+    """
+    out = grey if shown is None else shown
+    if out.shape != grey.shape:
+        hints = scale_hints(hints, out.shape[1] / grey.shape[1], out.shape[0] / grey.shape[0])
+    return paint_exact(upsample_chroma(chroma, out, edge_aware=edge_aware), hints)
 
 
 def paint_exact(chroma: np.ndarray, hints: Sequence[Hint]) -> np.ndarray:

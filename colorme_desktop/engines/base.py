@@ -19,12 +19,15 @@ class Engine(Protocol):
     float32 Cb/Cr in grey levels.  Engines may work at a smaller size internally, but
     only chroma is ever resampled: ``core.color.compose`` puts it on the untouched grey.
     ``draft=True`` asks for a quicker, rougher answer while the user is still dragging.
+    ``shown`` is the photo as the screen shows it, a smaller copy of ``grey``: the result is
+    then at that size (``core.hints.finish``), the work before it the same as for ``grey``.
     """
 
     name: str
     description: str
 
-    def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False) -> np.ndarray: ...
+    def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False,
+                 shown: np.ndarray | None = None) -> np.ndarray: ...
 
 
 class EngineError(Exception):

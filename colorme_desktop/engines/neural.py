@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +12,11 @@ import cv2
 import numpy as np
 import torch
 
-from colorme_desktop.core.color import upsample_chroma
-from colorme_desktop.core.hints import Hint, rasterize
+from colorme_desktop.core.color import fit_size
+from colorme_desktop.core.hints import Hint, finish, rasterize
 from colorme_desktop.engines.base import EngineError, WeightsNotShippedError, image_key
-from colorme_desktop.engines.levin import UPSAMPLE_EDGE_AWARE
 from colorme_desktop.engines.network import ColorNet
-from colorme_desktop.engines.propagation import affinity_laplacian, spread
+from colorme_desktop.engines.propagation import LruCache, Spreader, affinity_laplacian
 from colorme_desktop.engines.weights import MANIFEST, load_checked, read_manifest, weights_dir
 
 log = logging.getLogger(__name__)
@@ -130,6 +128,9 @@ def load_network(folder: Path | None = None) -> tuple[ColorNet, InferenceSetting
 
 
 class NeuralEngine:
+    # Chroma is upsampled bilinearly: measured on 12 validation photos, the network's chroma
+    # came out alike either way (24.35 dB bilinear, 24.42 dB guided), and bilinear keeps the
+    # detail that hints add (38.88 vs 35.98 dB upsampling true chroma 8x).
     name = "neural"
     description = "Trained network: automatic colour, refined by your hints."
 
@@ -143,7 +144,7 @@ class NeuralEngine:
         self.device = device or pick_device()
         self.model = model.to(self.device).eval()
         self._lock = threading.Lock()  # one forward at a time; torch modules are not re-entrant
-        self._laplacians: OrderedDict[str, object] = OrderedDict()
+        self._spreaders = LruCache()  # per refine-size grey: its graph and solver
 
     def predict(self, grey: np.ndarray, hints: Sequence[Hint], temperature: float | None = None
                 ) -> np.ndarray:
@@ -164,27 +165,23 @@ class NeuralEngine:
             out = self.model.chroma(logits, regression, temperature, blend)
         return out[0].permute(1, 2, 0).cpu().numpy()
 
-    def _laplacian(self, grey_small: np.ndarray):
-        key = image_key(grey_small)
-        if key not in self._laplacians:
-            self._laplacians[key] = affinity_laplacian(grey_small, grey_cap=None)  # as tuned
-            while len(self._laplacians) > 4:
-                self._laplacians.popitem(last=False)
-        return self._laplacians[key]
+    def _spreader(self, grey_small: np.ndarray) -> Spreader:
+        return self._spreaders.get(image_key(grey_small), lambda: Spreader(
+            affinity_laplacian(grey_small, grey_cap=None), grey_small.shape[1]))  # uncapped: as tuned
 
-    def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False) -> np.ndarray:
+    def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False,
+                 shown: np.ndarray | None = None) -> np.ndarray:
         predicted = self.predict(grey, hints)
         if hints and not draft:
             # The network already follows the hints; making them exact is the slow part,
             # so a draft (while the user drags) skips it.
             predicted = self._make_hints_exact(grey, hints, predicted)
-        return upsample_chroma(predicted, grey, edge_aware=UPSAMPLE_EDGE_AWARE)
+        return finish(predicted, grey, hints, shown, edge_aware=False)
 
     def _make_hints_exact(self, grey: np.ndarray, hints: Sequence[Hint], predicted: np.ndarray) -> np.ndarray:
         s = self.settings
         h, w = grey.shape
-        scale = min(1.0, s.refine_side / max(h, w))
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        size = fit_size(grey.shape, s.refine_side)
         small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if size != (w, h) else grey
         base = cv2.resize(predicted, size, interpolation=cv2.INTER_LINEAR)
         hint_chroma, mask = rasterize(hints, size, scale=size[0] / w)
@@ -204,7 +201,7 @@ class NeuralEngine:
         # One factorisation serves both: the corrections, and the hints' own colours
         # spread the classical way, which many hints describe better than any prior.
         both = np.concatenate([residual, hint_chroma * mask[..., None]], axis=-1)
-        spread_out = spread(self._laplacian(small), both, mask, decay)
+        spread_out = self._spreader(small).spread(both, mask, decay)
         refined = base + spread_out[..., :2]
         trust_hints = len(hints) / (len(hints) + s.levin_share_hints)
         return (1.0 - trust_hints) * refined + trust_hints * spread_out[..., 2:]

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from colorme_desktop.core.color import chroma_of, compose, luma, upsample_chroma
-from colorme_desktop.core.hints import Hint, rasterize
+from colorme_desktop.core.hints import Hint, rasterize, scale_hints
 from colorme_desktop.engines.base import Engine, image_key
 from colorme_desktop.engines.dinov2 import PATCH, WIDTH, Dinov2Small
 from colorme_desktop.engines.semantic import backbone_size
@@ -271,6 +271,7 @@ class _PhotoGuidance:
     correction: np.ndarray | None  # (H, W, 2) to add to the automatic colour
     hints: tuple[Hint, ...]  # for an engine without automatic colour
     spacing: float  # pixels between token centres
+    shrunk: tuple | None = None  # (shape, automatic, correction) at the last preview size
 
 
 class ReferenceGuided:
@@ -316,13 +317,30 @@ class ReferenceGuided:
         self._photos.move_to_end(key)
         return state
 
-    def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False) -> np.ndarray:
+    def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False,
+                 shown: np.ndarray | None = None) -> np.ndarray:
+        """As the wrapped engine; ``shown`` (a smaller copy of ``grey``) gives the output's size."""
         state = self._photo(grey)
+        extra = {} if shown is None or shown.shape == grey.shape else {"shown": shown}
         if state.automatic is None:
             reference = outside_user_hints(state.hints, hints, grey.shape, margin=state.spacing)
             # Later hints paint over earlier ones: the user's come last.
-            return self.engine.colorize(grey, (*reference, *hints), draft)
+            return self.engine.colorize(grey, (*reference, *hints), draft, **extra)
+        automatic, correction, spacing, local_hints = state.automatic, state.correction, state.spacing, hints
+        if extra:
+            automatic, correction = _shrunk(state, shown.shape)
+            sx, sy = shown.shape[1] / grey.shape[1], shown.shape[0] / grey.shape[0]
+            spacing, local_hints = spacing * sx, scale_hints(hints, sx, sy)
         if not hints:
-            return state.automatic + state.correction
-        result = self.engine.colorize(grey, hints, draft)
-        return result + (1.0 - user_reach(hints, result, state.automatic, state.spacing))[..., None] * state.correction
+            return automatic + correction
+        result = self.engine.colorize(grey, hints, draft, **extra)
+        return result + (1.0 - user_reach(local_hints, result, automatic, spacing))[..., None] * correction
+
+
+def _shrunk(state: _PhotoGuidance, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The automatic colour and the reference's share at a preview's size, made once per size."""
+    if state.shrunk is None or state.shrunk[0] != shape[:2]:
+        size = (shape[1], shape[0])
+        state.shrunk = (shape[:2], cv2.resize(state.automatic, size, interpolation=cv2.INTER_AREA),
+                        cv2.resize(state.correction, size, interpolation=cv2.INTER_AREA))
+    return state.shrunk[1], state.shrunk[2]

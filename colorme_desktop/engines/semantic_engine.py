@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -20,11 +19,11 @@ import cv2
 import numpy as np
 import torch
 
-from colorme_desktop.core.color import chroma_of_color, upsample_chroma
-from colorme_desktop.core.hints import Hint, paint_exact, rasterize
+from colorme_desktop.core.color import chroma_of_color, fit_size
+from colorme_desktop.core.hints import Hint, finish, rasterize
 from colorme_desktop.engines.base import EngineError, image_key
 from colorme_desktop.engines.dinov2 import Dinov2Small
-from colorme_desktop.engines.propagation import affinity_laplacian, feature_map, nonlocal_target, spread
+from colorme_desktop.engines.propagation import LruCache, Spreader, affinity_laplacian, feature_map, nonlocal_target
 from colorme_desktop.engines.semantic import SemanticColorHead, backbone_size
 from colorme_desktop.engines.weights import load_checked, weights_dir
 
@@ -32,6 +31,9 @@ log = logging.getLogger(__name__)
 
 BACKBONE_FILE = "dinov2_vits14.safetensors"
 HEAD_FILE = "colorme_head.safetensors"
+# Below this say the hints' own propagation changes no pixel by a hundredth of a grey
+# level, so it is not solved for (half the solver's work with the shipped hints_share).
+OWN_NEGLIGIBLE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ class _PhotoState:
 
     tokens: np.ndarray  # (384, h, w)
     prior: np.ndarray  # (h8, w8, 2) automatic chroma at the head's resolution
-    laplacians: dict
+    spreaders: dict  # (h, w) -> Spreader: the pixel graph at that size and its solver's memory
 
 
 class SemanticEngine:
@@ -111,21 +113,12 @@ class SemanticEngine:
         self.head = head.eval()
         self.settings = settings
         self._lock = threading.Lock()  # torch modules are not re-entrant
-        self._photos: OrderedDict[str, _PhotoState] = OrderedDict()
-        self._cache_size = cache_size
+        self._photos = LruCache(cache_size)
 
     # -------------------------------------------------------------- per photo
 
     def _photo(self, grey: np.ndarray) -> _PhotoState:
-        key = image_key(grey)
-        state = self._photos.get(key)
-        if state is None:
-            state = self._analyse(grey)
-            self._photos[key] = state
-            while len(self._photos) > self._cache_size:
-                self._photos.popitem(last=False)
-        self._photos.move_to_end(key)
-        return state
+        return self._photos.get(image_key(grey), lambda: self._analyse(grey))
 
     def _analyse(self, grey: np.ndarray) -> _PhotoState:
         size = backbone_size(grey.shape)
@@ -136,14 +129,15 @@ class SemanticEngine:
             logits, regression = self.head(tokens, g)
             prior = self.head.colour(logits, regression, self.settings.temperature, self.settings.blend)
             prior = prior * self.settings.chroma_scale
-        return _PhotoState(tokens=tokens[0].numpy(), prior=prior[0].permute(1, 2, 0).numpy(), laplacians={})
+        return _PhotoState(tokens=tokens[0].numpy(), prior=prior[0].permute(1, 2, 0).numpy(), spreaders={})
 
-    def _laplacian(self, state: _PhotoState, grey_small: np.ndarray):
+    def _spreader(self, state: _PhotoState, grey_small: np.ndarray) -> Spreader:
         size = grey_small.shape
-        if size not in state.laplacians:
+        if size not in state.spreaders:
             features = feature_map(state.tokens, (size[1], size[0]))
-            state.laplacians[size] = affinity_laplacian(grey_small, features, self.settings.feature_softness)
-        return state.laplacians[size]
+            laplacian = affinity_laplacian(grey_small, features, self.settings.feature_softness)
+            state.spreaders[size] = Spreader(laplacian, size[1])
+        return state.spreaders[size]
 
     def _nonlocal(self, state: _PhotoState, hints: Sequence[Hint], prior: np.ndarray,
                   shape: tuple[int, int]) -> np.ndarray:
@@ -168,13 +162,12 @@ class SemanticEngine:
         """The automatic chroma at the head's resolution (for palettes and references)."""
         return self._photo(grey).prior
 
-    def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False) -> np.ndarray:
+    def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False,
+                 shown: np.ndarray | None = None) -> np.ndarray:
         state = self._photo(grey)
         s = self.settings
         h, w = grey.shape
-        side = s.draft_side if draft else s.working_side
-        scale = min(1.0, side / max(h, w))
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        size = fit_size(grey.shape, s.draft_side if draft else s.working_side)
         prior = cv2.resize(state.prior, size, interpolation=cv2.INTER_LINEAR)
         if hints:
             small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if size != (w, h) else grey
@@ -184,10 +177,13 @@ class SemanticEngine:
             target = self._nonlocal(state, hints, prior, grey.shape) if s.nonlocal_softness > 0 else None
             # Many hints describe a photo better than any prior: the hints' own colours,
             # spread the same way (one solve serves both), get the say N / (N + share).
-            both = np.concatenate([change, hint_chroma * mask[..., None]], axis=-1)
-            if target is not None:
-                target = np.concatenate([target, np.zeros_like(target)], axis=-1)
-            spread_out = spread(self._laplacian(state, small), both, mask, decay, target)
             own = len(hints) / (len(hints) + s.hints_share)
-            prior = (1.0 - own) * (prior + spread_out[..., :2]) + own * spread_out[..., 2:]
-        return paint_exact(upsample_chroma(prior, grey, edge_aware=True), hints)
+            if own < OWN_NEGLIGIBLE:
+                prior = prior + self._spreader(state, small).spread(change, mask, decay, target)
+            else:
+                both = np.concatenate([change, hint_chroma * mask[..., None]], axis=-1)
+                if target is not None:
+                    target = np.concatenate([target, np.zeros_like(target)], axis=-1)
+                spread_out = self._spreader(state, small).spread(both, mask, decay, target)
+                prior = (1.0 - own) * (prior + spread_out[..., :2]) + own * spread_out[..., 2:]
+        return finish(prior, grey, hints, shown)

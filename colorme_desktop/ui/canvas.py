@@ -61,6 +61,7 @@ class ImageCanvas(QWidget):
         self.view = view
         self.title = title
         self.image: QImage | None = None
+        self._size = QSize()  # the photo's size in image pixels; the image may be a smaller preview
         self.notice = ""  # what is happening (e.g. "Colorizing..."), drawn over the image
         self.tool = Tool.PAINT
         self._pan_from: QPointF | None = None
@@ -74,9 +75,18 @@ class ImageCanvas(QWidget):
         # The same hint for every canvas: the splitter then gives the panes equal room.
         return QSize(400, 300)
 
-    def set_image(self, image: QImage | None) -> None:
+    def set_image(self, image: QImage | None, size: tuple[int, int] | None = None) -> None:
+        """Show ``image`` covering a photo of ``size`` = (width, height) image pixels.
+
+        A result made at screen resolution is drawn over the whole photo, so it lines up
+        with the other panes and positions stay in image pixels.
+        """
         self.image = image
+        self._size = QSize(*size) if size is not None else (image.size() if image is not None else QSize())
         self._on_view_changed()
+
+    def image_size(self) -> QSize:
+        return self._size
 
     def set_notice(self, text: str) -> None:
         if text != self.notice:
@@ -97,12 +107,12 @@ class ImageCanvas(QWidget):
     # ------------------------------------------------------------ geometry
     def scale(self) -> float:
         if self.view.fit and self.image is not None:
-            return min(self.width() / max(1, self.image.width()), self.height() / max(1, self.image.height()))
+            return min(self.width() / max(1, self._size.width()), self.height() / max(1, self._size.height()))
         return self.view.zoom
 
     def centre(self) -> QPointF:
         if self.view.fit and self.image is not None:
-            return QPointF(self.image.width() / 2, self.image.height() / 2)
+            return QPointF(self._size.width() / 2, self._size.height() / 2)
         return self.view.centre
 
     def to_image(self, pos: QPointF) -> QPointF:
@@ -120,7 +130,7 @@ class ImageCanvas(QWidget):
             return QRectF()
         top_left = self.to_widget(0, 0)
         s = self.scale()
-        return QRectF(top_left.x(), top_left.y(), self.image.width() * s, self.image.height() * s)
+        return QRectF(top_left.x(), top_left.y(), self._size.width() * s, self._size.height() * s)
 
     # ------------------------------------------------------------ painting
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -228,7 +238,7 @@ class HintCanvas(ImageCanvas):
         self.update()
 
     def _inside(self, p: QPointF) -> bool:
-        return self.image is not None and 0 <= p.x() <= self.image.width() and 0 <= p.y() <= self.image.height()
+        return self.image is not None and 0 <= p.x() <= self._size.width() and 0 <= p.y() <= self._size.height()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         p = self.to_image(event.position())
@@ -256,8 +266,8 @@ class HintCanvas(ImageCanvas):
             return
         if self._stroke is not None and self.image is not None:
             p = self.to_image(event.position())
-            x = min(max(p.x(), 0.0), float(self.image.width()))
-            y = min(max(p.y(), 0.0), float(self.image.height()))
+            x = min(max(p.x(), 0.0), float(self._size.width()))
+            y = min(max(p.y(), 0.0), float(self._size.height()))
             last = self._stroke[-1]
             # Skip points closer than a screen pixel: they add size, not shape.
             if abs(x - last[0]) + abs(y - last[1]) >= 1.0 / self.scale():

@@ -43,7 +43,13 @@ log = logging.getLogger(__name__)
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp *.gif);;All files (*)"
 SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;TIFF (*.tif *.tiff);;WebP (*.webp)"
 HINTS_FILTER = "ColorMe hints (*.json)"
-DRAG_DEBOUNCE_MS = 40
+DRAG_DEBOUNCE_MS = 30
+# The result pane shows a result made at the size the photo has on screen (device pixels),
+# within these bounds; full resolution is made only for a save, or when the user has
+# zoomed in past what the preview holds and stopped for DETAIL_DELAY_MS.
+PREVIEW_MIN_SIDE = 512
+PREVIEW_MAX_SIDE = 2048
+DETAIL_DELAY_MS = 400
 AUTOSAVE_DEBOUNCE_MS = 300
 MAX_RECENT_FILES = 8
 HIT_TOLERANCE_PX = 6.0  # screen pixels around a hint that still hit it
@@ -143,8 +149,13 @@ class MainWindow(QMainWindow):
         self.worker.busy_changed.connect(self._on_busy_changed)
         self.save_finished.connect(self._on_save_finished)
 
+        # While dragging: a draft at once, then at most one per interval, the last one flushed.
         self.drag_timer = QTimer(self, singleShot=True, interval=DRAG_DEBOUNCE_MS)
         self.drag_timer.timeout.connect(self._on_drag_timer_timeout)
+        self._drag_dirty = False
+        self.detail_timer = QTimer(self, singleShot=True, interval=DETAIL_DELAY_MS)
+        self.detail_timer.timeout.connect(self._on_detail_timer_timeout)
+        self.view.changed.connect(self.detail_timer.start)
         self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DEBOUNCE_MS)
         self.autosave_timer.timeout.connect(self._autosave)
 
@@ -292,15 +303,20 @@ class MainWindow(QMainWindow):
             self._show_suggestions()
         if change & (Change.HINTS | Change.RENDER | Change.IMAGE):
             self.drag_timer.stop()
+            self._drag_dirty = False
             self._request_colorize()
         elif change & Change.PREVIEW:
-            # While dragging, results are drafts, at most one per debounce interval.
-            if not self.drag_timer.isActive():
+            # While dragging, results are drafts: the first at once (the worker keeps only
+            # the newest request), then at most one per interval.
+            if self.drag_timer.isActive():
+                self._drag_dirty = True
+            else:
+                self._request_colorize(draft=True)
                 self.drag_timer.start()
         if change & Change.RESULT:
             if doc.result is not None:
                 self._failure = ""
-                self.result_canvas.set_image(qimage_from_array(doc.result))
+                self.result_canvas.set_image(qimage_from_array(doc.result), doc.image.size)
             else:
                 # Until the colour comes, the grey photo (the hint pane's image) with a
                 # notice of what is happening, never an empty pane asking for a photo.
@@ -520,7 +536,8 @@ class MainWindow(QMainWindow):
             return
         self.document.request_image_save(path)
         if not self._start_pending_save():
-            self.statusBar().showMessage("Finishing the colorization before saving...")
+            self.statusBar().showMessage("Colorizing at full resolution before saving...")
+            self._request_colorize(full=True)
 
     def _start_pending_save(self) -> bool:
         save = self.document.take_image_save()
@@ -672,18 +689,45 @@ class MainWindow(QMainWindow):
     # ================================================================ canvas gestures
     @Slot()
     def _on_drag_timer_timeout(self) -> None:
-        self._request_colorize(draft=True)
+        if self._drag_dirty and self.document.shown_hints != self.document.hints:
+            self._request_colorize(draft=True)
+        self._drag_dirty = False
 
-    def _request_colorize(self, draft: bool = False) -> None:
+    def _shown_side(self) -> int:
+        """Long side, in device pixels, that the photo covers in the result pane now."""
+        image = self.document.image
+        canvas = self.result_canvas if self.result_canvas.image is not None else self.hint_canvas
+        return round(canvas.scale() * max(image.size) * canvas.devicePixelRatioF())
+
+    def _preview_side(self) -> int | None:
+        """Long side to colour at for the screen; None when that is the full photo anyway."""
+        side = min(max(self._shown_side(), PREVIEW_MIN_SIDE), PREVIEW_MAX_SIDE)
+        return side if side < max(self.document.image.size) else None
+
+    @Slot()
+    def _on_detail_timer_timeout(self) -> None:
+        """Zoomed in past the shown result's pixels: make it again with enough of them."""
+        doc = self.document
+        if doc.image is None or doc.result is None or not doc.result_is_current:
+            return
+        held = max(doc.result.shape[:2])
+        if held < max(doc.image.size) and self._shown_side() > held * 1.1:
+            self._request_colorize(full=self._shown_side() > PREVIEW_MAX_SIDE)
+
+    def _request_colorize(self, draft: bool = False, full: bool = False) -> None:
         doc = self.document
         if doc.image is None:
             return
         self.generation += 1
         key = doc.render_key()
-        self._request_keys[self.generation] = replace(key, draft=True) if draft else key
+        # A waiting save needs every pixel; otherwise the screen's worth is enough.  Colours
+        # from a photo: engines.reference cannot make a screen-size result yet.
+        whole = full or (doc.image_save_pending and not draft) or doc.reference_rgb is not None
+        side = None if whole else self._preview_side()
+        self._request_keys[self.generation] = replace(key, draft=draft, preview=side is not None)
         self._palette_keys[self.generation] = key
         self.worker.request(ColorizeRequest(self.generation, doc.image.grey, key.hints, key.saturation,
-                                            key.engine, draft, doc.reference_rgb, key.reference))
+                                            key.engine, draft, doc.reference_rgb, key.reference, side))
 
     @Slot(list)
     def _on_stroke_changed(self, points: list) -> None:
@@ -737,7 +781,12 @@ class MainWindow(QMainWindow):
 
     @Slot(float, float)
     def _on_result_picked(self, x: float, y: float) -> None:
-        self._pick_from(self.document.result, x, y)
+        result = self.document.result
+        if result is not None:
+            # The result may be a screen-size preview: take the pixel where (x, y) lies on it.
+            w, h = self.document.image.size
+            x, y = x * result.shape[1] / w, y * result.shape[0] / h
+        self._pick_from(result, x, y)
 
     @Slot(float, float)
     def _on_original_picked(self, x: float, y: float) -> None:

@@ -17,12 +17,14 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
-from colorme_desktop.core.color import compose
+from colorme_desktop.core.color import compose, fit_size
 from colorme_desktop.core.hints import Hint
 from colorme_desktop.core.palette import photo_colors, vivid_colors
+from colorme_desktop.engines.base import image_key
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class ColorizeRequest:
     draft: bool = False  # the user is still dragging: speed over accuracy
     reference: np.ndarray | None = None  # a colour photo to take colours from
     reference_id: int = 0  # changes when the reference does
+    preview_side: int | None = None  # colour the photo as shown at this long side; None: full resolution
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,11 @@ class ColorizeWorker(QThread):
         self._stopping = False
         self._engine = None
         self._engine_request: str | None = "unset"
-        self._last_key: tuple | None = None  # (grey id, hints, engine) of the cached chroma
+        # (photo fingerprint, hints, engine...) of the cached chroma: an id() could be a new
+        # photo's once the old one is freed.
+        self._last_key: tuple | None = None
         self._last_chroma: np.ndarray | None = None
+        self._preview_grey: tuple[tuple, np.ndarray] | None = None  # ((photo, size), the photo at that size)
         self._guided = None  # the engine wrapped for the current reference photo
         self._guided_key: tuple | None = None
         self._outbox_lock = threading.Lock()
@@ -202,16 +208,39 @@ class ColorizeWorker(QThread):
                 if not self._has_pending():
                     self.busy_changed.emit(False)
 
+    def _shown(self, request: ColorizeRequest) -> np.ndarray:
+        """The photo at the size the result is wanted: as on screen, or the photo itself.
+
+        The engine does all its work on the photo as always and only its last step at this
+        size, so a preview is the full-resolution result shrunk and nothing jumps when one
+        replaces the other.  The shrunk grey is kept: every stroke needs it.
+        """
+        grey = request.grey
+        if request.preview_side is None:
+            return grey
+        size = fit_size(grey.shape, request.preview_side)
+        if size == (grey.shape[1], grey.shape[0]):
+            return grey
+        key = (image_key(grey), size)
+        if self._preview_grey is None or self._preview_grey[0] != key:
+            self._preview_grey = key, cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        return self._preview_grey[1]
+
     def _process(self, request: ColorizeRequest) -> None:
         self._ensure_engine(request.engine_name)
-        key = (id(request.grey), request.grey.shape, request.hints, self._engine_request, request.draft,
+        shown = self._shown(request)
+        key = (image_key(request.grey), shown.shape, request.hints, self._engine_request, request.draft,
                request.reference_id)
         if key == self._last_key and self._last_chroma is not None:
             chroma = self._last_chroma  # only the saturation changed
         else:
-            chroma = self._engine_for(request).colorize(request.grey, request.hints, draft=request.draft)
+            engine = self._engine_for(request)
+            if shown is request.grey:
+                chroma = engine.colorize(request.grey, request.hints, draft=request.draft)
+            else:
+                chroma = engine.colorize(request.grey, request.hints, draft=request.draft, shown=shown)
             self._last_key, self._last_chroma = key, chroma
-        rgb = compose(request.grey, chroma, request.saturation)
+        rgb = compose(shown, chroma, request.saturation)
         self._post(self._results, request.generation, (rgb, chroma))
         self.result_ready.emit(request.generation)
         if self._has_pending() or request.draft:

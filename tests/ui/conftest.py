@@ -27,7 +27,7 @@ class FakeEngine:
         self.completed = 0
         self.gate: threading.Event | None = None  # when set, each call waits for it to open
 
-    def colorize(self, grey, hints, draft=False):
+    def colorize(self, grey, hints, draft=False, shown=None):
         self.calls += 1
         self.drafts += draft
         if self.delay:
@@ -40,7 +40,7 @@ class FakeEngine:
         if self.out_of_memory_next:
             self.out_of_memory_next = False
             raise MemoryError
-        chroma = np.zeros((*grey.shape, 2), dtype=np.float32)
+        chroma = np.zeros((*(grey if shown is None else shown).shape, 2), dtype=np.float32)
         if hints:
             chroma[...] = chroma_of_color(hints[-1].color)
         self.completed += 1

@@ -1,0 +1,87 @@
+"""The result pane shows a result made at screen size; saves get every pixel."""
+
+import numpy as np
+from PIL import Image
+
+from colorme_desktop.core.color import chroma_of, chroma_of_color, fit_size
+from colorme_desktop.core.hints import Hint, point_hint, scale_hints
+from colorme_desktop.engines.levin import LevinEngine
+from colorme_desktop.ui import main_window
+from colorme_desktop.ui.worker import ColorizeRequest, ColorizeWorker
+from tests.helpers import colourful_rgb
+
+TIMEOUT = 20000
+
+
+def _big_photo(tmp_path, w=1500, h=1000):
+    rgb = np.asarray(Image.fromarray(colourful_rgb(90, 120)).resize((w, h), Image.BILINEAR))
+    path = tmp_path / "big.png"
+    Image.fromarray(rgb).convert("L").save(path)
+    return path
+
+
+def test_preview_matches_the_full_result_shrunk(qtbot):
+    """No jump when the full-resolution result replaces the screen-size one."""
+    grey = np.asarray(Image.fromarray(colourful_rgb(90, 120)).convert("L").resize((1200, 900), Image.BILINEAR))
+    hints = (Hint(((200.0, 300.0), (600.0, 320.0)), (200, 40, 30), 6.0), point_hint(900, 600, (30, 90, 220), 8))
+    engine = LevinEngine()
+    worker = ColorizeWorker(lambda name: (engine, None))
+    got = {}
+
+    def take(generation):
+        got[generation] = worker.take_result(generation)[1]
+
+    worker.result_ready.connect(take)
+    try:
+        with qtbot.waitSignal(worker.result_ready, timeout=TIMEOUT):
+            worker.request(ColorizeRequest(1, grey, hints, preview_side=400))
+        with qtbot.waitSignal(worker.result_ready, timeout=TIMEOUT):
+            worker.request(ColorizeRequest(2, grey, hints))
+    finally:
+        worker.stop()
+    preview, full = got[1], got[2]
+    assert preview.shape == (*fit_size(grey.shape, 400)[::-1], 2)
+    assert full.shape == (900, 1200, 2)
+    shrunk = np.stack([np.asarray(Image.fromarray(full[..., c]).resize(preview.shape[1::-1], Image.BOX))
+                       for c in range(2)], axis=-1)
+    assert np.abs(shrunk - preview).mean() < 1.0  # chroma levels
+    assert np.percentile(np.abs(shrunk - preview), 99) < 6.0
+
+
+def test_scale_hints_moves_points_and_radius():
+    hint = Hint(((10.0, 20.0), (30.0, 40.0)), (1, 2, 3), 4.0)
+    (small,) = scale_hints([hint], 0.5, 0.25)
+    assert small.points == ((5.0, 5.0), (15.0, 10.0)) and small.radius == 2.0 and small.color == (1, 2, 3)
+
+
+def test_big_photo_is_shown_at_screen_size_and_saved_in_full(qtbot, make_window, tmp_path, monkeypatch):
+    monkeypatch.setattr(main_window, "PREVIEW_MAX_SIDE", 600)
+    window = make_window()
+    window.open_path(_big_photo(tmp_path))
+    qtbot.waitUntil(lambda: window.document.result_is_current, timeout=TIMEOUT)
+    shown = window.document.result
+    assert max(shown.shape[:2]) <= 600  # the screen's worth, not 1.5 MP
+    assert window.result_canvas.image_size().width() == 1500  # drawn over the whole photo
+    window.document.add_hint(point_hint(750, 500, (200, 40, 30), 20))
+    qtbot.waitUntil(lambda: window.document.result_is_current, timeout=TIMEOUT)
+    out = tmp_path / "out.png"
+    window.save_image_to(out)
+    qtbot.waitUntil(lambda: window.document.output_path == out, timeout=TIMEOUT)
+    saved = np.asarray(Image.open(out))
+    assert saved.shape == (1000, 1500, 3)
+    assert np.allclose(chroma_of(saved[500:501, 750:751])[0, 0], chroma_of_color((200, 40, 30)), atol=2)
+    assert not window.document.image_modified
+
+
+def test_eyedropper_on_a_preview_picks_where_the_mouse_is(qtbot, make_window, tmp_path, monkeypatch):
+    monkeypatch.setattr(main_window, "PREVIEW_MAX_SIDE", 600)
+    window = make_window()
+    window.open_path(_big_photo(tmp_path))
+    qtbot.waitUntil(lambda: window.document.result_is_current, timeout=TIMEOUT)
+    shown = window.document.result.copy()
+    shown[300:, 450:] = (10, 200, 30)  # only the bottom-right quarter of the preview is green
+    window.document._result = shown
+    window._on_result_picked(1450.0, 950.0)  # image pixels: far outside the preview's 600 x 400
+    assert window.document.brush.colour == (10, 200, 30)
+    window._on_result_picked(700.0, 100.0)
+    assert window.document.brush.colour != (10, 200, 30)
