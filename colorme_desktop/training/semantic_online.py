@@ -126,7 +126,7 @@ class Validation:
         with torch.no_grad():
             for photo in photos:
                 w, h = backbone_size(photo.shape[:2])
-                rgb = torch.from_numpy(np.asarray(Image.fromarray(photo).resize((w, h), Image.BICUBIC)))
+                rgb = torch.from_numpy(np.array(Image.fromarray(photo).resize((w, h), Image.BICUBIC)))
                 rgb = rgb.permute(2, 0, 1)[None].float().to(device)
                 grey, _ = split_luma_chroma(rgb)
                 self.items.append((backbone.features(grey), grey, rgb))

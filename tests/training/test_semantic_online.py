@@ -1,0 +1,60 @@
+"""The GPU training path, run for a moment on the CPU: files, records and head sizes."""
+
+import json
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from colorme_desktop.engines.semantic import SemanticColorHead
+from colorme_desktop.training import semantic_online
+from colorme_desktop.training.semantic_online import Validation, Variant, train, unbundle
+from tests.helpers import colourful_rgb
+
+
+def _write_pack(path, photos):
+    arrays = {f"train/{i:05d}": semantic_online._encode(p, 90) for i, p in enumerate(photos)}
+    arrays["val/00000"] = semantic_online._encode(photos[0], 95)
+    np.savez(path, **arrays)
+
+
+def test_head_size_is_read_from_its_weights():
+    wide = SemanticColorHead(token_width=32, width=16).eval()
+    rebuilt = SemanticColorHead.from_state(wide.state_dict()).eval()
+    tokens, grey = torch.randn(1, 384, 3, 4), torch.rand(1, 1, 42, 56) * 255
+    with torch.no_grad():
+        for a, b in zip(wide(tokens, grey), rebuilt(tokens, grey)):
+            assert torch.equal(a, b)
+
+
+def test_validation_reports_every_colour_setting():
+    class Backbone(torch.nn.Module):
+        def features(self, grey):
+            return torch.zeros(grey.shape[0], 384, grey.shape[-2] // 14, grey.shape[-1] // 14)
+
+    photo = colourful_rgb(120, 160, seed=3)
+    validation = Validation([photo], Backbone(), torch.device("cpu"))
+    assert validation.grey_psnr < 40  # a colourful photo is far from its grey version
+    scores = validation.score(SemanticColorHead(token_width=8, width=8))
+    assert set(scores) == {f"gain_T{t}_b{b}" for t, b in semantic_online.EVAL_COLOURS} | \
+        {f"colour_T{t}_b{b}" for t, b in semantic_online.EVAL_COLOURS}
+
+
+def test_a_short_run_keeps_states_per_variant_and_unbundles(tmp_path):
+    photos = [colourful_rgb(90 + 10 * i, 120, seed=i) for i in range(3)]
+    pack = tmp_path / "photos.npz"
+    _write_pack(pack, photos)
+    run = tmp_path / "run"
+    variants = [Variant("a", token_width=16, width=8), Variant("b", token_width=8, width=8, lr=3e-4)]
+    train(pack, run, variants, minutes=0.02, batch=2, eval_seconds=1e9, device=torch.device("cpu"))
+    assert sorted(p.name for p in run.glob("bundle-*.safetensors")) == ["bundle-a.safetensors", "bundle-b.safetensors"]
+    written = unbundle(run)
+    assert {p.name.split("-step")[0] for p in written} == {"head-a", "head-b"}
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["run"]["device"] == "cpu"
+    for path in written:
+        row = summary["checkpoints"][path.name]
+        assert row["variant"] in ("a", "b") and "gain_T0.6_b0.5" in row
+        head = SemanticColorHead.from_state(load_file(str(path)))
+        expected = 16 if row["variant"] == "a" else 8
+        assert head.tokens_in[0].out_channels == expected
