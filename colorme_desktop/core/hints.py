@@ -136,21 +136,34 @@ def finish(chroma: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], shown: n
     out = grey if shown is None else shown
     if out.shape != grey.shape:
         hints = scale_hints(hints, out.shape[1] / grey.shape[1], out.shape[0] / grey.shape[0])
-    return paint_exact(upsample_chroma(chroma, out, edge_aware=edge_aware), hints)
+    # One working pixel covers this many output pixels: the upsampling blurs a hint's
+    # colour over about that distance, so that is how far it is settled back.
+    settle = out.shape[1] / chroma.shape[1] if edge_aware else 0.0
+    return paint_exact(upsample_chroma(chroma, out, edge_aware=edge_aware), hints, out, settle)
 
 
-def paint_exact(chroma: np.ndarray, hints: Sequence[Hint]) -> np.ndarray:
+SETTLE_GREY = 10.0  # grey levels: pixels this much lighter or darker than the painted ones are another thing
+
+
+def paint_exact(chroma: np.ndarray, hints: Sequence[Hint], grey: np.ndarray | None = None,
+                settle: float = 0.0) -> np.ndarray:
     """Set each hinted pixel of a full-resolution chroma (H, W, 2) to its hint's colour.
 
     Engines solve at a working size and upsample; this makes what the user painted exact
-    at every pixel under the brush afterwards.  Each hint is drawn on a canvas the size of
-    its own bounding box, so the cost follows the painted area, not the photo's size.
+    at every pixel under the brush afterwards.  With ``settle`` > 1 (output pixels per
+    working pixel) and the output's ``grey``, the pixels next to the brush that look like
+    the painted ones take the same correction (whole within ``settle`` pixels, then
+    fading): otherwise an exact dot sits in a ring that the upsampling left short of the
+    colour asked for.
+    Each hint is drawn on a canvas the size of its own bounding box, so the cost follows
+    the painted area, not the photo's size.
     """
     height, width = chroma.shape[:2]
+    settle = settle if grey is not None and settle > 1.0 else 0.0
     for hint in hints:
         xs = [x for x, _ in hint.points]
         ys = [y for _, y in hint.points]
-        reach = hint.radius + 2
+        reach = hint.radius + 2 + int(math.ceil(2 * settle))
         x0, y0 = max(0, int(math.floor(min(xs) - reach))), max(0, int(math.floor(min(ys) - reach)))
         x1, y1 = min(width, int(math.ceil(max(xs) + reach)) + 1), min(height, int(math.ceil(max(ys) + reach)) + 1)
         if x1 <= x0 or y1 <= y0:
@@ -158,8 +171,31 @@ def paint_exact(chroma: np.ndarray, hints: Sequence[Hint]) -> np.ndarray:
         local = Hint(tuple((x - x0, y - y0) for x, y in hint.points), hint.color, hint.radius)
         colour, mask = rasterize([local], (x1 - x0, y1 - y0))
         region = chroma[y0:y1, x0:x1]
+        if settle:
+            _settle(region, grey[y0:y1, x0:x1], colour, mask, settle)
         region[mask > 0] = colour[mask > 0]
     return chroma
+
+
+def _settle(region: np.ndarray, grey: np.ndarray, colour: np.ndarray, mask: np.ndarray, settle: float) -> None:
+    """Move the pixels around a hint by the correction its painted pixels need (in place).
+
+    Box means (cheap at any size) give each pixel the average correction and grey of the
+    painted pixels near it; the correction fades with the distance to the brush and with
+    the difference in grey, so it stops at an edge.
+    """
+    size = (2 * int(math.ceil(settle)) + 1,) * 2
+    near = cv2.blur(mask, size)
+    if not (near > 0).any():
+        return
+    safe = np.maximum(near, 1e-6)
+    correction = cv2.blur((colour - region) * mask[..., None], size) / safe[..., None]
+    g = grey.astype(np.float32)
+    painted_grey = cv2.blur(g * mask, size) / safe
+    distance = cv2.distanceTransform((mask == 0).astype(np.uint8), cv2.DIST_L2, 3)
+    beyond = np.maximum(distance - settle, 0.0) / settle  # whole within one working pixel, then fading
+    weight = np.exp(-0.5 * beyond ** 2 - 0.5 * ((g - painted_grey) / SETTLE_GREY) ** 2)
+    region += correction * (weight * (near > 0))[..., None]
 
 
 def _densify(points: Iterable[tuple[float, float]], scale: float) -> list[tuple[float, float]]:

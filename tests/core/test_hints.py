@@ -144,3 +144,20 @@ def test_paint_exact_sets_exactly_the_pixels_under_each_hint():
     out = paint_exact(chroma.copy(), hints)
     assert np.allclose(out[expected_mask > 0], expected_colour[expected_mask > 0], atol=1e-3)
     assert not out[expected_mask == 0].any()
+
+
+def test_finish_settles_a_hint_over_its_own_region_and_stops_at_an_edge():
+    from colorme_desktop.core.hints import finish
+
+    grey = np.full((64, 64), 100, np.uint8)
+    grey[:, 40:] = 200  # a strong edge 8 px right of the hint
+    working = np.zeros((16, 16, 2), np.float32)  # a working-size result four times smaller
+    hint = point_hint(32.5, 32.5, (220, 60, 40), radius=2)
+    wanted = rasterize([hint], (64, 64))[0][32, 32]
+    plain = finish(working, grey, [hint], edge_aware=False)  # no guide: nothing settled
+    settled = finish(working, grey, [hint])
+    ring = (slice(29, 36), slice(29, 36))  # the 7 x 7 patch around the dot
+    assert np.abs(plain[ring] - wanted).mean() > 10  # only the dot itself is exact
+    assert np.abs(settled[ring] - wanted).max() < 1.0  # same grey, one working pixel away
+    assert np.abs(settled[:, 41:]).max() < 1.0  # the brighter side of the edge keeps its colour
+    assert np.abs(settled[32, 16:22] - wanted).min() > 1.0  # and far from the brush it fades out
