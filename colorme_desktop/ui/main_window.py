@@ -725,9 +725,12 @@ class MainWindow(QMainWindow):
         whole = full or (doc.image_save_pending and not draft) or doc.reference_rgb is not None
         side = None if whole else self._preview_side()
         self._request_keys[self.generation] = replace(key, draft=draft, preview=side is not None)
-        self._palette_keys[self.generation] = key
+        # K-means after every stroke held up the next one for a palette nobody shows.
+        palette = not (self._result_palette and key.hints)
+        if palette:
+            self._palette_keys[self.generation] = key
         self.worker.request(ColorizeRequest(self.generation, doc.image.grey, key.hints, key.saturation,
-                                            key.engine, draft, doc.reference_rgb, key.reference, side))
+                                            key.engine, draft, doc.reference_rgb, key.reference, side, palette))
 
     @Slot(list)
     def _on_stroke_changed(self, points: list) -> None:

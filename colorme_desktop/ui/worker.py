@@ -42,6 +42,7 @@ class ColorizeRequest:
     reference: np.ndarray | None = None  # a colour photo to take colours from
     reference_id: int = 0  # changes when the reference does
     preview_side: int | None = None  # colour the photo as shown at this long side; None: full resolution
+    palette: bool = True  # also find the result's main colours (the window only wants the automatic one's)
 
 
 @dataclass(frozen=True)
@@ -231,10 +232,10 @@ class ColorizeWorker(QThread):
         shown = self._shown(request)
         key = (image_key(request.grey), shown.shape, request.hints, self._engine_request, request.draft,
                request.reference_id)
+        engine = self._engine_for(request)
         if key == self._last_key and self._last_chroma is not None:
             chroma = self._last_chroma  # only the saturation changed
         else:
-            engine = self._engine_for(request)
             if shown is request.grey:
                 chroma = engine.colorize(request.grey, request.hints, draft=request.draft)
             else:
@@ -245,6 +246,12 @@ class ColorizeWorker(QThread):
         self.result_ready.emit(request.generation)
         if self._has_pending() or request.draft:
             return  # the result is already outdated or rough: no palette for it
-        colours = vivid_colors(rgb, count=5)
-        self._post(self._palettes, request.generation, colours)
-        self.palette_ready.emit(request.generation)
+        if request.palette:
+            colours = vivid_colors(rgb, count=5)
+            self._post(self._palettes, request.generation, colours)
+            self.palette_ready.emit(request.generation)
+        prepare = getattr(engine, "prepare_strokes", None)
+        if prepare is not None and not self._has_pending():
+            # Nothing to do until the user paints: build what the first stroke would
+            # otherwise wait for.  Only once per photo; later calls return at once.
+            prepare(request.grey)
