@@ -163,6 +163,10 @@ class ColorizeWorker(QThread):
                 request, self._pending = self._pending, None
             return request
 
+    def _final_pending(self) -> bool:
+        with self._wake:
+            return isinstance(self._pending, ColorizeRequest) and not self._pending.draft
+
     def _has_pending(self) -> bool:
         with self._wake:
             return self._pending is not None or self._pending_palette is not None or self._stopping
@@ -241,6 +245,8 @@ class ColorizeWorker(QThread):
             else:
                 chroma = engine.colorize(request.grey, request.hints, draft=request.draft, shown=shown)
             self._last_key, self._last_chroma = key, chroma
+        if request.draft and self._final_pending():
+            return  # the stroke has ended: its final is next, and the screen waits for it alone
         rgb = compose(shown, chroma, request.saturation)
         self._post(self._results, request.generation, (rgb, chroma))
         self.result_ready.emit(request.generation)
