@@ -28,6 +28,9 @@ from colorme_desktop.engines.base import image_key
 
 log = logging.getLogger(__name__)
 
+# The chroma of the newest result is kept up to this size (a 2048 px preview is 22 MB).
+MAX_KEPT_CHROMA_BYTES = 32 * 2**20
+
 EngineFactory = Callable[[str | None], tuple[object, str | None]]
 
 
@@ -244,7 +247,10 @@ class ColorizeWorker(QThread):
                 chroma = engine.colorize(request.grey, request.hints, draft=request.draft)
             else:
                 chroma = engine.colorize(request.grey, request.hints, draft=request.draft, shown=shown)
-            self._last_key, self._last_chroma = key, chroma
+            # Kept for a change of saturation alone, which the screen-size preview makes:
+            # a full-resolution chroma (192 MB at 24 MP, for a save) would only raise the peak.
+            keep = chroma.nbytes <= MAX_KEPT_CHROMA_BYTES
+            self._last_key, self._last_chroma = (key, chroma) if keep else (None, None)
         if request.draft and self._final_pending():
             return  # the stroke has ended: its final is next, and the screen waits for it alone
         rgb = compose(shown, chroma, request.saturation)
