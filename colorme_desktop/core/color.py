@@ -13,12 +13,19 @@ import math
 import cv2
 import numpy as np
 
-# Forward matrix rows for Cb and Cr (Y is done with Pillow's integer weights below).
-_CB = np.array([-0.168736, -0.331264, 0.5], dtype=np.float32)
-_CR = np.array([0.5, -0.418688, -0.081312], dtype=np.float32)
+# The one home of the BT.601 constants (training's torch versions use these too).
+# Y's weights; ``luma`` uses Pillow's integer form of them, 19595 / 65536 and so on.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+# Forward matrix rows for Cb and Cr.
+CB_FROM_RGB = (-0.168736, -0.331264, 0.5)
+CR_FROM_RGB = (0.5, -0.418688, -0.081312)
 # How much each of R, G, B moves per unit of Cb and Cr.
-_FROM_CB = np.array([0.0, -0.344136, 1.772], dtype=np.float32)
-_FROM_CR = np.array([1.402, -0.714136, 0.0], dtype=np.float32)
+RGB_PER_CB = (0.0, -0.344136, 1.772)
+RGB_PER_CR = (1.402, -0.714136, 0.0)
+_CB = np.array(CB_FROM_RGB, dtype=np.float32)
+_CR = np.array(CR_FROM_RGB, dtype=np.float32)
+_FROM_CB = np.array(RGB_PER_CB, dtype=np.float32)
+_FROM_CR = np.array(RGB_PER_CR, dtype=np.float32)
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
