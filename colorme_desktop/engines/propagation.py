@@ -28,9 +28,13 @@ NEIGHBOUR_OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))  # each undirected 8-neigh
 def feature_map(tokens: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(C, h, w) backbone tokens -> unit-length features (H, W, C) at ``size`` = (W, H)."""
     c = tokens.shape[0]
-    planes = [cv2.resize(tokens[i].astype(np.float32), size, interpolation=cv2.INTER_LINEAR) for i in range(c)]
-    features = np.stack(planes, axis=-1)
-    return features / np.maximum(np.linalg.norm(features, axis=-1, keepdims=True), 1e-6)
+    # Filled in place, one plane at a time: a list of planes, their stack and the
+    # normalised copy were three 67 MB arrays at 256 px, the peak of a photo's first stroke.
+    features = np.empty((size[1], size[0], c), dtype=np.float32)
+    for i in range(c):
+        features[..., i] = cv2.resize(tokens[i].astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+    features /= np.maximum(np.linalg.norm(features, axis=-1, keepdims=True), 1e-6)
+    return features
 
 
 def affinity_laplacian(grey: np.ndarray, features: np.ndarray | None = None, feature_softness: float = 0.1,
@@ -125,7 +129,10 @@ class LruCache:
 # on a busy 2-core machine.
 LOCAL_MARGIN = 12  # working-size pixels around the changed ones that the local solve covers
 LOCAL_MAX_SHARE = 0.25  # a change whose surroundings exceed this share of the photo: factorise anew
-PCG_TOLERANCE = 1e-5  # relative residual per channel
+# Relative residual per channel.  Measured on the sample photo at 12 MP, 8 strokes
+# against the direct solve: 1e-5 max 0.03 grey levels, 1e-4 max 0.13 (both far below
+# what anyone sees) and one step fewer, 80 -> 65 ms.
+PCG_TOLERANCE = 1e-4
 PCG_MAX_STEPS = 30  # not converged by then (it takes 3-5): factorise anew
 # A draft's steps.  CG steps, not bare preconditioner sweeps: a sweep through the older
 # factorisation multiplies the error near a new stroke by up to 1 / decay and overshot
