@@ -191,8 +191,9 @@ class SemanticEngine:
     def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False,
                  shown: np.ndarray | None = None) -> np.ndarray:
         """A draft is the final's own solve cut short (``Spreader.spread(quick=True)``), at the
-        same working size, so the final only refines it and nothing jumps; ``draft_side``
-        serves only a draft before the photo's graph has been factorised once."""
+        same working size, so the final only refines it and nothing jumps.  ``draft_side``
+        serves only a draft that cannot start from an earlier solve: before the photo's
+        graph is ready, or for a change too large to solve locally (``LOCAL_MAX_SHARE``)."""
         state = self._photo(grey)
         chroma = self._chroma(state, grey, hints, self.settings.working_side, quick=draft)
         if chroma is None:
