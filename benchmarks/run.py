@@ -302,6 +302,14 @@ if os.environ.get("BENCH_STROKE_THEN_QUIT"):
             w.document.add_hint(point_hint(width / 3, height / 3, (200, 60, 40)))
             QTimer.singleShot(50, check)
             return
+        save_to = os.environ.get("BENCH_SAVE_TO")
+        if save_to and not state.get("saving"):
+            state["saving"] = True  # Save As at full resolution, as the user would
+            from pathlib import Path
+            w.save_image_to(Path(save_to))
+        if save_to and w.document.output_path is None:
+            QTimer.singleShot(50, check)
+            return
         with open("/proc/self/status") as status:
             peak = next(line.split()[1] for line in status if line.startswith("VmHWM"))
         print("PEAK_RSS_KB", peak, flush=True)
@@ -313,7 +321,8 @@ sys.exit(app.main(sys.argv[1:]))
 """
 
 
-def _launch(photo: Path, tmp: Path, stroke_then_quit: bool) -> tuple[float, subprocess.Popen, list[str]]:
+def _launch(photo: Path, tmp: Path, stroke_then_quit: bool, save_to: Path | None = None
+            ) -> tuple[float, subprocess.Popen, list[str]]:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "COLORME_STARTUP_LOG": "1",
            "COLORME_RECOVERY_DIR": str(tmp / "rec"), "XDG_CONFIG_HOME": str(tmp / "config"),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -321,6 +330,8 @@ def _launch(photo: Path, tmp: Path, stroke_then_quit: bool) -> tuple[float, subp
         env["BENCH_RANDOM_HEAD"] = "1"
     if stroke_then_quit:
         env["BENCH_STROKE_THEN_QUIT"] = "1"
+    if save_to is not None:
+        env["BENCH_SAVE_TO"] = str(save_to)
     start = time.time()
     process = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(photo)], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -356,7 +367,7 @@ def bench_startup(quick: bool) -> Results:
 
 
 def bench_big_photo(quick: bool) -> Results:
-    """A 24 MP photo: saving the result, and the app's peak memory through one hint."""
+    """A 24 MP photo: saving the result, and the app's peak memory through one hint (and a save)."""
     w, h = SIZES["24mp"]
     grey = sample_grey((w, h))
     rgb = np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2))
@@ -378,6 +389,10 @@ def bench_big_photo(quick: bool) -> Results:
         out["load_24mp_jpg_s"] = time.perf_counter() - start
         _, process, lines = _launch(photo, Path(tmp), stroke_then_quit=True)
         out["app_24mp_peak_rss_mb"] = int(_read_until(process, lines, r"PEAK_RSS_KB (\d+)")[1]) / 1024
+        process.wait(timeout=120)
+        # The same, then Save As PNG: the full-resolution result and its file on top.
+        _, process, lines = _launch(photo, Path(tmp), stroke_then_quit=True, save_to=Path(tmp) / "saved.png")
+        out["app_24mp_save_peak_rss_mb"] = int(_read_until(process, lines, r"PEAK_RSS_KB (\d+)")[1]) / 1024
         process.wait(timeout=120)
     return out
 

@@ -13,12 +13,19 @@ import math
 import cv2
 import numpy as np
 
-# Forward matrix rows for Cb and Cr (Y is done with Pillow's integer weights below).
-_CB = np.array([-0.168736, -0.331264, 0.5], dtype=np.float32)
-_CR = np.array([0.5, -0.418688, -0.081312], dtype=np.float32)
+# The one home of the BT.601 constants (training's torch versions use these too).
+# Y's weights; ``luma`` uses Pillow's integer form of them, 19595 / 65536 and so on.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+# Forward matrix rows for Cb and Cr.
+CB_FROM_RGB = (-0.168736, -0.331264, 0.5)
+CR_FROM_RGB = (0.5, -0.418688, -0.081312)
 # How much each of R, G, B moves per unit of Cb and Cr.
-_FROM_CB = np.array([0.0, -0.344136, 1.772], dtype=np.float32)
-_FROM_CR = np.array([1.402, -0.714136, 0.0], dtype=np.float32)
+RGB_PER_CB = (0.0, -0.344136, 1.772)
+RGB_PER_CR = (1.402, -0.714136, 0.0)
+_CB = np.array(CB_FROM_RGB, dtype=np.float32)
+_CR = np.array(CR_FROM_RGB, dtype=np.float32)
+_FROM_CB = np.array(RGB_PER_CB, dtype=np.float32)
+_FROM_CR = np.array(RGB_PER_CR, dtype=np.float32)
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
@@ -132,7 +139,6 @@ def upsample_chroma(chroma: np.ndarray, grey: np.ndarray, edge_aware: bool = Tru
         return cv2.resize(chroma, (w, h), interpolation=cv2.INTER_LINEAR)
     small_size = (chroma.shape[1], chroma.shape[0])
     guide_small = cv2.resize(grey, small_size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-    guide = grey.astype(np.float32) / 255.0
     mean_i = _box(guide_small, radius)
     var_i = _box(guide_small * guide_small, radius) - mean_i * mean_i
     out = np.empty((h, w, 2), dtype=np.float32)
@@ -141,7 +147,14 @@ def upsample_chroma(chroma: np.ndarray, grey: np.ndarray, edge_aware: bool = Tru
         mean_p = _box(p, radius)
         a = (_box(guide_small * p, radius) - mean_i * mean_p) / (var_i + eps)
         b = mean_p - a * mean_i
-        a_full = cv2.resize(_box(a, radius), (w, h), interpolation=cv2.INTER_LINEAR)
+        # a applies to grey / 255: scaled here, at the small size, so no float copy of the
+        # full-resolution grey is made and a * grey + b is formed in place (at 24 MP three
+        # 96 MB arrays fewer at the peak of a save).
+        a_full = cv2.resize(_box(a, radius) / np.float32(255.0), (w, h), interpolation=cv2.INTER_LINEAR)
         b_full = cv2.resize(_box(b, radius), (w, h), interpolation=cv2.INTER_LINEAR)
-        out[..., c] = a_full * guide + b_full
+        np.multiply(a_full, grey, out=a_full)
+        a_full += b_full
+        del b_full
+        out[..., c] = a_full
+        del a_full
     return out

@@ -73,11 +73,14 @@ def _to_8bit_array(image: Image.Image) -> tuple[np.ndarray, bool]:
     """Return an 8-bit array and whether it is single-channel grey."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        data = np.asarray(image, dtype=np.float64)
+        # float32, in place: a float64 copy of a 24 MP scan was 192 MB (16-bit values are exact in float32).
+        data = np.array(image, dtype=np.float32)
         top = 65535.0 if mode.startswith("I") and data.max(initial=0) > 255 else 255.0
         if mode == "F":
             top = max(1.0, float(data.max(initial=1.0)))
-        return np.clip(np.rint(data / top * 255.0), 0, 255).astype(np.uint8), True
+        data *= np.float32(255.0 / top)
+        np.rint(data, out=data)
+        return np.clip(data, 0, 255, out=data).astype(np.uint8), True
     if mode in ("1", "L", "LA", "La"):
         return np.asarray(image.convert("L")), True
     if mode in ("RGBA", "PA", "RGBa") or (mode == "P" and "transparency" in image.info):
@@ -98,7 +101,8 @@ def _read_16bit_rgb(handle: BinaryIO) -> np.ndarray | None:
     if decoded is None or decoded.dtype != np.uint16 or decoded.ndim != 3:
         return None
     rgb16 = decoded[..., 2::-1] if decoded.shape[2] >= 3 else decoded
-    return np.rint(rgb16.astype(np.float64) / 257.0).astype(np.uint8)
+    # round(x / 257) in integers: the same bytes as in floating point, a quarter of the memory.
+    return ((rgb16.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
 class NotARegularFileError(OSError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,9 +95,14 @@ def settings_from_manifest(inference: object) -> InferenceSettings:
     return InferenceSettings(**values)
 
 
-def pick_device() -> torch.device:
+def pick_device(name: str = "auto") -> torch.device:
+    """``name`` itself, or for "auto" the best there is: the GPU of this process (a
+    distributed training run sets LOCAL_RANK per process), Apple's, or the CPU.
+    The one place that chooses, for the app and for training."""
+    if name != "auto":
+        return torch.device(name)
     if torch.cuda.is_available():
-        return torch.device("cuda")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         return torch.device("mps")

@@ -91,10 +91,12 @@ def load_head(folder: Path | None = None) -> tuple[SemanticColorHead, SemanticSe
 
 @dataclass
 class _PhotoState:
-    """What one photo costs once: tokens, automatic colour, and the graphs per working size."""
+    """What one photo costs once: tokens, automatic colour, and per working size the
+    shrunk grey and the pixel graph with its solver's memory."""
 
     tokens: np.ndarray  # (384, h, w)
     prior: np.ndarray  # (h8, w8, 2) automatic chroma at the head's resolution
+    greys: dict  # (w, h) -> the photo at that size: shrinking 12 MP took 40 ms a stroke
     spreaders: dict  # (h, w) -> Spreader: the pixel graph at that size and its solver's memory
 
 
@@ -129,7 +131,16 @@ class SemanticEngine:
             logits, regression = self.head(tokens, g)
             prior = self.head.colour(logits, regression, self.settings.temperature, self.settings.blend)
             prior = prior * self.settings.chroma_scale
-        return _PhotoState(tokens=tokens[0].numpy(), prior=prior[0].permute(1, 2, 0).numpy(), spreaders={})
+        return _PhotoState(tokens=tokens[0].numpy(), prior=prior[0].permute(1, 2, 0).numpy(), greys={},
+                           spreaders={})
+
+    @staticmethod
+    def _grey_at(state: _PhotoState, grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        if size == (grey.shape[1], grey.shape[0]):
+            return grey
+        if size not in state.greys:
+            state.greys[size] = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        return state.greys[size]
 
     def _spreader(self, state: _PhotoState, grey_small: np.ndarray) -> Spreader:
         size = grey_small.shape
@@ -138,6 +149,21 @@ class SemanticEngine:
             laplacian = affinity_laplacian(grey_small, features, self.settings.feature_softness)
             state.spreaders[size] = Spreader(laplacian, size[1])
         return state.spreaders[size]
+
+    def prepare_strokes(self, grey: np.ndarray) -> None:
+        """Build the pixel graph and factorise it before the first stroke asks.
+
+        Called by the app while it waits for the user: otherwise the first stroke on a
+        photo pays for both (0.5-1 s on two cores, the p95 outlier of the benchmarks).
+        """
+        state = self._photo(grey)
+        spreader = self._spreader(state, self._grey_at(state, grey, fit_size(grey.shape, self.settings.working_side)))
+        if not spreader.primed:
+            spreader.prime(self.settings.decay, channels=self._channels(1))
+
+    def _channels(self, hints: int) -> int:
+        """Chroma change only, or also the hints' own colours (see ``colorize``)."""
+        return 2 if hints / (hints + self.settings.hints_share) < OWN_NEGLIGIBLE else 4
 
     def _nonlocal(self, state: _PhotoState, hints: Sequence[Hint], prior: np.ndarray,
                   shape: tuple[int, int]) -> np.ndarray:
@@ -164,26 +190,43 @@ class SemanticEngine:
 
     def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False,
                  shown: np.ndarray | None = None) -> np.ndarray:
+        """A draft is the final's own solve cut short (``Spreader.spread(quick=True)``), at the
+        same working size, so the final only refines it and nothing jumps.  ``draft_side``
+        serves only a draft that cannot start from an earlier solve: before the photo's
+        graph is ready, or for a change too large to solve locally (``LOCAL_MAX_SHARE``)."""
         state = self._photo(grey)
+        chroma = self._chroma(state, grey, hints, self.settings.working_side, quick=draft)
+        if chroma is None:
+            chroma = self._chroma(state, grey, hints, self.settings.draft_side, quick=False)
+        return finish(chroma, grey, hints, shown)
+
+    def _chroma(self, state: _PhotoState, grey: np.ndarray, hints: Sequence[Hint], side: int,
+                quick: bool) -> np.ndarray | None:
+        """The working-size chroma at long side ``side``; None if ``quick`` has nothing to start from."""
         s = self.settings
-        h, w = grey.shape
-        size = fit_size(grey.shape, s.draft_side if draft else s.working_side)
+        w = grey.shape[1]
+        size = fit_size(grey.shape, side)
         prior = cv2.resize(state.prior, size, interpolation=cv2.INTER_LINEAR)
-        if hints:
-            small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if size != (w, h) else grey
-            hint_chroma, mask = rasterize(hints, size, scale=size[0] / w)
-            change = (hint_chroma - prior) * mask[..., None]
-            decay = s.decay / len(hints) ** s.decay_power
-            target = self._nonlocal(state, hints, prior, grey.shape) if s.nonlocal_softness > 0 else None
-            # Many hints describe a photo better than any prior: the hints' own colours,
-            # spread the same way (one solve serves both), get the say N / (N + share).
-            own = len(hints) / (len(hints) + s.hints_share)
-            if own < OWN_NEGLIGIBLE:
-                prior = prior + self._spreader(state, small).spread(change, mask, decay, target)
-            else:
-                both = np.concatenate([change, hint_chroma * mask[..., None]], axis=-1)
-                if target is not None:
-                    target = np.concatenate([target, np.zeros_like(target)], axis=-1)
-                spread_out = self._spreader(state, small).spread(both, mask, decay, target)
-                prior = (1.0 - own) * (prior + spread_out[..., :2]) + own * spread_out[..., 2:]
-        return finish(prior, grey, hints, shown)
+        if not hints:
+            return prior
+        if quick and size[::-1] not in state.spreaders:
+            return None  # building the graph is the final's work, not a draft's
+        small = self._grey_at(state, grey, size)
+        hint_chroma, mask = rasterize(hints, size, scale=size[0] / w)
+        change = (hint_chroma - prior) * mask[..., None]
+        decay = s.decay / len(hints) ** s.decay_power
+        target = self._nonlocal(state, hints, prior, grey.shape) if s.nonlocal_softness > 0 else None
+        # Many hints describe a photo better than any prior: the hints' own colours,
+        # spread the same way (one solve serves both), get the say N / (N + share).
+        own = len(hints) / (len(hints) + s.hints_share)
+        spreader = self._spreader(state, small)
+        if self._channels(len(hints)) == 2:
+            spread_out = spreader.spread(change, mask, decay, target, quick=quick)
+            return None if spread_out is None else prior + spread_out
+        both = np.concatenate([change, hint_chroma * mask[..., None]], axis=-1)
+        if target is not None:
+            target = np.concatenate([target, np.zeros_like(target)], axis=-1)
+        spread_out = spreader.spread(both, mask, decay, target, quick=quick)
+        if spread_out is None:
+            return None
+        return (1.0 - own) * (prior + spread_out[..., :2]) + own * spread_out[..., 2:]

@@ -26,8 +26,10 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from colorme_desktop.core.color import CB_FROM_RGB, CR_FROM_RGB, LUMA_WEIGHTS, RGB_PER_CB, RGB_PER_CR
 from colorme_desktop.engines.chroma_bins import BINS_PER_AXIS, CHROMA_RANGE
 from colorme_desktop.engines.network import ColorNet
+from colorme_desktop.engines.neural import pick_device  # noqa: F401 - also training's (semantic_online imports it here)
 from colorme_desktop.training.augment import AugmentConfig, PhotoBank
 from colorme_desktop.training.hintsim import HintConfig, simulate_hints
 from colorme_desktop.training.pack import BACKBONE_FILE, load_packed
@@ -60,16 +62,14 @@ class TrainConfig:
 
 def split_luma_chroma(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(B,3,H,W) RGB 0..255 -> grey (B,1,H,W) and chroma (B,2,H,W), BT.601 as in core.color."""
-    r, g, b = rgb[:, 0:1], rgb[:, 1:2], rgb[:, 2:3]
-    grey = 0.299 * r + 0.587 * g + 0.114 * b
-    cb = -0.168736 * r - 0.331264 * g + 0.5 * b
-    cr = 0.5 * r - 0.418688 * g - 0.081312 * b
-    return grey, torch.cat([cb, cr], dim=1)
+    weights = torch.tensor([LUMA_WEIGHTS, CB_FROM_RGB, CR_FROM_RGB], dtype=rgb.dtype, device=rgb.device)
+    out = torch.einsum("kc,bchw->bkhw", weights, rgb)
+    return out[:, 0:1], out[:, 1:3]
 
 
 def compose_rgb(grey: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
-    cb, cr = chroma[:, 0:1], chroma[:, 1:2]
-    rgb = torch.cat([grey + 1.402 * cr, grey - 0.344136 * cb - 0.714136 * cr, grey + 1.772 * cb], dim=1)
+    per_unit = torch.tensor([RGB_PER_CB, RGB_PER_CR], dtype=chroma.dtype, device=chroma.device)  # (2, 3)
+    rgb = grey + torch.einsum("kc,bkhw->bchw", per_unit, chroma)
     return rgb.clamp(0, 255)
 
 
@@ -136,14 +136,6 @@ def save_checkpoint(out: Path, model: torch.nn.Module, optimizer: torch.optim.Op
     # Optimizer moments for a resume on this machine (trusted: we wrote it ourselves).
     torch.save({"optimizer": optimizer.state_dict(), "step": step, "elapsed": elapsed}, out / (STATE_FILE + ".part"))
     os.replace(out / (STATE_FILE + ".part"), out / STATE_FILE)
-
-
-def pick_device(name: str) -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device("cpu")
 
 
 # ------------------------------------------------------------------ the loop

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QStandardPaths, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QEvent, QEventLoop, QObject, QSettings, QStandardPaths, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -79,6 +79,7 @@ class _FirstPaintLog(QObject):
 
 class MainWindow(QMainWindow):
     save_finished = Signal(str, str)  # path, error message ("" on success); from the saver thread
+    _load_done = Signal()  # the photo being opened is read (or failed); from the reading thread
 
     def __init__(self, engine_factory=default_engine_factory, settings: QSettings | None = None,
                  recovery: RecoveryStore | None = None, prompts: Prompts | None = None) -> None:
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
         self._saving: ImageSave | None = None
         self._after_image_save: Callable[[], object] | None = None
         self._closed = False
+        self._opening = False  # a photo is being read (open_path runs its own event loop meanwhile)
         self._engine_starting = False
         self._busy = False
         self._failure = ""  # why the photo has no colour, while it has none
@@ -400,20 +402,55 @@ class MainWindow(QMainWindow):
             return self.open_hints(path)
         if ask and not self.resolve_unsaved(lambda: self.open_path(path, hints, ask=False)):
             return False
+        if self._opening:
+            return False  # a file that arrives while another is read (a drop, a recent file)
+        self._opening = True
         self.setCursor(Qt.CursorShape.WaitCursor)
+        self.statusBar().showMessage(f"Opening {path.name}...")
         try:
-            image = load_image(path)
+            image = self._load_off_thread(path)
         except ImageLoadError as exc:
             self.show_error("Cannot open photo", str(exc))
             return False
         finally:
+            self._opening = False
             self.unsetCursor()
+        if self._closed:
+            return False
         self.document.open(image, hints)
         self._add_recent_file(path)
         self.settings.setValue("last_folder", str(path.resolve().parent))
         message = f"Opened {path.name}" + ("; " + " ".join(image.notes) if image.notes else "")
         self.statusBar().showMessage(message, 8000)
         return True
+
+    def _load_off_thread(self, path: Path):
+        """``load_image`` in a thread while the window keeps painting (a 24 MP JPEG takes
+        about a second to decode).  The caller still gets the photo or the error, as
+        before; input waits until the photo is in, so nothing can change underneath."""
+        outcome: dict = {}
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                outcome["image"] = load_image(path)
+            except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread, raised there
+                outcome["error"] = exc
+            done.set()
+            self._load_done.emit()
+
+        loop = QEventLoop()
+        self._load_done.connect(loop.quit)
+        try:
+            threading.Thread(target=work, name="colorme-open", daemon=True).start()
+            if not done.is_set():
+                loop.exec(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+            done.wait()  # quit() may have come from an earlier load's late signal
+        finally:
+            self._load_done.disconnect(loop.quit)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["image"]
 
     def _add_recent_file(self, path: Path) -> None:
         recent = [str(path.resolve())] + [p for p in self._recent_files() if p != str(path.resolve())]
@@ -725,9 +762,12 @@ class MainWindow(QMainWindow):
         whole = full or (doc.image_save_pending and not draft) or doc.reference_rgb is not None
         side = None if whole else self._preview_side()
         self._request_keys[self.generation] = replace(key, draft=draft, preview=side is not None)
-        self._palette_keys[self.generation] = key
+        # K-means after every stroke held up the next one for a palette nobody shows.
+        palette = not (self._result_palette and key.hints)
+        if palette:
+            self._palette_keys[self.generation] = key
         self.worker.request(ColorizeRequest(self.generation, doc.image.grey, key.hints, key.saturation,
-                                            key.engine, draft, doc.reference_rgb, key.reference, side))
+                                            key.engine, draft, doc.reference_rgb, key.reference, side, palette))
 
     @Slot(list)
     def _on_stroke_changed(self, points: list) -> None:

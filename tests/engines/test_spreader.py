@@ -1,5 +1,7 @@
 """Incremental solves (propagation.Spreader) give what a fresh direct solve gives."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -53,3 +55,61 @@ def test_no_hints_spread_nothing():
     spreader = Spreader(affinity_laplacian(grey), grey.shape[1])
     out = spreader.spread(np.ones((*grey.shape, 2), np.float32), np.zeros(grey.shape, np.float32), 1e-3)
     assert out.shape == (*grey.shape, 2) and not out.any()
+
+
+def test_primed_first_stroke_needs_no_whole_factorisation(monkeypatch):
+    """The first stroke on a photo used to pay a whole factorisation (the p95 outlier)."""
+    grey = _grey()
+    h, w = grey.shape
+    laplacian = affinity_laplacian(grey)
+    spreader = Spreader(laplacian, w)
+    spreader.prime(1e-4)
+    solves = []
+    real_factorise = propagation._factorise
+    here = threading.current_thread()  # the refresh for the next stroke runs in the background: not counted
+
+    def factorise(m):
+        if threading.current_thread() is here:
+            solves.append(m.shape[0])
+        return real_factorise(m)
+
+    monkeypatch.setattr(propagation, "_factorise", factorise)
+    hints = [_stroke(np.random.default_rng(5), w, h)]
+    chroma, mask = rasterize(hints, (w, h))
+    values = chroma * mask[..., None]
+    out = spreader.spread(values, mask, 1e-4)
+    assert np.abs(out - spread(laplacian, values, mask, 1e-4)).max() < 0.25
+    assert solves and max(solves) < h * w  # only the stroke's surroundings were factorised
+
+
+def test_quick_draft_is_near_the_final_and_never_overshoots():
+    """A draft is the final's solve cut short: close to it, and never further than where it started."""
+    grey = _grey()
+    h, w = grey.shape
+    laplacian = affinity_laplacian(grey)
+    spreader = Spreader(laplacian, w)
+    spreader.prime(1e-4)
+    rng = np.random.default_rng(7)
+    hints: list[Hint] = []
+    for _ in range(4):
+        stroke = _stroke(rng, w, h)
+        chroma, mask = rasterize([*hints, stroke], (w, h))
+        values = chroma * mask[..., None]
+        d = 1e-4 / (len(hints) + 1)
+        exact = spread(laplacian, values, mask, d)
+        before = spreader._last.reshape(exact.shape)
+        draft = spreader.spread(values, mask, d, quick=True)
+        assert np.abs(before - exact).max() > 10.0  # the stroke asks for a visible change ...
+        assert np.abs(draft - exact).max() < 2.0  # ... and the draft is within 2 grey levels of the final
+        hints.append(stroke)
+        final = spreader.spread(values, mask, d)
+        assert np.abs(final - exact).max() < 0.25
+        if spreader._refresh:
+            spreader._refresh.join()
+
+
+def test_quick_without_an_earlier_solve_gives_nothing():
+    grey = _grey()
+    spreader = Spreader(affinity_laplacian(grey), grey.shape[1])
+    chroma, mask = rasterize([_stroke(np.random.default_rng(1), grey.shape[1], grey.shape[0])], grey.shape[::-1])
+    assert spreader.spread(chroma, mask, 1e-4, quick=True) is None

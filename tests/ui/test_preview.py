@@ -85,3 +85,31 @@ def test_eyedropper_on_a_preview_picks_where_the_mouse_is(qtbot, make_window, tm
     assert window.document.brush.colour == (10, 200, 30)
     window._on_result_picked(700.0, 100.0)
     assert window.document.brush.colour != (10, 200, 30)
+
+
+class _CountingEngine(LevinEngine):
+    """Levin's engine that records when the worker prepares for strokes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prepared = 0
+
+    def prepare_strokes(self, grey) -> None:
+        self.prepared += 1
+
+
+def test_worker_prepares_for_strokes_when_idle_and_skips_unwanted_palettes(qtbot):
+    grey = np.asarray(Image.fromarray(colourful_rgb(90, 120)).convert("L"))
+    engine = _CountingEngine()
+    worker = ColorizeWorker(lambda name: (engine, None))
+    palettes = []
+    worker.palette_ready.connect(palettes.append)
+    try:
+        with qtbot.waitSignal(worker.palette_ready, timeout=TIMEOUT):
+            worker.request(ColorizeRequest(1, grey, ()))
+        qtbot.waitUntil(lambda: engine.prepared == 1, timeout=TIMEOUT)
+        with qtbot.waitSignal(worker.busy_changed, timeout=TIMEOUT, check_params_cb=lambda busy: not busy):
+            worker.request(ColorizeRequest(2, grey, (point_hint(30, 30, (200, 0, 0)),), palette=False))
+    finally:
+        worker.stop()
+    assert palettes == [1]  # no K-means for the stroke's result: the window would not show it

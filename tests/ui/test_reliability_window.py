@@ -1,6 +1,7 @@
 """Issue 12 in the window: odd files give a message and leave the window as it was."""
 
 import json
+import threading
 
 import pytest
 
@@ -59,3 +60,24 @@ def test_recovery_hints_outside_the_photo_as_it_is_now_are_not_restored(qtbot, w
     assert not window.offer_recovery()
     assert window.prompts.asked == [] and window.document.image is None
     assert window.recovery.path.exists()  # left as it was
+
+
+def test_the_window_keeps_running_while_a_photo_is_read(qtbot, window, grey_photo, monkeypatch):
+    """A 24 MP photo takes a second to decode: the window paints and its timers run meanwhile."""
+    from PySide6.QtCore import QTimer
+
+    from colorme_desktop.ui import main_window
+
+    ticked = threading.Event()
+    real_load = main_window.load_image
+
+    def slow_load(path):
+        assert ticked.wait(10), "the GUI thread's timer never ran while the photo was read"
+        return real_load(path)
+
+    monkeypatch.setattr(main_window, "load_image", slow_load)
+    QTimer.singleShot(0, ticked.set)
+    assert window.open_path(grey_photo)
+    assert window.document.image_path == grey_photo
+    assert window.open_path(grey_photo.with_name("missing.png")) is False
+    assert "missing.png" in window.statusBar().currentMessage()
