@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -48,7 +49,20 @@ def main(argv: list[str] | None = None) -> int:
             window.open_hints(Path(args.hints))
 
     QTimer.singleShot(0, open_initial)
+    _quit_on_sigterm(app, window)
     return app.exec()
+
+
+def _quit_on_sigterm(app: QApplication, window) -> None:
+    """Turn SIGTERM into ``window.terminate()``: hints kept for recovery, no half-written save.
+
+    Python runs signal handlers only between bytecodes, and Qt's event loop is C++: a
+    timer hands control back to Python a few times a second so the handler can run.
+    """
+    signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, window.terminate))
+    tick = QTimer(app, interval=250)  # owned by the application, so it lives as long
+    tick.timeout.connect(lambda: None)
+    tick.start()
 
 
 if __name__ == "__main__":

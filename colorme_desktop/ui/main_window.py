@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QEvent, QEventLoop, QObject, QSettings, QStandardPaths, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -100,6 +102,7 @@ class MainWindow(QMainWindow):
         self._palette_keys: dict[int, RenderKey] = {}
         self._result_palette: list[tuple[int, int, int]] = []
         self._saving: ImageSave | None = None
+        self._save_thread: threading.Thread | None = None  # the file being written, if any
         self._after_image_save: Callable[[], object] | None = None
         self._closed = False
         self._opening = False  # a photo is being read (open_path runs its own event loop meanwhile)
@@ -592,7 +595,8 @@ class MainWindow(QMainWindow):
                 error = f"Saving {save.path.name} failed: {exc}"
             self.save_finished.emit(str(save.path), error)
 
-        threading.Thread(target=write, daemon=True).start()
+        self._save_thread = threading.Thread(target=write, daemon=True)
+        self._save_thread.start()
         return True
 
     @Slot(str, str)
@@ -966,7 +970,10 @@ class MainWindow(QMainWindow):
         if not hints or not image_path.exists():
             self.recovery.clear()
             return False
-        if not self.prompts.restore(self, image_path, len(hints), requested):
+        answer = self.prompts.restore(self, image_path, len(hints), requested)
+        if self._closed:
+            return False  # terminated while asking: the file stays for the next start
+        if not answer:
             self.recovery.clear()
             return False
         if not self.open_path(image_path, hints=hints, ask=False):
@@ -1002,6 +1009,29 @@ class MainWindow(QMainWindow):
         # A stored radius may come from an older version with other bounds: clamp it.
         self.document.set_radius(clamp_radius(self.settings.value("brush_radius", self.document.brush.radius)))
         self._rebuild_recent_menu()
+
+    def terminate(self, save_wait_s: float = 30.0) -> None:
+        """Quit at once when the system asks (SIGTERM: log-out, shutdown, ``kill``).
+
+        Nobody is there to answer "save changes?", so unsaved hints go to the recovery
+        file (offered at the next start), a save in progress is let finish so that no
+        half-written file or ``.part`` is left, and the window closes without asking.
+        """
+        if self._closed:
+            return
+        self.autosave_timer.stop()
+        doc = self.document
+        if doc.image_path is not None and doc.hints and doc.unsaved():
+            self.recovery.save(doc.image_path.resolve(), doc.hints, doc.image.size)
+        self.recovery.flush()
+        if self._save_thread is not None:
+            self._save_thread.join(save_wait_s)
+        self._closed = True
+        self._stop_batch()
+        self.worker.stop()
+        self.close()
+        # Also ends the event loop of a question on screen (the restore prompt at start).
+        QApplication.exit(128 + signal.SIGTERM)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self._closed:

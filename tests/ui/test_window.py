@@ -547,3 +547,30 @@ def test_missing_weights_fall_back_to_levin_with_a_message(qtbot, make_window, t
     assert blocker.args[0] == "levin" and "missing" in blocker.args[1]
     assert "optimization" in win.statusBar().currentMessage()
 
+
+
+def test_terminate_finishes_the_save_in_progress_and_keeps_the_hints(qtbot, window, grey_photo, tmp_path,
+                                                                       monkeypatch):
+    # SIGTERM (log-out, shutdown) reaches window.terminate(): no question can be answered.
+    from colorme_desktop.ui import main_window
+
+    window.open_path(grey_photo)
+    window.document.add_hint(point_hint(10, 10, (200, 0, 0)))
+    _settle(qtbot, window)
+    real_save, started = main_window.save_image, threading.Event()
+
+    def slow_save(path, rgb):
+        started.set()
+        time.sleep(0.5)  # still writing when the signal arrives
+        real_save(path, rgb)
+
+    monkeypatch.setattr(main_window, "save_image", slow_save)
+    out = tmp_path / "saving.png"
+    window.save_image_to(out)
+    assert started.wait(5)
+    window.terminate()
+    assert Image.open(out).size == (120, 90)
+    assert not list(tmp_path.glob("*.part")), "a half-written file was left behind"
+    restored = window.recovery.load()
+    assert restored is not None and len(restored[1]) == 1  # the unsaved hint waits for the next start
+    assert not window.isVisible() and window.prompts.asked == []
