@@ -41,7 +41,8 @@ def test_the_semantic_engine_runs_without_timm_or_torchvision(draft):
         from colorme_desktop.engines.semantic_engine import SemanticEngine, SemanticSettings
         from colorme_desktop.engines import registry
         settings = SemanticSettings(temperature=0.6, blend=0.5, chroma_scale=1.0, working_side=64, draft_side=32,
-                                    feature_softness=0.1, decay=1e-4, decay_power=1.0, nonlocal_softness=0.0,
+                                    feature_softness=0.1, grey_cap=5e-4, decay=1e-4, decay_power=1.0,
+                                    nonlocal_softness=0.0,
                                     hints_share=1e9)
         engine = SemanticEngine(Dinov2Small().eval(), SemanticColorHead().eval(), settings)
         grey = np.tile(np.arange(96, dtype=np.uint8), (64, 1))

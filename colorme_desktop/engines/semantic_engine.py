@@ -50,6 +50,7 @@ class SemanticSettings:
     working_side: int  # long side at which hints are spread
     draft_side: int  # the same while the user is still dragging
     feature_softness: float  # how strongly a change in DINOv2 features stops a hint
+    grey_cap: float  # cap on the local grey variance (grey 0-1): lower cuts hints at fainter edges
     decay: float  # how fast one hint's change fades; divided by N for N hints
     decay_power: float  # ... by N ** decay_power, to be exact
     nonlocal_softness: float  # how alike in features far pixels must be to follow a hint; 0: off
@@ -146,7 +147,8 @@ class SemanticEngine:
         size = grey_small.shape
         if size not in state.spreaders:
             features = feature_map(state.tokens, (size[1], size[0]))
-            laplacian = affinity_laplacian(grey_small, features, self.settings.feature_softness)
+            laplacian = affinity_laplacian(grey_small, features, self.settings.feature_softness,
+                                           grey_cap=self.settings.grey_cap)
             state.spreaders[size] = Spreader(laplacian, size[1])
         return state.spreaders[size]
 

@@ -33,12 +33,14 @@ from colorme_desktop.training.semantic_train import HEAD_FILE as RUN_HEAD_FILE
 log = logging.getLogger(__name__)
 
 START = SemanticSettings(temperature=0.6, blend=0.5, chroma_scale=1.0, working_side=256, draft_side=128,
-                         feature_softness=0.03, decay=1e-3, decay_power=1.0, nonlocal_softness=0.0, hints_share=1e9)
+                         feature_softness=0.03, grey_cap=0.01, decay=1e-3, decay_power=1.0, nonlocal_softness=0.0,
+                         hints_share=1e9)
 AUTOMATIC_GRID = {"temperature": (0.35, 0.6, 1.0), "blend": (0.0, 0.5, 1.0), "chroma_scale": (0.4, 0.6, 0.8, 1.0)}
 # Feature softness (0.03 / 0.1 / 0.3) and the power of the decay moved validation PSNR by
 # less than 0.01 dB in a first search, so they are fixed and the search spends its time
 # on the fade and the non-local reach.
-HINT_GRID = {"decay": (1e-4, 2e-4, 3e-4, 1e-3), "nonlocal_softness": (0.0, 0.15)}
+HINT_GRID = {"grey_cap": (0.01, 1e-3, 5e-4, 2e-4), "decay": (5e-5, 1e-4, 2e-4, 3e-4),
+             "nonlocal_softness": (0.0, 0.15)}
 SPILL_LIMIT = 0.05  # issue 8's target: a hint may move other things by 5 % of what it asks
 HINT_COUNTS = (1, 5, 20, 50)
 

@@ -17,7 +17,8 @@ from colorme_desktop.engines.semantic import SemanticColorHead, backbone_size
 from colorme_desktop.engines.semantic_engine import SemanticEngine, SemanticSettings
 
 SETTINGS = SemanticSettings(temperature=0.6, blend=0.5, chroma_scale=1.0, working_side=96, draft_side=48,
-                            feature_softness=0.1, decay=1e-4, decay_power=1.0, nonlocal_softness=0.0, hints_share=1e9)
+                            feature_softness=0.1, grey_cap=5e-4, decay=1e-4, decay_power=1.0, nonlocal_softness=0.0,
+                            hints_share=1e9)
 
 
 class CountingBackbone(Dinov2Small):
@@ -124,7 +125,8 @@ def test_settings_come_only_from_the_manifest():
     with pytest.raises(EngineError):
         SemanticSettings.from_manifest({"inference": {"temperature": "hot"}})
     values = {"temperature": 0.5, "blend": 0.4, "chroma_scale": 1.0, "working_side": 200, "draft_side": 100,
-              "feature_softness": 0.2, "decay": 0.01, "decay_power": 1.5, "nonlocal_softness": 0.1, "hints_share": 50.0}
+              "feature_softness": 0.2, "grey_cap": 1e-3, "decay": 0.01, "decay_power": 1.5,
+              "nonlocal_softness": 0.1, "hints_share": 50.0}
     assert SemanticSettings.from_manifest({"inference": values}).working_side == 200
 
 
