@@ -40,7 +40,7 @@ AUTOMATIC_GRID = {"temperature": (0.35, 0.6, 1.0), "blend": (0.0, 0.5, 1.0), "ch
 # less than 0.01 dB in a first search, so they are fixed and the search spends its time
 # on the fade and the non-local reach.
 HINT_GRID = {"grey_cap": (0.01, 1e-3, 5e-4, 2e-4), "decay": (5e-5, 1e-4, 2e-4, 3e-4),
-             "nonlocal_softness": (0.0, 0.15)}
+             "decay_power": (1.0, 1.5, 2.0), "hints_share": (1e9, 30.0, 10.0), "nonlocal_softness": (0.0, 0.15)}
 SPILL_LIMIT = 0.05  # issue 8's target: a hint may move other things by 5 % of what it asks
 HINT_COUNTS = (1, 5, 20, 50)
 
