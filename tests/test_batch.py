@@ -172,7 +172,7 @@ class _DyingEngine:
     name = "dying"
     description = "test engine"
 
-    def colorize(self, grey, hints, draft=False):
+    def colorize(self, grey, hints, draft=False, shown=None):
         if grey.shape[0] == 13:
             os._exit(1)
         return np.zeros((*grey.shape, 2), np.float32)

@@ -136,7 +136,7 @@ def nan_engine(tmp, mp):
     class NanEngine:
         name = "broken"
 
-        def colorize(self, grey, hints, draft=False):
+        def colorize(self, grey, hints, draft=False, shown=None):
             return np.full((*grey.shape, 2), np.nan, dtype=np.float32)
 
     mp.setattr("colorme_desktop.engines.registry.create_engine", lambda name: (NanEngine(), None))

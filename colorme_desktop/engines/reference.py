@@ -317,23 +317,30 @@ class ReferenceGuided:
         self._photos.move_to_end(key)
         return state
 
+    def prepare_strokes(self, grey: np.ndarray) -> None:
+        """The wrapped engine's idle preparation for strokes, if it has one."""
+        prepare = getattr(self.engine, "prepare_strokes", None)
+        if prepare is not None:
+            prepare(grey)
+
     def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False,
                  shown: np.ndarray | None = None) -> np.ndarray:
         """As the wrapped engine; ``shown`` (a smaller copy of ``grey``) gives the output's size."""
         state = self._photo(grey)
-        extra = {} if shown is None or shown.shape == grey.shape else {"shown": shown}
+        if shown is not None and shown.shape == grey.shape:
+            shown = None
         if state.automatic is None:
             reference = outside_user_hints(state.hints, hints, grey.shape, margin=state.spacing)
             # Later hints paint over earlier ones: the user's come last.
-            return self.engine.colorize(grey, (*reference, *hints), draft, **extra)
+            return self.engine.colorize(grey, (*reference, *hints), draft, shown=shown)
         automatic, correction, spacing, local_hints = state.automatic, state.correction, state.spacing, hints
-        if extra:
+        if shown is not None:
             automatic, correction = _shrunk(state, shown.shape)
             sx, sy = shown.shape[1] / grey.shape[1], shown.shape[0] / grey.shape[0]
             spacing, local_hints = spacing * sx, scale_hints(hints, sx, sy)
         if not hints:
             return automatic + correction
-        result = self.engine.colorize(grey, hints, draft, **extra)
+        result = self.engine.colorize(grey, hints, draft, shown=shown)
         return result + (1.0 - user_reach(local_hints, result, automatic, spacing))[..., None] * correction
 
 

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 BACKBONE_FILE = "dinov2_vits14.safetensors"
 HEAD_FILE = "colorme_head.safetensors"
 # Below this say the hints' own propagation changes no pixel by a hundredth of a grey
-# level, so it is not solved for (half the solver's work with the shipped hints_share).
+# level, so it is not solved for (half the solver's work when hints_share is huge).
 OWN_NEGLIGIBLE = 1e-4
 
 

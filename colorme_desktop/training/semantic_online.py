@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
+from colorme_desktop.core.metrics import colourfulness, psnr
 from colorme_desktop.engines.semantic import INPUT_SIDE, SemanticColorHead, backbone_size
 from colorme_desktop.training.augment import AugmentConfig, PhotoBank
 from colorme_desktop.training.gather import DEFAULT_CACHE
@@ -106,16 +107,9 @@ def unpack(path: Path) -> dict[str, list[np.ndarray]]:
 
 # ------------------------------------------------------------------ validation
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = float(((a - b) ** 2).mean())
-    return 10.0 * np.log10(255.0 ** 2 / max(mse, 1e-10))
-
-
-def colourfulness(rgb: torch.Tensor) -> float:
-    """Hasler and Suesstrunk's measure, as ``training.evaluate`` reports it."""
-    r, g, b = rgb[0, 0], rgb[0, 1], rgb[0, 2]
-    rg, yb = r - g, 0.5 * (r + g) - b
-    return float(torch.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * torch.sqrt(rg.mean() ** 2 + yb.mean() ** 2))
+def _image(rgb: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) float RGB -> (H, W, 3) uint8, as a saved result would be."""
+    return rgb[0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
 class Validation:
@@ -130,8 +124,8 @@ class Validation:
                 rgb = rgb.permute(2, 0, 1)[None].float().to(device)
                 grey, _ = split_luma_chroma(rgb)
                 self.items.append((backbone.features(grey), grey, rgb))
-        self.grey_psnr = float(np.mean([psnr(grey.expand_as(rgb), rgb) for _, grey, rgb in self.items]))
-        self.truth_colourfulness = float(np.mean([colourfulness(rgb) for _, _, rgb in self.items]))
+        self.grey_psnr = float(np.mean([psnr(_image(grey.expand_as(rgb)), _image(rgb)) for _, grey, rgb in self.items]))
+        self.truth_colourfulness = float(np.mean([colourfulness(_image(rgb)) for _, _, rgb in self.items]))
 
     @torch.no_grad()
     def score(self, head: SemanticColorHead) -> dict[str, float]:
@@ -143,8 +137,8 @@ class Validation:
             for (t, b), key in zip(EVAL_COLOURS, totals):
                 chroma = head.colour(logits, regression, t, b)
                 chroma = F.interpolate(chroma, size=grey.shape[-2:], mode="bilinear", align_corners=False)
-                result = compose_rgb(grey, chroma)
-                totals[key].append(psnr(result, rgb))
+                result = _image(compose_rgb(grey, chroma))
+                totals[key].append(psnr(result, _image(rgb)))
                 colour[key].append(colourfulness(result))
         head.train()
         row = {f"gain_{k}": round(float(np.mean(v)) - self.grey_psnr, 4) for k, v in totals.items()}

@@ -1019,19 +1019,21 @@ class MainWindow(QMainWindow):
         """
         if self._closed:
             return
-        self.autosave_timer.stop()
-        doc = self.document
-        if doc.image_path is not None and doc.hints and doc.unsaved():
-            self.recovery.save(doc.image_path.resolve(), doc.hints, doc.image.size)
+        self._autosave()  # now, not after the debounce
         self.recovery.flush()
         if self._save_thread is not None:
             self._save_thread.join(save_wait_s)
-        self._closed = True
-        self._stop_batch()
-        self.worker.stop()
+        self._shut_down()
         self.close()
         # Also ends the event loop of a question on screen (the restore prompt at start).
         QApplication.exit(128 + signal.SIGTERM)
+
+    def _shut_down(self) -> None:
+        """Stop everything that runs beside the window; after this it only closes."""
+        self._closed = True
+        self.autosave_timer.stop()
+        self._stop_batch()
+        self.worker.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self._closed:
@@ -1040,12 +1042,9 @@ class MainWindow(QMainWindow):
         if not self.resolve_unsaved(self.close):
             event.ignore()
             return
-        self._closed = True
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
-        self.autosave_timer.stop()
-        self._stop_batch()
-        self.worker.stop()
+        self._shut_down()
         # Saved, or the user chose not to keep it: either way nothing to restore next time.
         self.recovery.clear()
         event.accept()

@@ -254,10 +254,8 @@ class ColorizeWorker(QThread):
         if key == self._last_key and self._last_chroma is not None:
             chroma = self._last_chroma  # only the saturation changed
         else:
-            if shown is request.grey:
-                chroma = engine.colorize(request.grey, request.hints, draft=request.draft)
-            else:
-                chroma = engine.colorize(request.grey, request.hints, draft=request.draft, shown=shown)
+            chroma = engine.colorize(request.grey, request.hints, draft=request.draft,
+                                     shown=None if shown is request.grey else shown)
             # Kept for a change of saturation alone, which the screen-size preview makes:
             # a full-resolution chroma (192 MB at 24 MP, for a save) would only raise the peak.
             keep = chroma.nbytes <= MAX_KEPT_CHROMA_BYTES

@@ -60,7 +60,7 @@ class LocalEngine:
     description = "test engine"
     AUTOMATIC = (6.0, 4.0)
 
-    def colorize(self, grey, hints, draft=False):
+    def colorize(self, grey, hints, draft=False, shown=None):
         chroma = np.empty((*grey.shape, 2), dtype=np.float32)
         chroma[:] = self.AUTOMATIC
         rows, cols = np.mgrid[: grey.shape[0], : grey.shape[1]]
@@ -190,3 +190,18 @@ def test_a_user_hint_wins_over_the_reference_near_it_and_only_there(backbone):
     green = np.array(chroma_of_color(GREEN))
     assert np.abs(chroma[50:62, 34:46] - green).max() < 1  # the user's colour, untouched by the reference
     np.testing.assert_allclose(chroma[:, 100:160], plain[:, 100:160], atol=0.5)  # far away: still the reference
+
+
+def test_the_wrapped_engines_idle_preparation_still_runs(backbone):
+    # The worker prepares strokes through whatever engine it holds: with a reference photo
+    # in use that is the wrapper, and the first stroke must not pay for the graph again.
+    prepared = []
+
+    class Preparing(LocalEngine):
+        def prepare_strokes(self, grey):
+            prepared.append(grey.shape)
+
+    reference, target = swapped_pair()
+    ReferenceGuided(Preparing(), reference, backbone=backbone).prepare_strokes(luma(target))
+    ReferenceGuided(LocalEngine(), reference, backbone=backbone).prepare_strokes(luma(target))  # none: no error
+    assert prepared == [luma(target).shape]
