@@ -7,10 +7,14 @@ of the grey image gives *where* its edges and tones are.  The head works at 1/8 
 input; the engine brings its chroma to full resolution guided by the grey image.
 
 Its outputs are those of ``network.ColorNet``: logits over Cb/Cr bins and a regression,
-combined by ``colour_from_outputs`` (annealed mean blended with the regression).
+combined by ``colour_from_outputs`` (annealed mean blended with the regression).  Several
+heads trained apart can be shipped together (``HeadEnsemble``): each learns its few hundred
+photos by heart in its own way, and their average is less wrong on photos none of them saw.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -66,6 +70,48 @@ class SemanticColorHead(nn.Module):
         probs = torch.softmax(logits.float() / temperature, dim=1)
         annealed = torch.einsum("bkhw,kc->bchw", probs, self.centres)
         return blend * annealed + (1.0 - blend) * regression.float()
+
+
+class HeadEnsemble(nn.Module):
+    """Heads trained apart, used as one: their bin probabilities and regressions averaged.
+
+    The outputs are those of one head (log-probabilities serve as logits), so ``colour``
+    and every caller stay the same.  On validation the four best heads of session 3's GPU
+    run scored 21.36 dB together against 21.25 for the best alone (model card).
+    """
+
+    def __init__(self, members: list[SemanticColorHead]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, tokens: torch.Tensor, grey: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        outputs = [member(tokens, grey) for member in self.members]
+        log_probs = torch.stack([torch.log_softmax(logits.float(), dim=1) for logits, _ in outputs])
+        mean_probs = torch.logsumexp(log_probs, dim=0) - math.log(len(outputs))
+        return mean_probs, torch.stack([regression.float() for _, regression in outputs]).mean(dim=0)
+
+    def colour(self, logits: torch.Tensor, regression: torch.Tensor, temperature: float, blend: float
+               ) -> torch.Tensor:
+        return self.members[0].colour(logits, regression, temperature, blend)
+
+
+MEMBER_PREFIX = "member"  # an ensemble's weights file holds "member<i>.<name>" for each head
+
+
+def head_from_state(state: dict[str, torch.Tensor]) -> SemanticColorHead | HeadEnsemble:
+    """One head, or an ensemble if the weights are prefixed by member: sizes come from the file."""
+    if not any(key.startswith(MEMBER_PREFIX) for key in state):
+        return SemanticColorHead.from_state(state)
+    groups: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        member, _, name = key.partition(".")
+        groups.setdefault(int(member.removeprefix(MEMBER_PREFIX)), {})[name] = value
+    return HeadEnsemble([SemanticColorHead.from_state(groups[i]) for i in sorted(groups)])
+
+
+def ensemble_state(members: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The weights file's contents for an ensemble of these heads' states."""
+    return {f"{MEMBER_PREFIX}{i}.{key}": value for i, state in enumerate(members) for key, value in state.items()}
 
 
 def backbone_size(shape: tuple[int, int], side: int = INPUT_SIDE) -> tuple[int, int]:

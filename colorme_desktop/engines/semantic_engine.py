@@ -24,7 +24,7 @@ from colorme_desktop.core.hints import Hint, finish, rasterize
 from colorme_desktop.engines.base import EngineError, image_key
 from colorme_desktop.engines.dinov2 import Dinov2Small
 from colorme_desktop.engines.propagation import LruCache, Spreader, affinity_laplacian, feature_map, nonlocal_target
-from colorme_desktop.engines.semantic import SemanticColorHead, backbone_size
+from colorme_desktop.engines.semantic import HeadEnsemble, SemanticColorHead, backbone_size, head_from_state
 from colorme_desktop.engines.weights import load_checked, weights_dir
 
 log = logging.getLogger(__name__)
@@ -81,11 +81,11 @@ def load_backbone(folder: Path | None = None) -> Dinov2Small:
     return model.eval().requires_grad_(False)
 
 
-def load_head(folder: Path | None = None) -> tuple[SemanticColorHead, SemanticSettings]:
+def load_head(folder: Path | None = None) -> tuple[SemanticColorHead | HeadEnsemble, SemanticSettings]:
     tensors, entry = load_checked(folder or weights_dir(), HEAD_FILE)
     try:
-        head = SemanticColorHead.from_state(tensors)
-    except (KeyError, IndexError, RuntimeError) as exc:
+        head = head_from_state(tensors)
+    except (KeyError, IndexError, ValueError, RuntimeError) as exc:
         raise EngineError(f"{HEAD_FILE} does not fit this version's network: {str(exc).splitlines()[0]}") from exc
     return head.eval(), SemanticSettings.from_manifest(entry)
 
@@ -105,7 +105,7 @@ class SemanticEngine:
     name = "semantic"
     description = "DINOv2 features: automatic colour, hints spread to what they belong to."
 
-    def __init__(self, backbone: Dinov2Small | None = None, head: SemanticColorHead | None = None,
+    def __init__(self, backbone: Dinov2Small | None = None, head: SemanticColorHead | HeadEnsemble | None = None,
                  settings: SemanticSettings | None = None, cache_size: int = 4) -> None:
         if head is None:
             head, loaded = load_head()

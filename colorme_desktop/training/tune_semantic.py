@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from colorme_desktop.engines.semantic import SemanticColorHead
+from colorme_desktop.engines.semantic import HeadEnsemble, SemanticColorHead, head_from_state
 from colorme_desktop.engines.semantic_engine import HEAD_FILE, SemanticEngine, SemanticSettings, load_backbone
 from colorme_desktop.engines.weights import MANIFEST, sha256_of, weights_dir
 from colorme_desktop.training.evaluate import evaluate, list_photos
@@ -46,7 +46,7 @@ SPILL_LIMIT = 0.05  # issue 8's target: a hint may move other things by 5 % of w
 HINT_COUNTS = (1, 5, 20, 50)
 
 
-def _score_automatic(engine: SemanticEngine, photos: list[Path], max_side: int) -> tuple[float, float]:
+def score_automatic(engine: SemanticEngine, photos: list[Path], max_side: int) -> tuple[float, float]:
     result = evaluate(photos, {"e": engine.colorize}, counts=(0,), max_side=max_side, spill_hints=0)
     share = result.colourfulness["e"] / result.colourfulness["truth"]
     return result.psnr["e"][0], share
@@ -57,9 +57,9 @@ def _score_hints(engine: SemanticEngine, photos: list[Path], max_side: int) -> t
     return float(np.mean([result.psnr["e"][n] for n in HINT_COUNTS])), result.spill.get("e", 0.0)
 
 
-def read_head(path: Path) -> SemanticColorHead:
+def read_head(path: Path) -> SemanticColorHead | HeadEnsemble:
     # Rounded to float16 first: judge exactly what will ship.
-    return SemanticColorHead.from_state({k: v.half().float() for k, v in load_file(str(path)).items()}).eval()
+    return head_from_state({k: v.half().float() for k, v in load_file(str(path)).items()}).eval()
 
 
 def pick_checkpoint(run: Path, photos: list[Path], max_side: int) -> tuple[Path, list[dict]]:
@@ -67,14 +67,14 @@ def pick_checkpoint(run: Path, photos: list[Path], max_side: int) -> tuple[Path,
     backbone, scores = load_backbone(), []
     last = [run / RUN_HEAD_FILE] if (run / RUN_HEAD_FILE).exists() else []
     for path in sorted(run.glob("head-*step*.safetensors")) + last:
-        db, share = _score_automatic(SemanticEngine(backbone, read_head(path), START), photos, max_side)
+        db, share = score_automatic(SemanticEngine(backbone, read_head(path), START), photos, max_side)
         scores.append({"checkpoint": path.name, "psnr_auto": db, "colourfulness_share": share})
         log.info("%s", scores[-1])
     best = max(scores, key=lambda row: row["psnr_auto"])
     return run / best["checkpoint"], scores
 
 
-def tune(head: SemanticColorHead, photos: list[Path], max_side: int) -> tuple[SemanticSettings, list[dict]]:
+def tune(head: SemanticColorHead | HeadEnsemble, photos: list[Path], max_side: int) -> tuple[SemanticSettings, list[dict]]:
     backbone = load_backbone()
     settings, trials = START, []
 
@@ -85,7 +85,7 @@ def tune(head: SemanticColorHead, photos: list[Path], max_side: int) -> tuple[Se
     for name, values in AUTOMATIC_GRID.items():
         for value in values:
             candidate = replace(settings, **{name: value})
-            db, share = _score_automatic(engine(candidate), photos, max_side)
+            db, share = score_automatic(engine(candidate), photos, max_side)
             trials.append({"settings": asdict(candidate), "psnr_auto": db, "colourfulness_share": share})
             log.info("%s", trials[-1])
             if best is None or db > best[0]:

@@ -13,7 +13,7 @@ from colorme_desktop.core.hints import Hint, point_hint
 from colorme_desktop.engines.base import EngineError
 from colorme_desktop.engines.dinov2 import Dinov2Small
 from colorme_desktop.engines.propagation import affinity_laplacian, spread
-from colorme_desktop.engines.semantic import SemanticColorHead, backbone_size
+from colorme_desktop.engines.semantic import HeadEnsemble, SemanticColorHead, backbone_size, ensemble_state, head_from_state
 from colorme_desktop.engines.semantic_engine import SemanticEngine, SemanticSettings
 
 SETTINGS = SemanticSettings(temperature=0.6, blend=0.5, chroma_scale=1.0, working_side=96, draft_side=48,
@@ -178,3 +178,41 @@ def test_drafts_before_the_graph_is_ready_still_come(engine):
     grey = two_rooms()
     draft = engine.colorize(grey, [point_hint(20.5, 40.5, (200, 30, 30), radius=3)], draft=True)
     assert draft.shape == (*grey.shape, 2) and np.isfinite(draft).all()
+
+
+def _head(seed: int, token_width: int = 16, width: int = 8) -> SemanticColorHead:
+    torch.manual_seed(seed)
+    head = SemanticColorHead(token_width, width).eval()
+    for p in head.parameters():
+        torch.nn.init.normal_(p, std=0.3)  # far from each other, so averaging shows
+    return head
+
+
+def test_an_ensemble_averages_its_heads_probabilities_and_regressions():
+    heads = [_head(1), _head(2, token_width=24)]
+    rebuilt = head_from_state(ensemble_state([h.state_dict() for h in heads])).eval()
+    assert isinstance(rebuilt, HeadEnsemble) and len(rebuilt.members) == 2
+    assert rebuilt.members[1].tokens_in[0].out_channels == 24  # each member keeps its own size
+    tokens, grey = torch.randn(1, 384, 4, 6), torch.rand(1, 1, 56, 84) * 255
+    with torch.inference_mode():
+        logits, regression = rebuilt(tokens, grey)
+        outputs = [h(tokens, grey) for h in heads]
+    expected = torch.stack([torch.softmax(l, dim=1) for l, _ in outputs]).mean(dim=0)
+    assert torch.allclose(torch.softmax(logits, dim=1), expected, atol=1e-5)
+    assert torch.allclose(regression, (outputs[0][1] + outputs[1][1]) / 2, atol=1e-5)
+    assert not torch.allclose(expected, torch.softmax(outputs[0][0], dim=1), atol=1e-3)
+
+
+def test_an_ensemble_of_one_head_twice_colours_as_that_head():
+    head = _head(3)
+    twice = head_from_state(ensemble_state([head.state_dict(), head.state_dict()])).eval()
+    tokens, grey = torch.randn(1, 384, 4, 4), torch.rand(1, 1, 56, 56) * 255
+    with torch.inference_mode():
+        alone = head.colour(*head(tokens, grey), 0.35, 0.7)
+        together = twice.colour(*twice(tokens, grey), 0.35, 0.7)
+    assert torch.allclose(alone, together, atol=1e-3)
+
+
+def test_a_single_heads_file_still_loads_as_one_head():
+    head = _head(4)
+    assert isinstance(head_from_state(head.state_dict()), SemanticColorHead)
