@@ -22,6 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from colorme_desktop.engines.base import DraftSupersededError
+
 NEIGHBOUR_OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))  # each undirected 8-neighbour pair once
 
 
@@ -236,14 +238,17 @@ class Spreader:
             return self._factor is not None and self._last is not None
 
     def spread(self, values: np.ndarray, mask: np.ndarray, decay: float,
-               target: np.ndarray | None = None, quick: bool = False) -> np.ndarray | None:
+               target: np.ndarray | None = None, quick: bool = False,
+               stop: Callable[[], bool] | None = None) -> np.ndarray | None:
         """The same as ``propagation.spread`` (and within ``PCG_TOLERANCE`` of it).
 
         ``quick``: ``QUICK_STEPS`` of the incremental solve and whatever they reached, for
         drafts while the user drags: the pixels near the change are solved exactly and the
         rest through the older factorisation, so the draft is the final up to the small
         far-away part of the change, and the final continues from it.  None when there
-        is no earlier factorisation to start from.
+        is no earlier factorisation to start from.  ``stop`` (with ``quick``) is asked before
+        each step; when it says True the draft is given up (``DraftSupersededError``), what it
+        reached kept as the start of the next solve.
         """
         h, w = mask.shape
         fixed = mask.reshape(-1) > 0.5
@@ -261,7 +266,7 @@ class Spreader:
             factor = self._factor
         x = None
         if factor is not None and self._last is not None and self._last.shape == flat.shape:
-            x = self._incremental(system, rhs, fixed, factor, quick)
+            x = self._incremental(system, rhs, fixed, factor, quick, stop if quick else None)
         if x is None:
             if quick:
                 return None
@@ -284,7 +289,8 @@ class Spreader:
         near = np.flatnonzero(grown.reshape(-1))
         return None if near.size > LOCAL_MAX_SHARE * changed.size else near
 
-    def _incremental(self, system, rhs, fixed, factor, quick: bool) -> np.ndarray | None:
+    def _incremental(self, system, rhs, fixed, factor, quick: bool,
+                     stop: Callable[[], bool] | None = None) -> np.ndarray | None:
         """Preconditioned CG from the previous solution; None if it does not converge
         (``quick``: the solution after ``QUICK_STEPS``, converged or not)."""
         inverse, factor_fixed = factor
@@ -313,8 +319,14 @@ class Spreader:
             z[near] += local.solve(r[near] - near_rows @ z)
             return z
 
+        def give_up_if_stopped() -> None:
+            if stop is not None and stop():
+                self._last = x  # a start at least as near as the one before
+                raise DraftSupersededError
+
         x = self._last.copy()
         x[fixed] = rhs[fixed]
+        give_up_if_stopped()
         residual = rhs - system @ x
         goal = PCG_TOLERANCE * np.maximum(_norms(rhs), 1e-12)
         z = precondition(residual)
@@ -331,6 +343,8 @@ class Spreader:
             residual -= alpha * image
             if quick and step + 1 == QUICK_STEPS:
                 return x
+            if quick:
+                give_up_if_stopped()
             z = precondition(residual)
             rz_next = _dots(residual, z)
             direction = z + (rz_next / np.maximum(rz, 1e-300)) * direction

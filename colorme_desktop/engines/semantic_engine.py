@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -114,6 +114,11 @@ class SemanticEngine:
         self.settings = settings
         self._lock = threading.Lock()  # torch modules are not re-entrant
         self._photos = LruCache(cache_size)
+        self._draft_stop: Callable[[], bool] | None = None
+
+    def set_draft_stop(self, stop: Callable[[], bool] | None) -> None:
+        """``stop()`` says when a draft is no longer wanted (``engines.base.DraftSupersededError``)."""
+        self._draft_stop = stop
 
     # -------------------------------------------------------------- per photo
 
@@ -220,5 +225,6 @@ class SemanticEngine:
         values = (hint_chroma - (1.0 - own) * prior) * mask[..., None]
         if target is not None:
             target = (1.0 - own) * target
-        spread_out = self._spreader(state, small).spread(values, mask, decay, target, quick=quick)
+        spread_out = self._spreader(state, small).spread(values, mask, decay, target, quick=quick,
+                                                         stop=self._draft_stop)
         return None if spread_out is None else (1.0 - own) * prior + spread_out
