@@ -118,7 +118,7 @@ def test_drafts_are_asked_for_at_once_and_only_the_newest_is_made(qtbot, window,
     newest = window.document.shown_hints
     fake_engine.gate.set()
     qtbot.waitUntil(lambda: window.shown_generation == asked[-1].generation, timeout=TIMEOUT)  # on screen
-    drafts = [hints for draft, hints in fake_engine.asked if draft]
+    drafts = fake_engine.draft_hints
     assert len(drafts) == 2 and drafts[-1] == newest  # the first, then straight to the newest
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=_image_point(window, 70, 30))
     _settle(qtbot, window)
