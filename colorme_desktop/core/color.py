@@ -76,24 +76,44 @@ _COMPOSE_ROWS = 128
 
 
 def _compose_band(grey: np.ndarray, chroma: np.ndarray, saturation: float) -> np.ndarray:
+    # R, G and B as three planes, merged at the end: a test over the last axis of an
+    # (H, W, 3) array ("is any channel outside") took half of a screen-size compose
+    # (3.6 of 6 ms at 530 x 354); the same arithmetic, the same bytes out.
     y = grey.astype(np.float32)
     cb = chroma[..., 0] * np.float32(saturation)
     cr = chroma[..., 1] * np.float32(saturation)
-    rgb = np.empty((*grey.shape, 3), dtype=np.float32)
-    rgb[..., 0] = y + _FROM_CR[0] * cr
-    rgb[..., 1] = y + _FROM_CB[1] * cb + _FROM_CR[1] * cr
-    rgb[..., 2] = y + _FROM_CB[2] * cb
-    outside = ((rgb < 0.0) | (rgb > 255.0)).any(axis=-1)
-    if outside.any():
+    planes = [y + _FROM_CR[0] * cr, y + _FROM_CB[1] * cb + _FROM_CR[1] * cr, y + _FROM_CB[2] * cb]
+    r, g, b = planes
+    outside = (np.minimum(np.minimum(r, g), b) < 0.0) | (np.maximum(np.maximum(r, g), b) > 255.0)
+    if not outside.any():
+        pass
+    elif np.count_nonzero(outside) * 8 < outside.size:  # a few pixels: only they are scaled
         y_out = y[outside][:, None]
-        delta = rgb[outside] - y_out
+        delta = np.stack([p[outside] for p in planes], axis=-1) - y_out
         with np.errstate(divide="ignore", invalid="ignore"):
             room = np.where(delta > 0, (255.0 - y_out) / delta, np.where(delta < 0, -y_out / delta, np.inf))
         scale = np.clip(room.min(axis=-1, keepdims=True), 0.0, 1.0)
-        rgb[outside] = y_out + delta * scale
-    np.clip(rgb, 0.0, 255.0, out=rgb)
-    rgb += 0.5  # round half up on the conversion below
-    return rgb.astype(np.uint8)
+        moved = y_out + delta * scale
+        for i, p in enumerate(planes):
+            p[outside] = moved[:, i]
+    else:
+        # Many (vivid hints spread far: half the pixels in the window benchmark): the same
+        # arithmetic over whole planes, 2.5x faster than picking out half of them.
+        deltas = [p - y for p in planes]
+        scale = np.ones_like(y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for d in deltas:
+                room = np.where(d > 0, 255.0 - y, -y) / d
+                room[d == 0] = np.inf
+                np.minimum(scale, room, out=scale)
+        np.maximum(scale, 0.0, out=scale)
+        planes = [np.where(outside, y + d * scale, p) for d, p in zip(deltas, planes)]
+    out = []
+    for p in planes:
+        np.clip(p, 0.0, 255.0, out=p)
+        p += 0.5  # round half up on the conversion below
+        out.append(p.astype(np.uint8))
+    return cv2.merge(out)
 
 
 def grey_to_rgb(grey: np.ndarray) -> np.ndarray:

@@ -34,6 +34,16 @@ class EngineError(Exception):
     """An engine cannot be created or cannot run; the message is for the user."""
 
 
+class DraftSupersededError(Exception):
+    """A draft given up half-way because the request it answered is already outdated.
+
+    An engine may offer ``set_draft_stop(stop)``: ``stop()`` then says, now and then during
+    a draft, whether the final of the same stroke is waiting, whose arrival makes the
+    draft's result worthless (the window shows the final alone).  The app's worker catches
+    this and goes on to the waiting request.
+    """
+
+
 class WeightsNotShippedError(EngineError):
     """This installation has no weights for the engine at all (not damaged ones).
 

@@ -22,6 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from colorme_desktop.engines.base import DraftSupersededError
+
 NEIGHBOUR_OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))  # each undirected 8-neighbour pair once
 
 
@@ -131,14 +133,24 @@ LOCAL_MARGIN = 12  # working-size pixels around the changed ones that the local 
 LOCAL_MAX_SHARE = 0.25  # a change whose surroundings exceed this share of the photo: factorise anew
 # Relative residual per channel.  Measured on the sample photo at 12 MP, 8 strokes
 # against the direct solve: 1e-5 max 0.03 grey levels, 1e-4 max 0.13 (both far below
-# what anyone sees) and one step fewer, 80 -> 65 ms.
-PCG_TOLERANCE = 1e-4
+# what anyone sees) and one step fewer, 80 -> 65 ms.  Since the semantic engine solves
+# its two quantities as one (semantic_engine._chroma), 1e-4 stopped a step earlier than
+# the four-channel solve had on some strokes (12 strokes, radius 4, against the direct
+# solve: p99 0.57 grey levels, max 1.9, against 0.12 and 1.5 before); 5e-5 is at least
+# as close as before on every stroke (p99 0.11, max 1.5) and still cheaper than four channels.
+PCG_TOLERANCE = 5e-5
 PCG_MAX_STEPS = 30  # not converged by then (it takes 3-5): factorise anew
 # A draft's steps.  CG steps, not bare preconditioner sweeps: a sweep through the older
 # factorisation multiplies the error near a new stroke by up to 1 / decay and overshot
 # by hundreds of grey levels, while each CG step can only lower the error (energy norm).
 # Measured on the sample photo at 12 MP, draft against final (chroma, grey levels):
 # 1 step mean 1.1, max 27; 2 steps mean 0.09, max 2.6 (the old 128 px draft: 5.5, 33).
+# Measured again with the two-channel solve (benchmarks/profile_stroke.py, 10 strokes of
+# radius 8, a draft of half the stroke and then of all of it): 2 steps mean 1.0, p99 11,
+# max 200, the same as with four channels: one stroke (the 4th, at the photo's left edge)
+# jumps over more than 1 % of the photo, where 2 steps do not reach far enough.  With a
+# draft per mouse move, as the window asks for them (12 strokes of 6 moves, radius 4):
+# mean 0.05, p99 1.1, max 4.3; 1 step there: mean 1.4, max 90.
 QUICK_STEPS = 2
 REFRESH_NICENESS = 10  # the background refactorisation yields the cores to the strokes
 
@@ -147,6 +159,16 @@ def _factorise(matrix: sp.spmatrix):
     """LU of a symmetric positive definite system: symmetric ordering, no pivoting (not needed)."""
     return splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                 options={"SymmetricMode": True})
+
+
+def _dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-column dot products of two (pixels, channels) arrays: ``(a * b).sum(axis=0)``
+    without the temporary (a reduction down the long axis took 4 ms of a 40 ms draft)."""
+    return np.einsum("ij,ij->j", a, b)
+
+
+def _norms(a: np.ndarray) -> np.ndarray:
+    return np.sqrt(_dots(a, a))
 
 
 def _preconditioner(matrix: sp.spmatrix) -> Callable[[np.ndarray], np.ndarray]:
@@ -222,14 +244,17 @@ class Spreader:
             return self._factor is not None and self._last is not None
 
     def spread(self, values: np.ndarray, mask: np.ndarray, decay: float,
-               target: np.ndarray | None = None, quick: bool = False) -> np.ndarray | None:
+               target: np.ndarray | None = None, quick: bool = False,
+               stop: Callable[[], bool] | None = None) -> np.ndarray | None:
         """The same as ``propagation.spread`` (and within ``PCG_TOLERANCE`` of it).
 
         ``quick``: ``QUICK_STEPS`` of the incremental solve and whatever they reached, for
         drafts while the user drags: the pixels near the change are solved exactly and the
         rest through the older factorisation, so the draft is the final up to the small
         far-away part of the change, and the final continues from it.  None when there
-        is no earlier factorisation to start from.
+        is no earlier factorisation to start from.  ``stop`` (with ``quick``) is asked before
+        each step; when it says True the draft is given up (``DraftSupersededError``), what it
+        reached kept as the start of the next solve.
         """
         h, w = mask.shape
         fixed = mask.reshape(-1) > 0.5
@@ -247,7 +272,7 @@ class Spreader:
             factor = self._factor
         x = None
         if factor is not None and self._last is not None and self._last.shape == flat.shape:
-            x = self._incremental(system, rhs, fixed, factor, quick)
+            x = self._incremental(system, rhs, fixed, factor, quick, stop if quick else None)
         if x is None:
             if quick:
                 return None
@@ -270,50 +295,64 @@ class Spreader:
         near = np.flatnonzero(grown.reshape(-1))
         return None if near.size > LOCAL_MAX_SHARE * changed.size else near
 
-    def _incremental(self, system, rhs, fixed, factor, quick: bool) -> np.ndarray | None:
+    def _incremental(self, system, rhs, fixed, factor, quick: bool,
+                     stop: Callable[[], bool] | None = None) -> np.ndarray | None:
         """Preconditioned CG from the previous solution; None if it does not converge
         (``quick``: the solution after ``QUICK_STEPS``, converged or not)."""
         inverse, factor_fixed = factor
         changed = fixed != factor_fixed
-        if changed.any():
+        is_changed = bool(changed.any())
+        if is_changed:
             near = self._near(changed)
             if near is None:
                 return None
-            local = _factorise(system[near][:, near])
-        else:
-            near = local = None
+            # The system's rows of the surroundings: (system @ z)[near] for any z, and, as
+            # the system is symmetric, system @ z for a z that is zero elsewhere; two
+            # products over the whole photo per step were 6 of a 40 ms draft.
+            near_rows = system[near]
+            near_cols = near_rows.T.tocsr()
+            local = _factorise(near_rows[:, near])
 
         def precondition(r: np.ndarray) -> np.ndarray:
             # Symmetric multiplicative Schwarz: the changed pixels' surroundings exactly,
             # the whole photo through the older factorisation, the surroundings again.
-            z = np.zeros_like(r)
-            if local is not None:
-                z[near] = local.solve(r[near])
-            z += inverse(r - system @ z)
-            if local is not None:
-                z[near] += local.solve((r - system @ z)[near])
+            # (The older factorisation may be single precision: CG runs in double.)
+            if not is_changed:
+                return inverse(r).astype(np.float64, copy=False)
+            z_near = local.solve(r[near])
+            z = inverse(r - near_cols @ z_near).astype(np.float64, copy=False)
+            z[near] += z_near
+            z[near] += local.solve(r[near] - near_rows @ z)
             return z
+
+        def give_up_if_stopped() -> None:
+            if stop is not None and stop():
+                self._last = x  # a start at least as near as the one before
+                raise DraftSupersededError
 
         x = self._last.copy()
         x[fixed] = rhs[fixed]
+        give_up_if_stopped()
         residual = rhs - system @ x
-        goal = PCG_TOLERANCE * np.maximum(np.linalg.norm(rhs, axis=0), 1e-12)
+        goal = PCG_TOLERANCE * np.maximum(_norms(rhs), 1e-12)
         z = precondition(residual)
         direction = z.copy()
-        rz = (residual * z).sum(axis=0)
+        rz = _dots(residual, z)
         for step in range(PCG_MAX_STEPS):
-            if (np.linalg.norm(residual, axis=0) <= goal).all():
+            if (_norms(residual) <= goal).all():
                 if not quick:  # a draft's system is gone with the next mouse move
                     self._refresh_factor(system, fixed)
                 return x
             image = system @ direction
-            alpha = rz / np.maximum((direction * image).sum(axis=0), 1e-300)
+            alpha = rz / np.maximum(_dots(direction, image), 1e-300)
             x += alpha * direction
             residual -= alpha * image
             if quick and step + 1 == QUICK_STEPS:
                 return x
+            if quick:
+                give_up_if_stopped()
             z = precondition(residual)
-            rz_next = (residual * z).sum(axis=0)
+            rz_next = _dots(residual, z)
             direction = z + (rz_next / np.maximum(rz, 1e-300)) * direction
             rz = rz_next
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -31,9 +31,6 @@ log = logging.getLogger(__name__)
 
 BACKBONE_FILE = "dinov2_vits14.safetensors"
 HEAD_FILE = "colorme_head.safetensors"
-# Below this say the hints' own propagation changes no pixel by a hundredth of a grey
-# level, so it is not solved for (half the solver's work when hints_share is huge).
-OWN_NEGLIGIBLE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -117,6 +114,11 @@ class SemanticEngine:
         self.settings = settings
         self._lock = threading.Lock()  # torch modules are not re-entrant
         self._photos = LruCache(cache_size)
+        self._draft_stop: Callable[[], bool] | None = None
+
+    def set_draft_stop(self, stop: Callable[[], bool] | None) -> None:
+        """``stop()`` says when a draft is no longer wanted (``engines.base.DraftSupersededError``)."""
+        self._draft_stop = stop
 
     # -------------------------------------------------------------- per photo
 
@@ -161,11 +163,7 @@ class SemanticEngine:
         state = self._photo(grey)
         spreader = self._spreader(state, self._grey_at(state, grey, fit_size(grey.shape, self.settings.working_side)))
         if not spreader.primed:
-            spreader.prime(self.settings.decay, channels=self._channels(1))
-
-    def _channels(self, hints: int) -> int:
-        """Chroma change only, or also the hints' own colours (see ``colorize``)."""
-        return 2 if hints / (hints + self.settings.hints_share) < OWN_NEGLIGIBLE else 4
+            spreader.prime(self.settings.decay)
 
     def _nonlocal(self, state: _PhotoState, hints: Sequence[Hint], prior: np.ndarray,
                   shape: tuple[int, int]) -> np.ndarray:
@@ -215,20 +213,18 @@ class SemanticEngine:
             return None  # building the graph is the final's work, not a draft's
         small = self._grey_at(state, grey, size)
         hint_chroma, mask = rasterize(hints, size, scale=size[0] / w)
-        change = (hint_chroma - prior) * mask[..., None]
         decay = s.decay / len(hints) ** s.decay_power
         target = self._nonlocal(state, hints, prior, grey.shape) if s.nonlocal_softness > 0 else None
         # Many hints describe a photo better than any prior: the hints' own colours,
-        # spread the same way (one solve serves both), get the say N / (N + share).
+        # spread the same way, get the say N / (N + share):
+        #   (1 - own) * (prior + S(change, target)) + own * S(hint colours, 0).
+        # S is linear in what it spreads and in its target, so that is one solve of two
+        # channels rather than of four (both side by side doubled a stroke's time):
+        #   (1 - own) * prior + S(hint colours - (1 - own) * prior, (1 - own) * target).
         own = len(hints) / (len(hints) + s.hints_share)
-        spreader = self._spreader(state, small)
-        if self._channels(len(hints)) == 2:
-            spread_out = spreader.spread(change, mask, decay, target, quick=quick)
-            return None if spread_out is None else prior + spread_out
-        both = np.concatenate([change, hint_chroma * mask[..., None]], axis=-1)
+        values = (hint_chroma - (1.0 - own) * prior) * mask[..., None]
         if target is not None:
-            target = np.concatenate([target, np.zeros_like(target)], axis=-1)
-        spread_out = spreader.spread(both, mask, decay, target, quick=quick)
-        if spread_out is None:
-            return None
-        return (1.0 - own) * (prior + spread_out[..., :2]) + own * spread_out[..., 2:]
+            target = (1.0 - own) * target
+        spread_out = self._spreader(state, small).spread(values, mask, decay, target, quick=quick,
+                                                         stop=self._draft_stop)
+        return None if spread_out is None else (1.0 - own) * prior + spread_out

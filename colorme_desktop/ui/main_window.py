@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp *.gif);;All files (*)"
 SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;TIFF (*.tif *.tiff);;WebP (*.webp)"
 HINTS_FILTER = "ColorMe hints (*.json)"
-DRAG_DEBOUNCE_MS = 30
 # The result pane shows a result made at the size the photo has on screen (device pixels),
 # within these bounds; full resolution is made only for a save, or when the user has
 # zoomed in past what the preview holds and stopped for DETAIL_DELAY_MS.
@@ -154,10 +153,6 @@ class MainWindow(QMainWindow):
         self.worker.busy_changed.connect(self._on_busy_changed)
         self.save_finished.connect(self._on_save_finished)
 
-        # While dragging: a draft at once, then at most one per interval, the last one flushed.
-        self.drag_timer = QTimer(self, singleShot=True, interval=DRAG_DEBOUNCE_MS)
-        self.drag_timer.timeout.connect(self._on_drag_timer_timeout)
-        self._drag_dirty = False
         self.detail_timer = QTimer(self, singleShot=True, interval=DETAIL_DELAY_MS)
         self.detail_timer.timeout.connect(self._on_detail_timer_timeout)
         self.view.changed.connect(self.detail_timer.start)
@@ -307,17 +302,12 @@ class MainWindow(QMainWindow):
         if change & (Change.HINTS | Change.IMAGE):
             self._show_suggestions()
         if change & (Change.HINTS | Change.RENDER | Change.IMAGE):
-            self.drag_timer.stop()
-            self._drag_dirty = False
             self._request_colorize()
         elif change & Change.PREVIEW:
-            # While dragging, results are drafts: the first at once (the worker keeps only
-            # the newest request), then at most one per interval.
-            if self.drag_timer.isActive():
-                self._drag_dirty = True
-            else:
-                self._request_colorize(draft=True)
-                self.drag_timer.start()
+            # While dragging, results are drafts, each asked for at once: an idle worker
+            # starts it now, a busy one keeps only the newest for when it is done.  A
+            # debounce (30 ms) only added its wait to every draft on screen.
+            self._request_colorize(draft=True)
         if change & Change.RESULT:
             if doc.result is not None:
                 self._failure = ""
@@ -728,12 +718,6 @@ class MainWindow(QMainWindow):
             self._on_batch_finished()
 
     # ================================================================ canvas gestures
-    @Slot()
-    def _on_drag_timer_timeout(self) -> None:
-        if self._drag_dirty and self.document.shown_hints != self.document.hints:
-            self._request_colorize(draft=True)
-        self._drag_dirty = False
-
     def _shown_side(self) -> int:
         """Long side, in device pixels, that the photo covers in the result pane now."""
         image = self.document.image

@@ -24,7 +24,7 @@ from PySide6.QtCore import QThread, Signal
 from colorme_desktop.core.color import compose, fit_size
 from colorme_desktop.core.hints import Hint
 from colorme_desktop.core.palette import photo_colors, vivid_colors
-from colorme_desktop.engines.base import image_key
+from colorme_desktop.engines.base import DraftSupersededError, image_key
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,11 @@ class ColorizeWorker(QThread):
         self.engine_starting.emit()
         self._engine, note = self._factory(name)
         self._engine_request = name
+        set_stop = getattr(self._engine, "set_draft_stop", None)
+        if set_stop is not None:
+            # A draft still computing when its stroke ends is given up for the final: the
+            # screen would not show it (see _process), and at 1 MP the final waited for it.
+            set_stop(self._final_pending)
         self._last_key = None
         self.engine_changed.emit(getattr(self._engine, "name", "engine"), note or "")
 
@@ -218,6 +223,8 @@ class ColorizeWorker(QThread):
                     self.reference_palette_ready.emit(request.reference_id, photo_colors(request.rgb))
                 else:
                     self._process(request)
+            except DraftSupersededError:
+                pass  # the final of the same stroke is next
             except MemoryError:
                 self.failed.emit(request.generation, "Not enough memory to colorize this image.")
             except Exception as exc:  # noqa: BLE001 - any engine failure is reported, the thread lives on

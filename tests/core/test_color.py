@@ -67,3 +67,16 @@ def test_compose_of_a_tall_image_equals_composing_each_row_alone():
     whole = compose(grey, chroma, 1.3)
     rows = np.concatenate([compose(grey[r:r + 1], chroma[r:r + 1], 1.3) for r in range(300)])
     assert np.array_equal(whole, rows)
+
+
+def test_a_pixel_out_of_gamut_comes_out_the_same_among_few_or_many_such_pixels():
+    """compose scales few out-of-gamut pixels one by one and many as whole planes: the
+    bytes must not depend on which way a pixel was taken."""
+    rng = np.random.default_rng(4)
+    grey = rng.integers(0, 256, (40, 50), dtype=np.uint8)
+    chroma = rng.normal(0, 5, (40, 50, 2)).astype(np.float32)
+    chroma[::9, ::7] = rng.normal(0, 150, chroma[::9, ::7].shape)  # about 2 % of the pixels out of gamut
+    whole = compose(grey, chroma, 1.1)
+    alone = np.array([[compose(grey[r:r + 1, c:c + 1], chroma[r:r + 1, c:c + 1], 1.1)[0, 0] for c in range(50)]
+                      for r in range(40)])
+    assert np.array_equal(whole, alone)

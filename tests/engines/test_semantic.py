@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -77,6 +78,30 @@ def test_draft_and_final_agree(engine):
     hints = [point_hint(20.5, 40.5, (200, 30, 30), radius=3), point_hint(90.5, 20.5, (30, 30, 200), radius=3)]
     final, draft = engine.colorize(grey, hints), engine.colorize(grey, hints, draft=True)
     assert np.abs(final - draft)[5:-5, 5:-5].mean() < 6.0
+
+
+def test_hints_own_colours_get_their_say_in_one_solve(engine):
+    """With hints_share finite the result is (1 - own) * (prior + S(change)) + own * S(hint
+    colours), as two separate solves would give it; the engine solves it as one."""
+    from colorme_desktop.core.hints import paint_exact, rasterize
+    from colorme_desktop.engines.propagation import feature_map
+
+    engine.settings = replace(SETTINGS, working_side=120, hints_share=2.0, decay=1e-3)
+    grey = two_rooms()
+    hints = [point_hint(20.5, 40.5, (200, 30, 30), radius=3), point_hint(90.5, 20.5, (30, 30, 200), radius=3)]
+    out = engine.colorize(grey, hints)
+    state = engine._photo(grey)
+    prior = cv2.resize(state.prior, (120, 80), interpolation=cv2.INTER_LINEAR)
+    laplacian = affinity_laplacian(grey, feature_map(state.tokens, (120, 80)), SETTINGS.feature_softness,
+                                   grey_cap=SETTINGS.grey_cap)
+    colours, mask = rasterize(hints, (120, 80))
+    decay = 1e-3 / len(hints) ** SETTINGS.decay_power
+    change = spread(laplacian, (colours - prior) * mask[..., None], mask, decay)
+    own_colours = spread(laplacian, colours * mask[..., None], mask, decay)
+    own = 2 / (2 + 2.0)
+    expected = paint_exact((1 - own) * (prior + change) + own * own_colours, hints)
+    assert np.abs(own_colours - change - prior).max() > 5.0  # the two parts differ: the share matters
+    assert np.abs(out - expected).max() < 0.05
 
 
 def test_output_has_the_photos_size_for_odd_shapes(engine):

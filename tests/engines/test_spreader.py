@@ -7,6 +7,7 @@ import pytest
 
 from colorme_desktop.core.hints import Hint, rasterize
 from colorme_desktop.engines import propagation
+from colorme_desktop.engines.base import DraftSupersededError
 from colorme_desktop.engines.propagation import Spreader, affinity_laplacian, spread
 from tests.helpers import colourful_rgb
 
@@ -113,3 +114,21 @@ def test_quick_without_an_earlier_solve_gives_nothing():
     spreader = Spreader(affinity_laplacian(grey), grey.shape[1])
     chroma, mask = rasterize([_stroke(np.random.default_rng(1), grey.shape[1], grey.shape[0])], grey.shape[::-1])
     assert spreader.spread(chroma, mask, 1e-4, quick=True) is None
+
+
+def test_a_stopped_draft_gives_up_and_the_final_still_matches_the_direct_solve():
+    grey = _grey()
+    h, w = grey.shape
+    laplacian = affinity_laplacian(grey)
+    spreader = Spreader(laplacian, w)
+    spreader.prime(1e-4)
+    chroma, mask = rasterize([_stroke(np.random.default_rng(9), w, h)], (w, h))
+    values = chroma * mask[..., None]
+    asked = []
+    with pytest.raises(DraftSupersededError):
+        spreader.spread(values, mask, 1e-4, quick=True, stop=lambda: asked.append(1) or len(asked) > 1)
+    assert len(asked) == 2  # it went one step, then gave up
+    final = spreader.spread(values, mask, 1e-4, stop=lambda: True)  # a final is never stopped
+    assert np.abs(final - spread(laplacian, values, mask, 1e-4)).max() < 0.25
+    if spreader._refresh:
+        spreader._refresh.join()

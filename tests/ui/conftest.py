@@ -26,10 +26,14 @@ class FakeEngine:
         self.drafts = 0
         self.completed = 0
         self.gate: threading.Event | None = None  # when set, each call waits for it to open
+        # The hints of each draft asked for (not of finals: soak tests make thousands).
+        self.draft_hints: list[tuple] = []
 
     def colorize(self, grey, hints, draft=False, shown=None):
         self.calls += 1
         self.drafts += draft
+        if draft:
+            self.draft_hints.append(tuple(hints))
         if self.delay:
             time.sleep(self.delay)
         if self.gate is not None:

@@ -1,10 +1,14 @@
 """The result pane shows a result made at screen size; saves get every pixel."""
 
+import threading
+import time
+
 import numpy as np
 from PIL import Image
 
 from colorme_desktop.core.color import chroma_of, chroma_of_color, fit_size
 from colorme_desktop.core.hints import Hint, point_hint, scale_hints
+from colorme_desktop.engines.base import DraftSupersededError
 from colorme_desktop.engines.levin import LevinEngine
 from colorme_desktop.ui import main_window
 from colorme_desktop.ui.worker import ColorizeRequest, ColorizeWorker
@@ -113,3 +117,50 @@ def test_worker_prepares_for_strokes_when_idle_and_skips_unwanted_palettes(qtbot
     finally:
         worker.stop()
     assert palettes == [1]  # no K-means for the stroke's result: the window would not show it
+
+
+class _StoppableEngine:
+    """Drafts that run until the worker's stop() says the stroke's final is waiting."""
+
+    name = "stoppable"
+    description = "test engine"
+
+    def __init__(self) -> None:
+        self.stop = None
+        self.drafting = threading.Event()
+        self.given_up = 0
+
+    def set_draft_stop(self, stop) -> None:
+        self.stop = stop
+
+    def colorize(self, grey, hints, draft=False, shown=None):
+        if draft:
+            self.drafting.set()
+            deadline = time.monotonic() + 10
+            while not self.stop():
+                assert time.monotonic() < deadline, "the worker never said stop"
+                time.sleep(0.005)
+            self.given_up += 1
+            raise DraftSupersededError
+        return np.zeros((*grey.shape, 2), dtype=np.float32)
+
+
+def test_worker_gives_up_a_draft_when_the_final_of_the_stroke_waits(qtbot):
+    grey = np.asarray(Image.fromarray(colourful_rgb(90, 120)).convert("L"))
+    engine = _StoppableEngine()
+    worker = ColorizeWorker(lambda name: (engine, None))
+    results, failures = [], []
+    worker.result_ready.connect(results.append)
+    worker.failed.connect(lambda generation, message: failures.append(message))
+    stroke = (Hint(((10.0, 10.0), (40.0, 20.0)), (200, 0, 0), 3.0),)
+    try:
+        worker.request(ColorizeRequest(1, grey, stroke, draft=True, palette=False))
+        assert engine.drafting.wait(TIMEOUT / 1000)
+        worker.request(ColorizeRequest(2, grey, stroke + (point_hint(5, 5, (0, 0, 200)),), draft=True))
+        time.sleep(0.1)
+        assert engine.given_up == 0  # a newer draft alone does not stop the one on its way to the screen
+        with qtbot.waitSignal(worker.result_ready, timeout=TIMEOUT):
+            worker.request(ColorizeRequest(3, grey, stroke, palette=False))  # the stroke ends
+    finally:
+        worker.stop()
+    assert engine.given_up == 1 and results == [3] and not failures

@@ -99,6 +99,31 @@ def test_drag_paints_one_stroke_with_live_updates(qtbot, window, grey_photo, fak
     _settle(qtbot, window)
 
 
+def test_drafts_are_asked_for_at_once_and_only_the_newest_is_made(qtbot, window, grey_photo, fake_engine):
+    """No waiting on a timer while the worker is free; while it is busy, the moves in
+    between are skipped, and the draft it makes next is the newest."""
+    window.open_path(grey_photo)
+    _settle(qtbot, window)
+    asked = []
+    request = window.worker.request
+    window.worker.request = lambda r: (asked.append(r), request(r))[1]
+    fake_engine.gate = threading.Event()  # the worker holds on to the first draft
+    canvas = window.hint_canvas
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=_image_point(window, 20, 20))
+    qtbot.mouseMove(canvas, _image_point(window, 26, 22))
+    assert asked and asked[-1].draft and asked[-1].hints == window.document.shown_hints  # at once
+    qtbot.waitUntil(lambda: fake_engine.drafts == 1, timeout=TIMEOUT)
+    for x in range(30, 70, 8):
+        qtbot.mouseMove(canvas, _image_point(window, x, 30))
+    newest = window.document.shown_hints
+    fake_engine.gate.set()
+    qtbot.waitUntil(lambda: window.shown_generation == asked[-1].generation, timeout=TIMEOUT)  # on screen
+    drafts = fake_engine.draft_hints
+    assert len(drafts) == 2 and drafts[-1] == newest  # the first, then straight to the newest
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=_image_point(window, 70, 30))
+    _settle(qtbot, window)
+
+
 def test_undo_redo_and_clear(qtbot, window, grey_photo):
     doc = window.document
     window.open_path(grey_photo)
