@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -153,6 +154,11 @@ PCG_MAX_STEPS = 30  # not converged by then (it takes 3-5): factorise anew
 # mean 0.05, p99 1.1, max 4.3; 1 step there: mean 1.4, max 90.
 QUICK_STEPS = 2
 REFRESH_NICENESS = 10  # the background refactorisation yields the cores to the strokes
+# ... and waits this long before it starts: the stroke's result is still being finished,
+# composed and painted then, and the refactorisation's Python parts hold the GIL (niceness
+# does not help there).  Measured in the window benchmark at 1 MP: the final's last
+# step took 12-17 ms with the refactorisation running beside it, 2-5 ms without.
+REFRESH_DELAY_S = 0.08
 
 
 def _factorise(matrix: sp.spmatrix):
@@ -363,6 +369,7 @@ class Spreader:
             return
 
         def work() -> None:
+            time.sleep(REFRESH_DELAY_S)
             # Behind the strokes: on two cores this 200 ms of work slowed the drafts of the
             # next stroke.  (Linux gives a thread its own niceness; elsewhere nothing changes.)
             try:
