@@ -11,6 +11,7 @@ from colorme_desktop.core.hints import Hint, point_hint, scale_hints
 from colorme_desktop.engines.base import DraftSupersededError
 from colorme_desktop.engines.levin import LevinEngine
 from colorme_desktop.ui import main_window
+from colorme_desktop.ui import worker as worker_module
 from colorme_desktop.ui.worker import ColorizeRequest, ColorizeWorker
 from tests.helpers import colourful_rgb
 
@@ -164,3 +165,28 @@ def test_worker_gives_up_a_draft_when_the_final_of_the_stroke_waits(qtbot):
     finally:
         worker.stop()
     assert engine.given_up == 1 and results == [3] and not failures
+
+
+def test_worker_gives_up_a_draft_for_a_newer_one_while_the_screen_is_fresh(qtbot, monkeypatch):
+    monkeypatch.setattr(worker_module, "DRAFT_FRESH_S", 60.0)  # every result counts as just shown
+    grey = np.asarray(Image.fromarray(colourful_rgb(90, 120)).convert("L"))
+    engine = _StoppableEngine()
+    worker = ColorizeWorker(lambda name: (engine, None))
+    results = []
+    worker.result_ready.connect(results.append)
+    stroke = (Hint(((10.0, 10.0), (40.0, 20.0)), (200, 0, 0), 3.0),)
+    try:
+        with qtbot.waitSignal(worker.result_ready, timeout=TIMEOUT):
+            worker.request(ColorizeRequest(1, grey, (), palette=False))  # a result on screen just now
+        worker.request(ColorizeRequest(2, grey, stroke, draft=True, palette=False))
+        assert engine.drafting.wait(TIMEOUT / 1000)
+        engine.drafting.clear()
+        worker.request(ColorizeRequest(3, grey, stroke + (point_hint(5, 5, (0, 0, 200)),), draft=True))
+        assert engine.drafting.wait(TIMEOUT / 1000)  # draft 3 runs: draft 2 was given up for it
+        assert engine.given_up == 1
+        with qtbot.waitSignal(worker.result_ready, timeout=TIMEOUT):
+            worker.request(ColorizeRequest(4, grey, stroke, palette=False))  # the stroke ends
+    finally:
+        worker.stop()
+    # Draft 2 gave way to draft 3 (a newer draft, the screen fresh), draft 3 to the final.
+    assert engine.given_up == 2 and results == [1, 4]
