@@ -38,9 +38,10 @@ class DraftSupersededError(Exception):
     """A draft given up half-way because the request it answered is already outdated.
 
     An engine may offer ``set_draft_stop(stop)``: ``stop()`` then says, now and then during
-    a draft, whether the final of the same stroke is waiting, whose arrival makes the
-    draft's result worthless (the window shows the final alone).  The app's worker catches
-    this and goes on to the waiting request.
+    a draft, whether the draft is no longer wanted: the final of the same stroke is waiting
+    (the window shows the final alone), or a newer draft while the screen is fresh (the
+    worker's ``DRAFT_FRESH_S``).  The app's worker catches this and goes on to the waiting
+    request.
     """
 
 

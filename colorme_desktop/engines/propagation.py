@@ -156,8 +156,8 @@ QUICK_STEPS = 2
 REFRESH_NICENESS = 10  # the background refactorisation yields the cores to the strokes
 # ... and waits this long before it starts: the stroke's result is still being finished,
 # composed and painted then, and the refactorisation's Python parts hold the GIL (niceness
-# does not help there).  Measured in the window benchmark at 1 MP: the final's last
-# step took 12-17 ms with the refactorisation running beside it, 2-5 ms without.
+# does not help there).  Measured in the window benchmark at 1 MP: the final's finishing
+# step (core.hints.finish) took 12-17 ms with the refactorisation running beside it, 3-4 ms without.
 REFRESH_DELAY_S = 0.08
 
 

@@ -7,7 +7,7 @@ of the grey image gives *where* its edges and tones are.  The head works at 1/8 
 input; the engine brings its chroma to full resolution guided by the grey image.
 
 Its outputs are those of ``network.ColorNet``: logits over Cb/Cr bins and a regression,
-combined by ``colour_from_outputs`` (annealed mean blended with the regression).  Several
+combined by ``colour`` (annealed mean blended with the regression), as ``ColorNet.colour`` does.  Several
 heads trained apart can be shipped together (``HeadEnsemble``): each learns its few hundred
 photos by heart in its own way, and their average is less wrong on photos none of them saw.
 """

@@ -1,6 +1,8 @@
 """Ship several trained heads as one (``engines.semantic.HeadEnsemble``) if that wins on validation.
 
-    python -m colorme_desktop.training.ensemble_heads runs/online-pick/head-*.safetensors
+    python -m colorme_desktop.training.ensemble_heads HEAD.safetensors HEAD.safetensors [...]
+
+(the shipped four, session 3's best state of each variant, are named in the model card.)
 
 Each head, and their average, is scored on every validation photo without hints, with the
 inference settings already shipped (``weights.json``); the ensemble replaces the shipped
@@ -23,7 +25,7 @@ from colorme_desktop.engines.semantic_engine import HEAD_FILE, SemanticEngine, S
 from colorme_desktop.engines.weights import MANIFEST, sha256_of, weights_dir
 from colorme_desktop.training.evaluate import list_photos
 from colorme_desktop.training.gather import DEFAULT_CACHE
-from colorme_desktop.training.tune_semantic import score_automatic, read_head
+from colorme_desktop.training.tune_semantic import read_head, score_automatic
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,13 @@ from colorme_desktop.core.hints import Hint, point_hint
 from colorme_desktop.engines.base import EngineError
 from colorme_desktop.engines.dinov2 import Dinov2Small
 from colorme_desktop.engines.propagation import affinity_laplacian, spread
-from colorme_desktop.engines.semantic import HeadEnsemble, SemanticColorHead, backbone_size, ensemble_state, head_from_state
+from colorme_desktop.engines.semantic import (
+    HeadEnsemble,
+    SemanticColorHead,
+    backbone_size,
+    ensemble_state,
+    head_from_state,
+)
 from colorme_desktop.engines.semantic_engine import SemanticEngine, SemanticSettings
 
 SETTINGS = SemanticSettings(temperature=0.6, blend=0.5, chroma_scale=1.0, working_side=96, draft_side=48,
@@ -222,7 +228,7 @@ def test_an_ensemble_averages_its_heads_probabilities_and_regressions():
     with torch.inference_mode():
         logits, regression = rebuilt(tokens, grey)
         outputs = [h(tokens, grey) for h in heads]
-    expected = torch.stack([torch.softmax(l, dim=1) for l, _ in outputs]).mean(dim=0)
+    expected = torch.stack([torch.softmax(logits_i, dim=1) for logits_i, _ in outputs]).mean(dim=0)
     assert torch.allclose(torch.softmax(logits, dim=1), expected, atol=1e-5)
     assert torch.allclose(regression, (outputs[0][1] + outputs[1][1]) / 2, atol=1e-5)
     assert not torch.allclose(expected, torch.softmax(outputs[0][0], dim=1), atol=1e-3)
