@@ -35,11 +35,12 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from colorme_desktop.core.metrics import colourfulness, psnr
+from colorme_desktop.engines.neural import pick_device
 from colorme_desktop.engines.semantic import INPUT_SIDE, SemanticColorHead, backbone_size
 from colorme_desktop.training.augment import AugmentConfig, PhotoBank
 from colorme_desktop.training.gather import DEFAULT_CACHE
 from colorme_desktop.training.semantic_train import CROP_SIDE, head_loss, load_split
-from colorme_desktop.training.train import compose_rgb, lr_factor, pick_device, split_luma_chroma
+from colorme_desktop.training.train import compose_rgb, lr_factor, split_luma_chroma
 
 log = logging.getLogger(__name__)
 

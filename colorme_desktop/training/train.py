@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from colorme_desktop.core.color import CB_FROM_RGB, CR_FROM_RGB, LUMA_WEIGHTS, RGB_PER_CB, RGB_PER_CR
 from colorme_desktop.engines.chroma_bins import BINS_PER_AXIS, CHROMA_RANGE
 from colorme_desktop.engines.network import ColorNet
-from colorme_desktop.engines.neural import pick_device  # noqa: F401 - also training's (semantic_online imports it here)
+from colorme_desktop.engines.neural import pick_device
 from colorme_desktop.training.augment import AugmentConfig, PhotoBank
 from colorme_desktop.training.hintsim import HintConfig, simulate_hints
 from colorme_desktop.training.pack import BACKBONE_FILE, load_packed

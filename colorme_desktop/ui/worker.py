@@ -166,8 +166,7 @@ class ColorizeWorker(QThread):
 
     def _take(self) -> ColorizeRequest | _Prepare | _ReferencePalette | None:
         with self._wake:
-            while self._pending is None and self._pending_palette is None and not self._stopping:
-                self._wake.wait()
+            self._wake.wait_for(self._waiting)
             if self._stopping:
                 return None
             if self._pending_palette is not None:  # tens of milliseconds: it goes first
@@ -180,9 +179,7 @@ class ColorizeWorker(QThread):
         """Wait up to ``seconds`` for a request; True if none came.  Lets the window convert
         and paint the result just sent (it needs a core and the GIL) before idle work."""
         with self._wake:
-            self._wake.wait_for(lambda: self._pending is not None or self._pending_palette is not None
-                                or self._stopping, timeout=seconds)
-            return self._pending is None and self._pending_palette is None and not self._stopping
+            return not self._wake.wait_for(self._waiting, timeout=seconds)
 
     def _final_pending(self) -> bool:
         with self._wake:
@@ -196,9 +193,13 @@ class ColorizeWorker(QThread):
             return False
         return not pending.draft or time.perf_counter() - self._last_posted < DRAFT_FRESH_S
 
+    def _waiting(self) -> bool:
+        """A request, a palette or the stop is waiting (call with ``_wake`` held)."""
+        return self._pending is not None or self._pending_palette is not None or self._stopping
+
     def _has_pending(self) -> bool:
         with self._wake:
-            return self._pending is not None or self._pending_palette is not None or self._stopping
+            return self._waiting()
 
     def _ensure_engine(self, name: str | None) -> None:
         if self._engine is not None and name == self._engine_request:

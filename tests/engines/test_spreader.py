@@ -23,6 +23,14 @@ def _stroke(rng, w, h):
                 1.5)
 
 
+def _primed(grey):
+    """The photo's laplacian and a spreader factorised before its first stroke, as the app makes it."""
+    laplacian = affinity_laplacian(grey)
+    spreader = Spreader(laplacian, grey.shape[1])
+    spreader.prime(1e-4)
+    return laplacian, spreader
+
+
 @pytest.mark.parametrize("decay", [1e-4, 0.0])
 def test_each_stroke_matches_the_direct_solve(decay, monkeypatch):
     grey = _grey()
@@ -62,9 +70,7 @@ def test_primed_first_stroke_needs_no_whole_factorisation(monkeypatch):
     """The first stroke on a photo used to pay a whole factorisation (the p95 outlier)."""
     grey = _grey()
     h, w = grey.shape
-    laplacian = affinity_laplacian(grey)
-    spreader = Spreader(laplacian, w)
-    spreader.prime(1e-4)
+    laplacian, spreader = _primed(grey)
     solves = []
     real_factorise = propagation._factorise
     here = threading.current_thread()  # the refresh for the next stroke runs in the background: not counted
@@ -87,9 +93,7 @@ def test_quick_draft_is_near_the_final_and_never_overshoots():
     """A draft is the final's solve cut short: close to it, and never further than where it started."""
     grey = _grey()
     h, w = grey.shape
-    laplacian = affinity_laplacian(grey)
-    spreader = Spreader(laplacian, w)
-    spreader.prime(1e-4)
+    laplacian, spreader = _primed(grey)
     rng = np.random.default_rng(7)
     hints: list[Hint] = []
     for _ in range(4):
@@ -119,9 +123,7 @@ def test_quick_without_an_earlier_solve_gives_nothing():
 def test_a_stopped_draft_gives_up_and_the_final_still_matches_the_direct_solve():
     grey = _grey()
     h, w = grey.shape
-    laplacian = affinity_laplacian(grey)
-    spreader = Spreader(laplacian, w)
-    spreader.prime(1e-4)
+    laplacian, spreader = _primed(grey)
     chroma, mask = rasterize([_stroke(np.random.default_rng(9), w, h)], (w, h))
     values = chroma * mask[..., None]
     asked = []
