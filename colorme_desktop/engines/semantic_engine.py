@@ -190,8 +190,9 @@ class SemanticEngine:
 
     def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False,
                  shown: np.ndarray | None = None) -> np.ndarray:
-        """A draft is the final's own solve cut short (``Spreader.spread(quick=True)``), at the
-        same working size, so the final only refines it and nothing jumps.  ``draft_side``
+        """A draft is the final's own solve, exact while the stroke fixes only a few pixels
+        and otherwise cut short (``Spreader.spread(quick=True)``), at the same working size,
+        so the final only refines it and nothing jumps.  ``draft_side``
         serves only a draft that cannot start from an earlier solve: before the photo's
         graph is ready, or for a change too large to solve locally (``LOCAL_MAX_SHARE``)."""
         state = self._photo(grey)
@@ -213,7 +214,7 @@ class SemanticEngine:
             return None  # building the graph is the final's work, not a draft's
         small = self._grey_at(state, grey, size)
         hint_chroma, mask = rasterize(hints, size, scale=size[0] / w)
-        decay = s.decay / len(hints) ** s.decay_power
+        decay, next_decay = (s.decay / n ** s.decay_power for n in (len(hints), len(hints) + 1))
         target = self._nonlocal(state, hints, prior, grey.shape) if s.nonlocal_softness > 0 else None
         # Many hints describe a photo better than any prior: the hints' own colours,
         # spread the same way, get the say N / (N + share):
@@ -226,5 +227,5 @@ class SemanticEngine:
         if target is not None:
             target = (1.0 - own) * target
         spread_out = self._spreader(state, small).spread(values, mask, decay, target, quick=quick,
-                                                         stop=self._draft_stop)
+                                                         stop=self._draft_stop, next_decay=next_decay)
         return None if spread_out is None else (1.0 - own) * prior + spread_out

@@ -134,3 +134,67 @@ def test_a_stopped_draft_gives_up_and_the_final_still_matches_the_direct_solve()
     assert np.abs(final - spread(laplacian, values, mask, 1e-4)).max() < 0.25
     if spreader._refresh:
         spreader._refresh.join()
+
+
+def test_a_draft_on_a_factorisation_with_the_same_decay_is_the_exact_solve(monkeypatch):
+    """The app's case: the refactorisation after each stroke is made with the next stroke's
+    decay, so that stroke's drafts solve the new system exactly, a few new pixels at a time."""
+    grey = _grey()
+    h, w = grey.shape
+    laplacian, spreader = _primed(grey)
+    decays = [1e-4 / n ** 2 for n in range(1, 5)]
+    rng = np.random.default_rng(11)
+    hints: list[Hint] = []
+    solved = []
+    real_columns = spreader._columns
+    monkeypatch.setattr(spreader, "_columns", lambda f, new: solved.append(new.size) or real_columns(f, new))
+    for _ in range(3):
+        thick = _stroke(rng, w, h)
+        stroke = Hint(thick.points, thick.color, 0.5)  # one pixel wide: 2-3 new pixels a move
+        solved.clear()
+        kept_before = 0
+        for end in range(2, len(stroke.points) + 1):  # a draft per mouse move
+            part = Hint(stroke.points[:end], stroke.color, stroke.radius)
+            chroma, mask = rasterize([*hints, part], (w, h))
+            values = chroma * mask[..., None]
+            draft = spreader.spread(values, mask, decays[len(hints)], quick=True)
+            exact = spread(laplacian, values, mask, decays[len(hints)])
+            assert np.abs(draft - exact).max() < 0.05  # single precision: far below a grey level
+            kept = spreader._border[1].size
+            assert kept >= kept_before and kept - kept_before <= propagation.BORDER_NEW_MAX
+            kept_before = kept  # each move solved only its own new pixels
+        assert solved and kept_before == solved[-1] > 0  # the drafts took the exact path
+        hints.append(stroke)
+        chroma, mask = rasterize(hints, (w, h))
+        values = chroma * mask[..., None]
+        final = spreader.spread(values, mask, decays[len(hints) - 1], next_decay=decays[len(hints)])
+        assert np.abs(final - spread(laplacian, values, mask, decays[len(hints) - 1])).max() < 0.25
+        spreader._refresh.join()
+        assert spreader._factor.decay == decays[len(hints)]  # made for the next stroke
+
+
+def test_a_draft_on_a_factorisation_of_another_decay_takes_cg_steps(monkeypatch):
+    grey = _grey()
+    h, w = grey.shape
+    laplacian, spreader = _primed(grey)  # decay 1e-4
+    monkeypatch.setattr(spreader, "_columns", lambda *args: pytest.fail("the bordered solve needs the same decay"))
+    chroma, mask = rasterize([_stroke(np.random.default_rng(13), w, h)], (w, h))
+    values = chroma * mask[..., None]
+    draft = spreader.spread(values, mask, 5e-5, quick=True)
+    exact = spread(laplacian, values, mask, 5e-5)
+    assert np.abs(draft - exact).max() < 0.1 * np.abs(exact).max()  # two steps: near, not exact
+
+
+def test_a_thick_stroke_drafts_by_cg_steps_rather_than_hundreds_of_solves(monkeypatch):
+    grey = _grey()
+    h, w = grey.shape
+    laplacian, spreader = _primed(grey)
+    big = Hint(((30.0, 30.0), (45.0, 38.0)), (220, 40, 40), 3.0)
+    chroma, mask = rasterize([big], (w, h))
+    assert mask.sum() > propagation.BORDER_NEW_MAX
+    solves = []
+    real_columns = spreader._columns
+    monkeypatch.setattr(spreader, "_columns", lambda f, new: solves.append(real_columns(f, new)) or solves[-1])
+    draft = spreader.spread(chroma * mask[..., None], mask, 1e-4, quick=True)
+    assert solves == [None]  # declined: too many new pixels at once
+    assert np.abs(draft - spread(laplacian, chroma * mask[..., None], mask, 1e-4)).max() < 5.0
