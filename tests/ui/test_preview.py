@@ -1,9 +1,14 @@
 """The result pane shows a result made at screen size; saves get every pixel."""
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from colorme_desktop.core.color import chroma_of, chroma_of_color, fit_size
@@ -190,3 +195,40 @@ def test_worker_gives_up_a_draft_for_a_newer_one_while_the_screen_is_fresh(qtbot
         worker.stop()
     # Draft 2 gave way to draft 3 (a newer draft, the screen fresh), draft 3 to the final.
     assert engine.given_up == 2 and results == [1, 4]
+
+
+
+_BLAS_THREADS_SCRIPT = """
+import json
+import numpy as np
+from PySide6.QtCore import QCoreApplication
+from threadpoolctl import threadpool_info
+from colorme_desktop.engines.levin import LevinEngine
+from colorme_desktop.ui.worker import ColorizeRequest, ColorizeWorker
+
+def blas():
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+app = QCoreApplication([])
+before = blas()
+worker = ColorizeWorker(lambda name: (LevinEngine(), None))
+worker.result_ready.connect(lambda generation: app.quit())
+worker.request(ColorizeRequest(1, np.zeros((40, 50), np.uint8), (), palette=False))
+app.exec()
+worker.stop()
+print(json.dumps([before, blas()]))
+"""
+
+
+def test_the_worker_runs_dense_algebra_on_one_thread():
+    """OpenBLAS's extra thread spins after each call and takes a core from the strokes.
+
+    In a fresh process: the thread count is process-wide, and other tests' workers have
+    already set it in this one."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", _BLAS_THREADS_SCRIPT], capture_output=True, text=True, env=env,
+                          timeout=120, check=True)
+    before, after = json.loads(done.stdout.strip().splitlines()[-1])
+    if not any(n > 1 for n in before):
+        pytest.skip("no BLAS library here runs more than one thread")
+    assert after and all(n == 1 for n in after), (before, after)
