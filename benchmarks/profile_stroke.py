@@ -4,6 +4,7 @@ profiled with pyinstrument, on a photo of the benchmark sizes.
     pip install -e '.[profile]'
     python benchmarks/profile_stroke.py --size 12mp --side 530          # drafts and finals
     python benchmarks/profile_stroke.py --size 12mp --profile final     # + a pyinstrument tree
+    python benchmarks/profile_stroke.py --size 12mp --drag              # a draft per mouse move
 
 Also prints how far each draft is from the final of the same stroke (chroma, grey levels):
 what the user sees jump when the stroke ends.  The window's own costs (QImage, paint)
@@ -25,16 +26,20 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from threadpoolctl import threadpool_limits  # noqa: E402
+
 from benchmarks.run import SIZES, build_engine, sample_grey  # noqa: E402
 from colorme_desktop.core.color import compose, fit_size  # noqa: E402
 from colorme_desktop.core.hints import Hint  # noqa: E402
 
 
-def _stroke(rng: np.random.Generator, w: int, h: int) -> Hint:
-    """A hand's short drag, as run.py's window benchmark makes it."""
+def _stroke(rng: np.random.Generator, w: int, h: int, drag: bool = False) -> Hint:
+    """A hand's short drag, as run.py's window benchmark makes it (``drag``: its moves of 2 % of
+    the width with the window's default brush, as the window asks a draft for each)."""
     x0, y0 = rng.uniform(0.1, 0.8) * w, rng.uniform(0.1, 0.8) * h
-    return Hint(tuple((x0 + s * 0.026 * w, y0 + s * 0.014 * h) for s in range(6)),
-                tuple(int(v) for v in rng.integers(0, 256, 3)), 8.0)
+    step, moves, radius = (0.02, 7, 4.0) if drag else (0.026, 6, 8.0)
+    return Hint(tuple((x0 + s * step * w, y0 + s * step / 2 * h) for s in range(moves)),
+                tuple(int(v) for v in rng.integers(0, 256, 3)), radius)
 
 
 def main() -> None:
@@ -43,7 +48,10 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=530, help="long side of the result on screen")
     parser.add_argument("--strokes", type=int, default=10)
     parser.add_argument("--profile", choices=("draft", "final"), help="also print a pyinstrument tree of these")
+    parser.add_argument("--drag", action="store_true",
+                        help="a draft for every mouse move of the stroke (else one for half of it, one for all)")
     args = parser.parse_args()
+    threadpool_limits(limits=1, user_api="blas")  # as the app's worker runs (ui.worker)
 
     grey = sample_grey(SIZES[args.size])
     shown = cv2.resize(grey, fit_size(grey.shape, args.side), interpolation=cv2.INTER_AREA)
@@ -63,9 +71,13 @@ def main() -> None:
     times: dict[str, list[float]] = {"draft": [], "final": [], "compose": []}
     jumps = []
     for _ in range(args.strokes):
-        stroke = _stroke(rng, w, h)
-        engine.colorize(grey, [*hints, Hint(stroke.points[:3], stroke.color, stroke.radius)], draft=True,
-                        shown=shown)  # the drag so far
+        stroke = _stroke(rng, w, h, args.drag)
+        for end in range(2, len(stroke.points)) if args.drag else [3]:  # the drag so far
+            start = time.perf_counter()
+            engine.colorize(grey, [*hints, Hint(stroke.points[:end], stroke.color, stroke.radius)], draft=True,
+                            shown=shown)
+            if args.drag:
+                times["draft"].append(time.perf_counter() - start)
         results = {}
         for kind, these in (("draft", [*hints, stroke]), ("final", [*hints, stroke])):
             if profiler is not None and kind == args.profile:
