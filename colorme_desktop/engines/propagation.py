@@ -163,7 +163,7 @@ QUICK_STEPS = 2
 # Measured with a draft per mouse move (12 strokes of 6 moves, radius 4, 12 MP, one BLAS
 # thread): draft median 28.7 -> 16.7 ms, final unchanged (21-25 ms), draft against final
 # mean 0.157 -> 0.002 grey levels, max 4.0 -> 1.0.
-BORDER_NEW_MAX = 12  # new pixels per draft
+BORDER_NEW_MAX = 12  # columns solved per draft
 BORDER_MAX = 256  # pixels in all (their columns: 256 x 37 k float32 = 38 MB at 192 x 192)
 REFRESH_NICENESS = 10  # the background refactorisation yields the cores to the strokes
 # ... and waits this long before it starts: the stroke's result is still being finished,
@@ -326,6 +326,10 @@ class Spreader:
             x = lu.solve(rhs)
             with self._lock:
                 self._factor = _Factor(lu.solve, fixed, decay)
+            if next_decay is not None and next_decay != decay:
+                self._refresh_factor(system, fixed, decay, next_decay)  # for the next stroke's drafts
+        if not quick:
+            self._border = None  # the stroke has ended: its columns (and the factor they hold) go
         self._last = x
         return x.reshape(h, w, channels).astype(np.float32)
 
@@ -364,28 +368,34 @@ class Spreader:
         b[new] = 0.0
         y = factor.inverse(b).astype(np.float64)
         if new.size:
-            charges = np.linalg.solve(columns[new].astype(np.float64), y[new])
+            try:
+                charges = np.linalg.solve(columns[new].astype(np.float64), y[new])
+            except np.linalg.LinAlgError:  # not seen (it is part of an SPD inverse): CG steps then
+                return None
             y -= columns @ charges.astype(np.float32)
         y[fixed] = rhs[fixed]
         return y
 
     def _columns(self, factor: _Factor, new: np.ndarray) -> np.ndarray | None:
         """``factor``'s solves of a unit change at each pixel of ``new``, as columns in that
-        order; None if more than ``BORDER_NEW_MAX`` are not yet kept or ``BORDER_MAX`` in all."""
-        if new.size > BORDER_MAX:
-            return None
+        order.  At most ``BORDER_NEW_MAX`` are solved per call and kept: None while some are
+        still missing (the draft takes CG steps, the next one catches up: a factorisation that
+        lands mid-stroke finds the whole stroke new), or past ``BORDER_MAX`` in all."""
         if self._border is None or self._border[0] is not factor:
             self._border = (factor, np.empty(0, dtype=np.int64), np.empty((factor.fixed.size, 0), np.float32))
         _, kept, columns = self._border
         missing = np.setdiff1d(new, kept)
-        if missing.size > BORDER_NEW_MAX:
+        if kept.size + missing.size > BORDER_MAX:
             return None
         if missing.size:
-            units = np.zeros((factor.fixed.size, missing.size), dtype=np.float32, order="F")
-            units[missing, np.arange(missing.size)] = 1.0
-            kept = np.concatenate([kept, missing])
+            solving = missing[:BORDER_NEW_MAX]
+            units = np.zeros((factor.fixed.size, solving.size), dtype=np.float32, order="F")
+            units[solving, np.arange(solving.size)] = 1.0
+            kept = np.concatenate([kept, solving])
             columns = np.hstack([columns, np.asarray(factor.inverse(units), dtype=np.float32)])
             self._border = (factor, kept, columns)
+            if solving.size < missing.size:
+                return None
         order = np.argsort(kept)
         return columns[:, order[np.searchsorted(kept, new, sorter=order)]]
 

@@ -208,6 +208,11 @@ class ColorizeWorker(QThread):
         self.engine_starting.emit()
         self._engine, note = self._factory(name)
         self._engine_request = name
+        # Dense algebra on one thread, for the whole process (each BLAS library keeps one
+        # pool; set after the engine's imports have loaded theirs): OpenBLAS's extra thread
+        # spins after each call and took a core from the strokes on two cores (window
+        # benchmark at 12 MP, draft median 52-54 -> 38-49 ms).
+        threadpool_limits(limits=1, user_api="blas")
         set_stop = getattr(self._engine, "set_draft_stop", None)
         if set_stop is not None:
             # A draft still computing when its stroke ends is given up for the final: the
@@ -229,10 +234,6 @@ class ColorizeWorker(QThread):
         return self._guided
 
     def run(self) -> None:
-        # Dense algebra on one thread, for the whole process (the BLAS library keeps one
-        # pool): OpenBLAS's extra thread spins after each call and took a core from the
-        # strokes on two cores (window benchmark at 12 MP, draft median 52-54 -> 38-49 ms).
-        threadpool_limits(limits=1, user_api="blas")
         while True:
             request = self._take()
             if request is None:

@@ -129,7 +129,7 @@ def test_a_stopped_draft_gives_up_and_the_final_still_matches_the_direct_solve()
     asked = []
     with pytest.raises(DraftSupersededError):
         spreader.spread(values, mask, 1e-4, quick=True, stop=lambda: asked.append(1) or len(asked) > 1)
-    assert len(asked) == 2  # it went one step, then gave up
+    assert len(asked) == 2  # asked before its columns and again before its solve, where it gave up
     final = spreader.spread(values, mask, 1e-4, stop=lambda: True)  # a final is never stopped
     assert np.abs(final - spread(laplacian, values, mask, 1e-4)).max() < 0.25
     if spreader._refresh:
@@ -185,16 +185,45 @@ def test_a_draft_on_a_factorisation_of_another_decay_takes_cg_steps(monkeypatch)
     assert np.abs(draft - exact).max() < 0.1 * np.abs(exact).max()  # two steps: near, not exact
 
 
-def test_a_thick_stroke_drafts_by_cg_steps_rather_than_hundreds_of_solves(monkeypatch):
+def test_a_thick_stroke_catches_up_a_few_columns_per_draft(monkeypatch):
+    """Many new pixels at once (a thick brush, or a factorisation that lands mid-stroke): each
+    draft solves only BORDER_NEW_MAX more columns and takes CG steps until all are kept."""
     grey = _grey()
     h, w = grey.shape
     laplacian, spreader = _primed(grey)
     big = Hint(((30.0, 30.0), (45.0, 38.0)), (220, 40, 40), 3.0)
     chroma, mask = rasterize([big], (w, h))
-    assert mask.sum() > propagation.BORDER_NEW_MAX
-    solves = []
-    real_columns = spreader._columns
-    monkeypatch.setattr(spreader, "_columns", lambda f, new: solves.append(real_columns(f, new)) or solves[-1])
-    draft = spreader.spread(chroma * mask[..., None], mask, 1e-4, quick=True)
-    assert solves == [None]  # declined: too many new pixels at once
-    assert np.abs(draft - spread(laplacian, chroma * mask[..., None], mask, 1e-4)).max() < 5.0
+    values = chroma * mask[..., None]
+    pixels = int(mask.sum())
+    assert pixels > 2 * propagation.BORDER_NEW_MAX
+    exact = spread(laplacian, values, mask, 1e-4)
+    exact_path = []
+    real_bordered = spreader._bordered
+    monkeypatch.setattr(spreader, "_bordered", lambda *a: exact_path.append(real_bordered(*a)) or exact_path[-1])
+    drafts = -(-pixels // propagation.BORDER_NEW_MAX)  # ceiling: the drafts it takes to catch up
+    for _ in range(drafts):
+        draft = spreader.spread(values, mask, 1e-4, quick=True)
+        assert np.abs(draft - exact).max() < 5.0
+    assert [x is not None for x in exact_path] == [False] * (drafts - 1) + [True]
+    assert spreader._border[1].size == pixels
+    assert np.abs(draft - exact).max() < 0.05  # the last one exact
+
+
+def test_pixels_set_free_since_the_factorisation_take_cg_steps(monkeypatch):
+    """An undo frees pixels the factorised system held fixed: not a bordered system any more."""
+    grey = _grey()
+    h, w = grey.shape
+    laplacian, spreader = _primed(grey)
+    rng = np.random.default_rng(17)
+    first, second = _stroke(rng, w, h), _stroke(rng, w, h)
+    chroma, mask = rasterize([first, second], (w, h))
+    spreader.spread(chroma * mask[..., None], mask, 1e-4, next_decay=1e-4)
+    if spreader._refresh:
+        spreader._refresh.join()
+    assert spreader._factor.fixed.sum() == mask.sum()  # factorised with both strokes fixed
+    monkeypatch.setattr(spreader, "_columns", lambda *args: pytest.fail("pixels set free: no bordered solve"))
+    chroma, mask = rasterize([first], (w, h))
+    values = chroma * mask[..., None]
+    draft = spreader.spread(values, mask, 1e-4, quick=True)
+    exact = spread(laplacian, values, mask, 1e-4)
+    assert np.abs(draft - exact).max() < 0.1 * np.abs(exact).max()

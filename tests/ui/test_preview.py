@@ -203,15 +203,19 @@ import json
 import numpy as np
 from PySide6.QtCore import QCoreApplication
 from threadpoolctl import threadpool_info
-from colorme_desktop.engines.levin import LevinEngine
 from colorme_desktop.ui.worker import ColorizeRequest, ColorizeWorker
+
+def engine(name):
+    # Imported here, as the app's factory does: the engine's imports load more BLAS libraries.
+    from colorme_desktop.engines.levin import LevinEngine
+    return LevinEngine(), None
 
 def blas():
     return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
 
 app = QCoreApplication([])
 before = blas()
-worker = ColorizeWorker(lambda name: (LevinEngine(), None))
+worker = ColorizeWorker(engine)
 worker.result_ready.connect(lambda generation: app.quit())
 worker.request(ColorizeRequest(1, np.zeros((40, 50), np.uint8), (), palette=False))
 app.exec()
