@@ -213,7 +213,7 @@ class SemanticEngine:
         if quick and size[::-1] not in state.spreaders:
             return None  # building the graph is the final's work, not a draft's
         small = self._grey_at(state, grey, size)
-        hint_chroma, mask = rasterize(hints, size, scale=size[0] / w)
+        hint_chroma, mask = rasterize(hints, size, scale=size[0] / w, grey=small)  # a brush stops at edges
         decay, next_decay = (s.decay / n ** s.decay_power for n in (len(hints), len(hints) + 1))
         target = self._nonlocal(state, hints, prior, grey.shape) if s.nonlocal_softness > 0 else None
         # Many hints describe a photo better than any prior: the hints' own colours,

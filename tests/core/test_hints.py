@@ -161,3 +161,35 @@ def test_finish_settles_a_hint_over_its_own_region_and_stops_at_an_edge():
     assert np.abs(settled[ring] - wanted).max() < 1.0  # same grey, one working pixel away
     assert np.abs(settled[:, 41:]).max() < 1.0  # the brighter side of the edge keeps its colour
     assert np.abs(settled[32, 16:22] - wanted).min() > 1.0  # and far from the brush it fades out
+
+
+def test_a_brush_stops_where_the_grey_under_its_path_ends():
+    """A roof's wide brush over the sky: the sky pixels under it are left to the propagation."""
+    grey = np.full((40, 60), 200, dtype=np.uint8)
+    grey[:, :30] = 80  # a dark roof on the left, a light sky on the right
+    stroke = Hint(((10.0, 20.0), (24.0, 20.0)), (200, 160, 40), 8.0)  # its brush reaches x = 32
+    _, drawn = rasterize([stroke], (60, 40))
+    _, kept = rasterize([stroke], (60, 40), grey=grey)
+    assert drawn[20, 31] == 1 and kept[20, 31] == 0  # sky under the brush: dropped
+    assert (kept[:, :30] == drawn[:, :30]).all()  # the roof under the brush: all kept
+    assert kept.sum() < drawn.sum()
+
+
+def test_a_brush_on_texture_keeps_what_its_path_crossed():
+    rng = np.random.default_rng(0)
+    grey = rng.integers(60, 140, size=(40, 60)).astype(np.uint8)  # foliage: many greys
+    stroke = Hint(((5.0, 20.0), (55.0, 20.0)), (40, 160, 40), 4.0)
+    _, drawn = rasterize([stroke], (60, 40))
+    _, kept = rasterize([stroke], (60, 40), grey=grey)
+    assert kept.sum() > 0.75 * drawn.sum()  # the path saw the range of greys the brush covers
+
+
+def test_paint_exact_leaves_the_other_side_of_an_edge_to_the_engine():
+    from colorme_desktop.core.hints import paint_exact
+
+    grey = np.full((40, 60), 200, dtype=np.uint8)
+    grey[:, :30] = 80
+    stroke = Hint(((10.0, 20.0), (24.0, 20.0)), (200, 160, 40), 8.0)
+    out = paint_exact(np.zeros((40, 60, 2), np.float32), [stroke], grey)
+    assert np.abs(out[20, 20]).sum() > 10  # on the roof: the hint's colour
+    assert not out[20, 31].any()  # under the brush but on the sky: as the engine made it
