@@ -68,6 +68,7 @@ class ImageCanvas(QWidget):
         self.setMinimumSize(160, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a click on the photo takes the keys from a text box
         self._last_scale = 0.0
         view.changed.connect(self._on_view_changed)
 

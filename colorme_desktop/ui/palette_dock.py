@@ -111,6 +111,9 @@ class PaletteDock(QWidget):
         self.radius.setSuffix(" px")
         self.radius.setToolTip("Brush radius in image pixels ([ and ] change it)")
         self.radius.valueChanged.connect(self.radius_changed)
+        # Return ends the edit: otherwise the box kept the keyboard, and [, ] and Ctrl+Z went
+        # into its text until the user found Tab.
+        self.radius.editingFinished.connect(self.radius.clearFocus)
         form.addRow("Brush radius", self.radius)
         self.saturation = QSlider(Qt.Orientation.Horizontal)
         self.saturation.setRange(0, 200)

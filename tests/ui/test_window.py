@@ -376,6 +376,23 @@ def test_brush_radius_keys_bounds_and_persistence(qtbot, make_window):
     assert make_window().document.brush.radius == RADIUS_MAX
 
 
+def test_a_radius_typed_and_entered_gives_the_keys_back(qtbot, make_window):
+    """Return in the radius box ends the edit: [, ] and Ctrl+Z go to the window again, not
+    into the box's text (they did until the user pressed Tab)."""
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    spin = window.palette_dock.radius
+    spin.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is spin)
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin.lineEdit(), "7")
+    qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
+    assert window.document.brush.radius == 7.0
+    assert QApplication.focusWidget() is not spin
+
+
 def test_zoom_percentage_in_the_status_bar(qtbot, window, grey_photo):
     window.open_path(grey_photo)
     qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
@@ -599,3 +616,4 @@ def test_terminate_finishes_the_save_in_progress_and_keeps_the_hints(qtbot, wind
     restored = window.recovery.load()
     assert restored is not None and len(restored[1]) == 1  # the unsaved hint waits for the next start
     assert not window.isVisible() and window.prompts.asked == []
+
