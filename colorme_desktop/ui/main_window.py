@@ -393,16 +393,17 @@ class MainWindow(QMainWindow):
         """Open a photo (or a hints file for the open photo); False if nothing changed (yet)."""
         if path.suffix.lower() == ".json" and self.document.image is not None:
             return self.open_hints(path)
-        if ask and not self.resolve_unsaved(lambda: self.open_path(path, hints, ask=False)):
-            return False
         if self._opening:
             return False  # a file that arrives while another is read (a drop, a recent file)
+        # Read first, ask about unsaved work after: a file that cannot be opened must not
+        # cost a question (or a save) about the work it would have replaced.
         self._opening = True
         self.setCursor(Qt.CursorShape.WaitCursor)
         self.statusBar().showMessage(f"Opening {path.name}...")
         try:
             image = self._load_off_thread(path)
         except ImageLoadError as exc:
+            self.statusBar().clearMessage()
             self.show_error("Cannot open photo", str(exc))
             return False
         finally:
@@ -410,12 +411,19 @@ class MainWindow(QMainWindow):
             self.unsetCursor()
         if self._closed:
             return False
+        if ask and not self.resolve_unsaved(lambda: self._show_opened(path, image, hints)):
+            self.statusBar().clearMessage()
+            return False
+        self._show_opened(path, image, hints)
+        return True
+
+    def _show_opened(self, path: Path, image, hints: tuple) -> None:
+        """The photo read by ``open_path`` becomes the document."""
         self.document.open(image, hints)
         self._add_recent_file(path)
         self.settings.setValue("last_folder", str(path.resolve().parent))
         message = f"Opened {path.name}" + ("; " + " ".join(image.notes) if image.notes else "")
         self.statusBar().showMessage(message, 8000)
-        return True
 
     def _load_off_thread(self, path: Path):
         """``load_image`` in a thread while the window keeps painting (a 24 MP JPEG takes

@@ -326,6 +326,17 @@ def test_unreadable_file_shows_error_and_window_keeps_working(qtbot, window, gre
     _settle(qtbot, window)
 
 
+def test_a_file_that_cannot_be_opened_asks_nothing_about_the_unsaved_work(qtbot, window, grey_photo, tmp_path):
+    """Read first, ask after: a broken file used to cost a "save your work?" question first."""
+    bad = tmp_path / "cut-short.jpg"
+    bad.write_bytes(grey_photo.read_bytes()[:200])
+    window.open_path(grey_photo)
+    window.document.add_hint(point_hint(10, 10, (200, 0, 0)))
+    assert not window.open_path(bad)
+    assert window.prompts.asked == [] and window.prompts.errors  # an error, no question
+    assert window.document.image_path == grey_photo and len(window.document.hints) == 1
+
+
 @pytest.mark.parametrize("failure, message", [("fail_next", "simulated engine failure"),
                                               ("out_of_memory_next", "memory")])
 def test_engine_failures_go_to_the_status_bar_and_next_edit_works(qtbot, window, grey_photo, fake_engine,
