@@ -54,6 +54,7 @@ class ImageCanvas(QWidget):
     """Shows one image under the shared view; wheel zooms with Ctrl, middle button pans."""
 
     picked = Signal(float, float)  # eyedropper click, image coordinates
+    paint_refused = Signal()  # a paint click on a pane that only shows (hints go on the grey photo)
     scale_changed = Signal(float)  # screen pixels per image pixel, whenever it changes
 
     def __init__(self, view: ViewState, title: str, parent: QWidget | None = None) -> None:
@@ -190,6 +191,8 @@ class ImageCanvas(QWidget):
         if event.button() == Qt.MouseButton.LeftButton and self.tool == Tool.EYEDROPPER and self.image:
             p = self.to_image(event.position())
             self.picked.emit(p.x(), p.y())
+        elif event.button() == Qt.MouseButton.LeftButton and self.tool == Tool.PAINT and self.image:
+            self.paint_refused.emit()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._pan_from is not None:

@@ -167,6 +167,11 @@ class MainWindow(QMainWindow):
         self.hint_canvas.move_finished.connect(self._on_move_finished)
         self.hint_canvas.scale_changed.connect(self._on_zoom_changed)
         self.result_canvas.picked.connect(self._on_result_picked)
+        for canvas in (self.result_canvas, self.original_canvas):
+            # Painting on the colours is what many try first; say where hints go.
+            canvas.paint_refused.connect(lambda: self.statusBar().showMessage(
+                f"Paint hints on the grey photo (\u201c{self.hint_canvas.title}\u201d); this pane shows the colours.",
+                5000))
         self.original_canvas.picked.connect(self._on_original_picked)
         self.palette_dock.colour_chosen.connect(self._on_colour_chosen)
         self.palette_dock.radius_changed.connect(self._on_radius_changed)

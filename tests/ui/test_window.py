@@ -326,6 +326,14 @@ def test_unreadable_file_shows_error_and_window_keeps_working(qtbot, window, gre
     _settle(qtbot, window)
 
 
+def test_painting_on_the_colours_says_where_hints_go(qtbot, window, grey_photo):
+    window.open_path(grey_photo)
+    centre = window.result_canvas.rect().center()
+    qtbot.mouseClick(window.result_canvas, Qt.MouseButton.LeftButton, pos=centre)
+    assert "Paint hints on the grey photo" in window.statusBar().currentMessage()
+    assert window.document.hints == ()  # nothing painted there
+
+
 def test_a_file_that_cannot_be_opened_asks_nothing_about_the_unsaved_work(qtbot, window, grey_photo, tmp_path):
     """Read first, ask after: a broken file used to cost a "save your work?" question first."""
     bad = tmp_path / "cut-short.jpg"
