@@ -467,12 +467,12 @@ class Spreader:
         stroke starts nearer (and its drafts can be exact)."""
         if self._refresh is not None and self._refresh.is_alive():
             return
-        # Built here, not in the thread: numpy holds the GIL, and a thread that holds it at
-        # low priority keeps the strokes waiting for it.
-        made = system if next_decay == decay else self._system(fixed, next_decay)
 
         def work() -> None:
             time.sleep(REFRESH_DELAY_S)
+            # Built before the priority drops: numpy holds the GIL here, and a thread holding
+            # it at low priority would keep the strokes waiting for it.
+            made = system if next_decay == decay else self._system(fixed, next_decay)
             # Behind the strokes: on two cores this 200 ms of work slowed the drafts of the
             # next stroke.  (Linux gives a thread its own niceness; elsewhere nothing changes.)
             try:
