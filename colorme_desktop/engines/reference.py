@@ -200,19 +200,21 @@ def correction(guidance: Guidance, automatic: np.ndarray, grey: np.ndarray) -> n
 def user_reach(hints: Sequence[Hint], result: np.ndarray, automatic: np.ndarray, margin: float) -> np.ndarray:
     """(H, W) 0..1: how much each pixel's colour is the user's doing.
 
-    1 where the user's hints changed the colour by ``USER_CHANGE`` or more, and within
-    ``margin`` pixels of a hint (a hint that agrees with the automatic colour changes
-    nothing, yet the user chose that colour there).
+    1 where the user's hints changed the colour by ``USER_CHANGE`` or more, and near a
+    hint, fading to 0 at ``margin`` pixels (a hint that agrees with the automatic colour
+    changes nothing, yet the user chose that colour there).  A fade, not a disc: a disc
+    cut a hard-edged patch of uncorrected colour into the sky around a roof's stroke.
     """
     height, width = result.shape[:2]
     reach = np.clip(np.linalg.norm(result - automatic, axis=-1) / USER_CHANGE, 0.0, 1.0)
     scale = min(1.0, 256 / max(height, width))  # a coarse mask is enough for the neighbourhood
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     _, mask = rasterize(hints, size, scale=scale)
-    radius = max(1, int(round(margin * scale)))
-    near = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
-    near = cv2.resize(near.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.maximum(reach, np.clip(near, 0.0, 1.0))
+    radius = max(1.0, margin * scale)
+    distance = cv2.distanceTransform((mask == 0).astype(np.uint8), cv2.DIST_L2, 3)
+    near = np.clip(1.0 - distance / radius, 0.0, 1.0)
+    near = cv2.resize(near, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.maximum(reach, near)
 
 
 def chroma_colours(chroma: np.ndarray) -> list[tuple[int, int, int]]:

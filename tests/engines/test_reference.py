@@ -21,6 +21,7 @@ from colorme_desktop.engines.reference import (
     guidance_hints,
     match_tokens,
     outside_user_hints,
+    user_reach,
 )
 
 RED, DARK_RED, BLUE, GREEN = (230, 40, 40), (120, 10, 10), (40, 60, 200), (30, 200, 60)
@@ -205,3 +206,15 @@ def test_the_wrapped_engines_idle_preparation_still_runs(backbone):
     ReferenceGuided(Preparing(), reference, backbone=backbone).prepare_strokes(luma(target))
     ReferenceGuided(LocalEngine(), reference, backbone=backbone).prepare_strokes(luma(target))  # none: no error
     assert prepared == [luma(target).shape]
+
+
+def test_the_users_reach_fades_away_from_a_hint_rather_than_ending_in_a_hard_edge():
+    """A hint that changes nothing still claims its surroundings, fading out over the margin:
+    a disc cut a hard-edged patch of uncorrected colour into the sky around a stroke."""
+    automatic = np.zeros((100, 100, 2), np.float32)
+    reach = user_reach([point_hint(50, 50, (128, 128, 128), radius=1)], automatic, automatic, margin=20)
+    assert reach[50, 50] == pytest.approx(1.0, abs=0.05)
+    assert 0.3 < reach[50, 60] < 0.7  # half-way out: half the claim
+    assert reach[50, 75] == 0.0  # beyond the margin: none
+    row = reach[50, 50:80]
+    assert np.abs(np.diff(row)).max() < 0.15  # no step anywhere along the way
