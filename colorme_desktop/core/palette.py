@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from colorme_desktop.core.color import chroma_of, compose, luma, resize_to_max_side
@@ -73,11 +75,7 @@ def vivid_colors(rgb: np.ndarray, count: int = 5, seed: int = 0) -> list[Color]:
     """
     enhanced = enhance_for_palette(resize_to_max_side(rgb, 128))
     centres, sizes = _clusters(enhanced, count + 3, seed, 128)
-    ranked = [(size * max(_chroma_of_colour(colour), 1.0), colour) for colour, size in zip(centres, sizes)]
-    ranked.sort(key=lambda item: -item[0])
-    colourful = [c for _, c in ranked if _chroma_of_colour(c) >= _GREY_CHROMA]
-    greys = [c for _, c in ranked if _chroma_of_colour(c) < _GREY_CHROMA]
-    return (colourful + greys)[:count]
+    return _distinct_first(centres, sizes, count)
 
 
 def photo_colors(rgb: np.ndarray, count: int = 5, seed: int = 0) -> list[Color]:
@@ -86,10 +84,27 @@ def photo_colors(rgb: np.ndarray, count: int = 5, seed: int = 0) -> list[Color]:
     Like ``vivid_colors`` but unenhanced: a real photo's colours are what the user wants.
     """
     centres, sizes = _clusters(resize_to_max_side(rgb, 96), count + 3, seed, 96)
+    return _distinct_first(centres, sizes, count)
+
+
+# Two suggestions closer than this (RGB distance) are shades of one colour: a lake photo's
+# palette once offered five blues and not the green of its forest.
+_SHADE_DISTANCE = 60.0
+
+
+def _distinct_first(centres: list[Color], sizes: list[int], count: int) -> list[Color]:
+    """``count`` cluster colours ranked by size times chroma: the colourful ones, each a
+    different colour from those before it while there are such, then their shades, then
+    greys (offered only if nothing else is)."""
     ranked = sorted(zip(centres, sizes), key=lambda item: -item[1] * max(_chroma_of_colour(item[0]), 1.0))
     colourful = [c for c, _ in ranked if _chroma_of_colour(c) >= _GREY_CHROMA]
     greys = [c for c, _ in ranked if _chroma_of_colour(c) < _GREY_CHROMA]
-    return (colourful + greys)[:count]
+    distinct: list[Color] = []
+    for colour in colourful:
+        if all(math.dist(colour, other) >= _SHADE_DISTANCE for other in distinct):
+            distinct.append(colour)
+    shades = [c for c in colourful if c not in distinct]
+    return (distinct + shades + greys)[:count]
 
 
 class RecentColours:

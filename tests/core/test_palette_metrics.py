@@ -72,3 +72,18 @@ def test_recent_colours_keep_their_places():
     assert recent.colours == [(1, 1, 1), (2, 2, 2), (3, 3, 3)]
     recent.use((4, 4, 4))  # full: replaces the one used longest ago, in its place
     assert recent.colours == [(1, 1, 1), (4, 4, 4), (3, 3, 3)]
+
+
+def test_a_photos_palette_offers_its_different_colours_before_shades_of_one():
+    """A lake photo: three shades of blue over most of it and a green forest below; the
+    palette from it once offered five blues."""
+    from colorme_desktop.core.palette import photo_colors, vivid_colors
+
+    rgb = np.zeros((120, 160, 3), np.uint8)
+    rgb[:30] = (90, 150, 230)
+    rgb[30:60] = (70, 130, 215)
+    rgb[60:85] = (110, 170, 240)
+    rgb[85:] = (40, 110, 40)  # the forest: a fifth of the photo, less vivid than the sky
+    for colours in (photo_colors(rgb, count=3), vivid_colors(rgb, count=3)):
+        greens = [c for c in colours if c[1] > c[0] + 30 and c[1] > c[2] + 30]
+        assert greens, colours
