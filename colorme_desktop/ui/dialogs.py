@@ -46,7 +46,13 @@ class UnsavedDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Unsaved work")
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Your work on {photo} has not been saved. Save it first?"))
+        # Say which part: after saving the image, "your work has not been saved" read as
+        # if the save had failed.
+        heading = {
+            (Unsaved.IMAGE,): f"The colorized image of {photo} has changed since it was saved. Save it first?",
+            (Unsaved.HINTS,): f"The hints you painted on {photo} are not saved. Save them first?",
+        }.get(tuple(items), f"Your work on {photo} has not been saved. Save it first?")
+        layout.addWidget(QLabel(heading))
         texts = {
             Unsaved.IMAGE: "The colorized image (changed since it was last saved)",
             Unsaved.HINTS: f"The {plural(hint_count, 'hint')} you painted (to continue later)",

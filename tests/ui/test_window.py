@@ -636,3 +636,17 @@ def test_terminate_finishes_the_save_in_progress_and_keeps_the_hints(qtbot, wind
     assert restored is not None and len(restored[1]) == 1  # the unsaved hint waits for the next start
     assert not window.isVisible() and window.prompts.asked == []
 
+
+
+@pytest.mark.parametrize("items, words", [([Unsaved.HINTS], "hints you painted on a.png are not saved"),
+                                          ([Unsaved.IMAGE], "image of a.png has changed"),
+                                          ([Unsaved.IMAGE, Unsaved.HINTS], "work on a.png has not been saved")])
+def test_the_unsaved_question_names_what_is_unsaved(qtbot, items, words):
+    """After saving the image, "your work has not been saved" read as if the save had failed."""
+    from PySide6.QtWidgets import QLabel
+
+    from colorme_desktop.ui.dialogs import UnsavedDialog
+
+    dialog = UnsavedDialog(None, "a.png", items, 2)
+    qtbot.addWidget(dialog)
+    assert any(words in label.text() for label in dialog.findChildren(QLabel))
