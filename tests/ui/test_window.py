@@ -412,6 +412,11 @@ def test_a_radius_typed_and_entered_gives_the_keys_back(qtbot, make_window):
     assert QApplication.focusWidget() is not spin
 
 
+def test_the_saturation_slider_shows_its_value(qtbot, window):
+    window.palette_dock.saturation.setValue(140)
+    assert window.palette_dock.saturation_label.text() == "140 %"
+
+
 def test_zoom_percentage_in_the_status_bar(qtbot, window, grey_photo):
     window.open_path(grey_photo)
     qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
@@ -650,3 +655,4 @@ def test_the_unsaved_question_names_what_is_unsaved(qtbot, items, words):
     dialog = UnsavedDialog(None, "a.png", items, 2)
     qtbot.addWidget(dialog)
     assert any(words in label.text() for label in dialog.findChildren(QLabel))
+
