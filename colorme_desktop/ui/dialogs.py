@@ -171,7 +171,11 @@ class ShortcutsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(close, alignment=Qt.AlignmentFlag.AlignRight)
-        self.resize(480, 520)
+        # Wide enough for the longest row: at 480 px the table needed a sideways scrollbar.
+        margins = layout.contentsMargins()
+        needed = (self.table.horizontalHeader().length() + 2 * self.table.frameWidth()
+                  + self.table.verticalScrollBar().sizeHint().width() + margins.left() + margins.right() + 8)
+        self.resize(max(480, needed), 520)
 
     def rows(self) -> list[tuple[str, str]]:
         return [(self.table.item(r, 0).text(), self.table.item(r, 1).text()) for r in range(self.table.rowCount())]

@@ -461,6 +461,17 @@ def test_brush_outline_shows_the_true_radius_in_the_brush_colour(qtbot, window, 
     assert where.x() - min(columns) == pytest.approx(10, abs=1.5)
 
 
+def test_the_shortcuts_table_fits_without_a_sideways_scrollbar(qtbot, window):
+    from colorme_desktop.ui.dialogs import ShortcutsDialog
+
+    dialog = ShortcutsDialog(window, window._all_actions())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert not dialog.table.horizontalScrollBar().isVisible()
+    dialog.close()
+
+
 def test_help_menu_has_about_and_shortcuts(qtbot, window):
     texts = []
 
