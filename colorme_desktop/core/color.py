@@ -85,9 +85,8 @@ def _compose_band(grey: np.ndarray, chroma: np.ndarray, saturation: float) -> np
     planes = [y + _FROM_CR[0] * cr, y + _FROM_CB[1] * cb + _FROM_CR[1] * cr, y + _FROM_CB[2] * cb]
     r, g, b = planes
     outside = (np.minimum(np.minimum(r, g), b) < 0.0) | (np.maximum(np.maximum(r, g), b) > 255.0)
-    if not outside.any():
-        pass
-    elif np.count_nonzero(outside) * 8 < outside.size:  # a few pixels: only they are scaled
+    count = np.count_nonzero(outside)
+    if 0 < count and count * 8 < outside.size:  # a few pixels: only they are scaled
         y_out = y[outside][:, None]
         delta = np.stack([p[outside] for p in planes], axis=-1) - y_out
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -96,7 +95,7 @@ def _compose_band(grey: np.ndarray, chroma: np.ndarray, saturation: float) -> np
         moved = y_out + delta * scale
         for i, p in enumerate(planes):
             p[outside] = moved[:, i]
-    else:
+    elif count:
         # Many (vivid hints spread far: half the pixels in the window benchmark): the same
         # arithmetic over whole planes, 2.5x faster than picking out half of them.
         deltas = [p - y for p in planes]

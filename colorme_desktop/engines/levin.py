@@ -130,7 +130,7 @@ class LevinEngine:
         # A draft solves at half the side: about a quarter of the unknowns.
         size = working_size(grey.shape, self.working_side // 2 if draft else self.working_side)
         small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if size != (w, h) else grey
-        chroma, mask = rasterize(hints, size, scale=size[0] / w)
+        chroma, mask = rasterize(hints, size, scale=size[0] / w, grey=small)  # a brush stops at edges
         solved = self._solver.propagate(small, chroma, mask)
         # Bilinear: measured on 12 validation photos, it kept hint-made chroma detail better
         # than the guided filter (38.88 vs 35.98 dB upsampling true chroma 8x).

@@ -190,7 +190,7 @@ class NeuralEngine:
         size = fit_size(grey.shape, s.refine_side)
         small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if size != (w, h) else grey
         base = cv2.resize(predicted, size, interpolation=cv2.INTER_LINEAR)
-        hint_chroma, mask = rasterize(hints, size, scale=size[0] / w)
+        hint_chroma, mask = rasterize(hints, size, scale=size[0] / w, grey=small)  # a brush stops at edges
         residual = (hint_chroma - base) * mask[..., None]
         # What the hints agree on is a colour cast of the whole photo: shift everything by
         # their mean residual, shrunk toward zero when there are few hints to go on.  The
