@@ -22,11 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from colorme_desktop.core.batch_plan import BatchItem
 from colorme_desktop.core.color import ColourError, compose
-from colorme_desktop.core.hints import HintsFileError, load_hints_file
-from colorme_desktop.core.imageio import ImageLoadError, ImageSaveError, load_image, save_image
+from colorme_desktop.core.hints import Hint, HintsFileError, load_hints_file
+from colorme_desktop.core.imageio import ImageLoadError, ImageSaveError, LoadedImage, load_image, save_image
 from colorme_desktop.engines.base import Engine, EngineError, prefer_passive_threads
+from colorme_desktop.engines.registry import RECOLOURING_ENGINES
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,13 @@ class BatchOptions:
     # importable by name (a module-level function) to reach worker processes.
     engine_factory: EngineFactory | None = None
     reference: Path | None = None  # a colour photo whose colours every photo takes (--reference)
+    # A colour photo keeps its own colours where no hint changes them (not with a reference
+    # photo, whose colours win; --from-grey: off).
+    keep_own_colours: bool = True
+
+    @property
+    def own_colours(self) -> bool:
+        return self.keep_own_colours and self.reference is None
 
 
 @dataclass
@@ -100,7 +110,15 @@ def with_reference(engine: Engine, path: Path) -> Engine:
     return ReferenceGuided(engine, image.rgb)
 
 
-def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0) -> ItemResult:
+def colorize_photo(engine: Engine, image: LoadedImage, hints: Sequence[Hint], own_colours: bool) -> np.ndarray:
+    """The engine's chroma for ``image``; a colour photo starts from its own colours if
+    ``own_colours`` and the engine can (``RECOLOURING_ENGINES``)."""
+    if own_colours and image.rgb is not None and getattr(engine, "name", None) in RECOLOURING_ENGINES:
+        return engine.colorize(image.grey, hints, photo_rgb=image.rgb)
+    return engine.colorize(image.grey, hints)
+
+
+def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0, own_colours: bool = True) -> ItemResult:
     """Colorize one photo and save it; every failure becomes the result's error message."""
     start = time.perf_counter()
     result = ItemResult(item)
@@ -108,7 +126,7 @@ def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0) -> I
         image = load_image(item.source)
         result.notes.extend(image.notes)
         hints = load_hints_file(item.hints, image.size) if item.hints is not None else ()
-        chroma = engine.colorize(image.grey, hints)
+        chroma = colorize_photo(engine, image, hints, own_colours)
         try:
             rgb = compose(image.grey, chroma, saturation)
         except ColourError as exc:
@@ -154,7 +172,7 @@ def _run_here(items: Iterable[BatchItem], options: BatchOptions, cancel: threadi
     for item in items:
         if cancel is not None and cancel.is_set():
             return
-        yield colorize_item(item, engine, options.saturation)
+        yield colorize_item(item, engine, options.saturation, options.own_colours)
 
 
 # ------------------------------------------------------------------ worker processes
@@ -197,13 +215,13 @@ def _init_worker(options: BatchOptions, torch_threads: int) -> None:
         _worker_problem = str(exc)
 
 
-def _work(item: BatchItem, saturation: float) -> ItemResult:
+def _work(item: BatchItem, saturation: float, own_colours: bool) -> ItemResult:
     global _worker_busy
     if _worker_engine is None:
         return ItemResult(item, error=_worker_problem or "the engine could not be created")
     _worker_busy = True
     try:
-        return colorize_item(item, _worker_engine, saturation)
+        return colorize_item(item, _worker_engine, saturation, own_colours)
     except _WorkerStopped:
         os._exit(128 + signal.SIGTERM)
     finally:
@@ -226,7 +244,7 @@ def _run_in_processes(items: Sequence[BatchItem], options: BatchOptions, jobs: i
                 while queue or pending:
                     while queue and len(pending) < jobs * _AHEAD_PER_WORKER and not _stopped(cancel):
                         item, attempt = queue.popleft()
-                        pending[pool.submit(_work, item, options.saturation)] = (item, attempt)
+                        pending[pool.submit(_work, item, options.saturation, options.own_colours)] = (item, attempt)
                     if not pending:
                         return  # cancelled
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -273,7 +291,7 @@ def _cluster_work(item: BatchItem, options: BatchOptions) -> ItemResult:
         except EngineError as exc:
             return ItemResult(item, error=str(exc))
         _cluster_local.engine = engine
-    return colorize_item(item, engine, options.saturation)
+    return colorize_item(item, engine, options.saturation, options.own_colours)
 
 
 def connect(scheduler: str) -> Any:

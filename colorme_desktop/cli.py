@@ -50,6 +50,7 @@ def _colorize(args: argparse.Namespace) -> int:
 
 
 def _colorize_one(args: argparse.Namespace) -> None:
+    from colorme_desktop.batch import colorize_photo
     from colorme_desktop.core.batch_plan import hints_beside
     from colorme_desktop.core.color import compose
     from colorme_desktop.engines.base import EngineError
@@ -79,7 +80,7 @@ def _colorize_one(args: argparse.Namespace) -> None:
         raise CommandError(str(exc)) from None
     if note:
         print(f"note: {note}", file=sys.stderr)
-    chroma = engine.colorize(image.grey, hints)
+    chroma = colorize_photo(engine, image, hints, own_colours=not args.from_grey and not args.reference)
     try:
         rgb = compose(image.grey, chroma, args.saturation)
     except ColourError as exc:
@@ -103,7 +104,8 @@ def _colorize_many(args: argparse.Namespace) -> int:
     written = 0
     if plan.items:
         options = BatchOptions(engine=args.engine, saturation=args.saturation,
-                               reference=Path(args.reference) if args.reference else None)
+                               reference=Path(args.reference) if args.reference else None,
+                               keep_own_colours=not args.from_grey)
         jobs = args.jobs or default_jobs()
         try:
             engine, note = make_engine(options)
@@ -230,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=ENGINE_NAMES, help="default: the best available")
     p.add_argument("--reference", metavar="PHOTO",
                    help="a colour photo of a similar scene: its colours go where its content matches")
+    p.add_argument("--from-grey", action="store_true",
+                   help="colour photos too are coloured from their grey (default: a colour photo keeps its "
+                        "own colours wherever its hints do not change them)")
     p.add_argument("--saturation", type=_saturation, default=1.0, help="scale the colour (default 1.0)")
     p.add_argument("--overwrite", action="store_true",
                    help="redo photos whose output exists, and allow an output to be its input")

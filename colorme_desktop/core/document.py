@@ -84,6 +84,7 @@ class RenderKey:
     draft: bool = False  # a quick result while the user drags: never what gets saved
     preview: bool = False  # made at screen resolution: shown while current, never saved
     reference: int = 0  # which colour photo the colours come from (0: none)
+    own_colours: bool = False  # a colour photo recoloured from its own colours, not the automatic ones
 
 
 @dataclass(frozen=True)
@@ -109,11 +110,15 @@ class Document:
         self._preview: tuple[Hint, ...] | None = None
         self.saturation = 1.0
         self.engine: str | None = None  # None: the best available
+        # A colour photo starts from its own colours and the hints change them; off, it is
+        # coloured from its grey like any other photo.  A reference photo, when chosen, wins.
+        self.keep_own_colours = True
         self.hints_path: Path | None = None
         self.output_path: Path | None = None
         self._saved_hints: tuple[Hint, ...] = ()
-        # What the saved image was made from: hints, saturation, reference photo number (0: none).
-        self._saved_render: tuple[tuple[Hint, ...], float, int] = ((), 1.0, 0)
+        # What the saved image was made from: hints, saturation, reference photo number (0:
+        # none), own colours.
+        self._saved_render: tuple[tuple[Hint, ...], float, int, bool] = ((), 1.0, 0, False)
         self._result: np.ndarray | None = None
         self._result_key: RenderKey | None = None
         self._pending_save: Path | None = None
@@ -167,7 +172,18 @@ class Document:
         return self._history.can_redo()
 
     def render_key(self) -> RenderKey:
-        return RenderKey(self._photo, self.shown_hints, self.saturation, self.engine, reference=self._reference_key())
+        return RenderKey(self._photo, self.shown_hints, self.saturation, self.engine, reference=self._reference_key(),
+                         own_colours=self.recolours_own_colours)
+
+    @property
+    def recolours_own_colours(self) -> bool:
+        """The result starts from the photo's own colours (a colour photo, no reference photo)."""
+        return (self.keep_own_colours and self._image is not None and self._image.rgb is not None
+                and self._reference is None)
+
+    def _render_settings(self) -> tuple[tuple[Hint, ...], float, int, bool]:
+        """What the image as it is now is made from, as ``_saved_render`` records it."""
+        return self.hints, self.saturation, self._reference_key(), self.recolours_own_colours
 
     def _reference_key(self) -> int:
         """The reference photo's number, 0 for none: what a result was made with."""
@@ -199,7 +215,7 @@ class Document:
 
     @property
     def image_modified(self) -> bool:
-        return self._image is not None and (self.hints, self.saturation, self._reference_key()) != self._saved_render
+        return self._image is not None and self._render_settings() != self._saved_render
 
     def unsaved(self) -> list[Unsaved]:
         """What closing now would lose; hints count only if there are any to lose."""
@@ -219,9 +235,9 @@ class Document:
         self._selected = None
         self._preview = None
         self._saved_hints = ()
-        # A photo just opened is nothing to lose, whatever saturation and reference photo
-        # it opens with; changing either afterwards is.
-        self._saved_render = ((), self.saturation, self._reference_key())
+        # A photo just opened is nothing to lose, whatever saturation, reference photo and
+        # colours it opens with; changing any afterwards is.
+        self._saved_render = ((), self.saturation, self._reference_key(), self.recolours_own_colours)
         self.hints_path = None
         self.output_path = None
         self._result = None
@@ -380,6 +396,12 @@ class Document:
             self.engine = engine
             self._changed(Change.RENDER)
 
+    def set_keep_own_colours(self, keep: bool) -> None:
+        """Recolour colour photos from their own colours (True) or from their grey; kept across photos."""
+        if keep != self.keep_own_colours:
+            self.keep_own_colours = bool(keep)
+            self._changed(Change.RENDER)
+
     def set_reference(self, image: LoadedImage | None, path: Path | None = None) -> None:
         """Take colours from a colour photo of a similar scene (None: stop); kept across photos."""
         if image is not None and image.rgb is None:
@@ -430,6 +452,6 @@ class Document:
         """``save`` was written: the image is saved as it was when the save began."""
         if save.key.photo != self._photo:
             return
-        self._saved_render = (save.key.hints, save.key.saturation, save.key.reference)
+        self._saved_render = (save.key.hints, save.key.saturation, save.key.reference, save.key.own_colours)
         self.output_path = save.path
         self._changed(Change.SAVED)

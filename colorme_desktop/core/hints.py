@@ -165,7 +165,7 @@ def scale_hints(hints: Sequence[Hint], sx: float, sy: float) -> tuple[Hint, ...]
 
 
 def finish(chroma: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], shown: np.ndarray | None = None,
-           edge_aware: bool = True) -> np.ndarray:
+           edge_aware: bool = True, base: np.ndarray | None = None) -> np.ndarray:
     """An engine's working-size chroma -> its output: upsampled with the grey as the
     guide, then the painted pixels made exact.
 
@@ -179,7 +179,10 @@ def finish(chroma: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], shown: n
     # One working pixel covers this many output pixels: the upsampling blurs a hint's
     # colour over about that distance, so that is how far it is settled back.
     settle = out.shape[1] / chroma.shape[1] if edge_aware else 0.0
-    return paint_exact(upsample_chroma(chroma, out, edge_aware=edge_aware), hints, out, settle)
+    full = upsample_chroma(chroma, out, edge_aware=edge_aware)
+    if base is not None:
+        full += base
+    return paint_exact(full, hints, out, settle)
 
 
 SETTLE_GREY = 10.0  # grey levels: pixels this much lighter or darker than the painted ones are another thing

@@ -13,6 +13,9 @@ ENGINE_NAMES = ("semantic", "neural", "levin")
 ENGINE_LABELS = {"semantic": "Semantic network (DINOv2)", "neural": "Neural network (Lite0)",
                  "levin": "Optimization (hints only)"}
 DEFAULT_ORDER = ("semantic", "neural")  # the default is the first of these whose weights load
+# Engines that can recolour a colour photo from its own colours (``colorize(..., photo_rgb=)``);
+# the others colour every photo from its grey.
+RECOLOURING_ENGINES = ("semantic",)
 
 
 def _build(name: str) -> Engine:

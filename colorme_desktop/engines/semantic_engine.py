@@ -5,6 +5,10 @@ the automatic colour and the pixel graph are kept for every later stroke, so a s
 costs only one sparse solve at the working size.  A hint changes colour where the photo
 shows the same thing as at the hint and fades elsewhere (``engines.propagation``); no
 step moves every pixel because of one hint.
+
+A colour photo can be recoloured from its own colours (``colorize(..., photo_rgb=)``): they
+take the automatic colour's place, the hints change them the same way, and everything
+the hints do not reach keeps the photo's colour to the pixel.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import cv2
 import numpy as np
 import torch
 
-from colorme_desktop.core.color import chroma_of_color, fit_size
+from colorme_desktop.core.color import chroma_of, chroma_of_color, fit_size
 from colorme_desktop.core.hints import Hint, finish, rasterize
 from colorme_desktop.engines.base import EngineError, image_key
 from colorme_desktop.engines.dinov2 import Dinov2Small
@@ -28,6 +32,10 @@ from colorme_desktop.engines.semantic import HeadEnsemble, SemanticColorHead, ba
 from colorme_desktop.engines.weights import load_checked, weights_dir
 
 log = logging.getLogger(__name__)
+
+# The photo's own colours are kept per size up to this size (a screen-size copy); at full
+# resolution (a save) they are computed again rather than held beside the photo.
+OWN_COLOURS_KEPT_BYTES = 32 * 2**20
 
 BACKBONE_FILE = "dinov2_vits14.safetensors"
 HEAD_FILE = "colorme_head.safetensors"
@@ -96,6 +104,7 @@ class _PhotoState:
     prior: np.ndarray  # (h8, w8, 2) automatic chroma at the head's resolution
     greys: dict  # (w, h) -> the photo at that size: shrinking 12 MP took 40 ms a stroke
     spreaders: dict  # (h, w) -> Spreader: the pixel graph at that size and its solver's memory
+    own: dict  # (w, h) -> the chroma of the photo's own colours at that size (recolouring)
 
 
 class SemanticEngine:
@@ -135,7 +144,7 @@ class SemanticEngine:
             prior = self.head.colour(logits, regression, self.settings.temperature, self.settings.blend)
             prior = prior * self.settings.chroma_scale
         return _PhotoState(tokens=tokens[0].numpy(), prior=prior[0].permute(1, 2, 0).numpy(), greys={},
-                           spreaders={})
+                           spreaders={}, own={})
 
     @staticmethod
     def _grey_at(state: _PhotoState, grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -144,6 +153,17 @@ class SemanticEngine:
         if size not in state.greys:
             state.greys[size] = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         return state.greys[size]
+
+    @staticmethod
+    def _own_chroma(state: _PhotoState, rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """The chroma of the photo's own colours (``rgb``, full size) at ``size``."""
+        if size in state.own:
+            return state.own[size]
+        small = rgb if size == (rgb.shape[1], rgb.shape[0]) else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        chroma = chroma_of(small)
+        if chroma.nbytes <= OWN_COLOURS_KEPT_BYTES:
+            state.own[size] = chroma
+        return chroma
 
     def _spreader(self, state: _PhotoState, grey_small: np.ndarray) -> Spreader:
         size = grey_small.shape
@@ -189,25 +209,39 @@ class SemanticEngine:
         return self._photo(grey).prior
 
     def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False,
-                 shown: np.ndarray | None = None) -> np.ndarray:
+                 shown: np.ndarray | None = None, photo_rgb: np.ndarray | None = None) -> np.ndarray:
         """A draft is the final's own solve, exact while the stroke fixes only a few pixels
         and otherwise cut short (``Spreader.spread(quick=True)``), at the same working size,
         so the final only refines it and nothing jumps.  ``draft_side``
         serves only a draft that cannot start from an earlier solve: before the photo's
-        graph is ready, or for a change too large to solve locally (``LOCAL_MAX_SHARE``)."""
+        graph is ready, or for a change too large to solve locally (``LOCAL_MAX_SHARE``).
+
+        ``photo_rgb``, the (H, W, 3) colour photo whose luma is ``grey``, recolours it: the
+        hints change its own colours instead of the automatic colour."""
         state = self._photo(grey)
-        chroma = self._chroma(state, grey, hints, self.settings.working_side, quick=draft)
+        chroma = self._chroma(state, grey, hints, self.settings.working_side, draft, photo_rgb)
         if chroma is None:
-            chroma = self._chroma(state, grey, hints, self.settings.draft_side, quick=False)
-        return finish(chroma, grey, hints, shown)
+            chroma = self._chroma(state, grey, hints, self.settings.draft_side, False, photo_rgb)
+        if photo_rgb is None:
+            return finish(chroma, grey, hints, shown)
+        out = grey if shown is None else shown
+        own = self._own_chroma(state, photo_rgb, (out.shape[1], out.shape[0]))
+        if not hints:
+            return own.copy()
+        # Only the hints' change is upsampled: the photo keeps its own colour detail.
+        change = chroma - self._own_chroma(state, photo_rgb, (chroma.shape[1], chroma.shape[0]))
+        return finish(change, grey, hints, shown, base=own)
 
     def _chroma(self, state: _PhotoState, grey: np.ndarray, hints: Sequence[Hint], side: int,
-                quick: bool) -> np.ndarray | None:
+                quick: bool, photo_rgb: np.ndarray | None = None) -> np.ndarray | None:
         """The working-size chroma at long side ``side``; None if ``quick`` has nothing to start from."""
         s = self.settings
         w = grey.shape[1]
         size = fit_size(grey.shape, side)
-        prior = cv2.resize(state.prior, size, interpolation=cv2.INTER_LINEAR)
+        if photo_rgb is None:
+            prior = cv2.resize(state.prior, size, interpolation=cv2.INTER_LINEAR)
+        else:
+            prior = self._own_chroma(state, photo_rgb, size)
         if not hints:
             return prior
         if quick and size[::-1] not in state.spreaders:
@@ -222,7 +256,9 @@ class SemanticEngine:
         # S is linear in what it spreads and in its target, so that is one solve of two
         # channels rather than of four (both side by side doubled a stroke's time):
         #   (1 - own) * prior + S(hint colours - (1 - own) * prior, (1 - own) * target).
-        own = len(hints) / (len(hints) + s.hints_share)
+        # A photo's own colours are no guess for many hints to outvote: far from every hint
+        # they stay as they are.
+        own = 0.0 if photo_rgb is not None else len(hints) / (len(hints) + s.hints_share)
         values = (hint_chroma - (1.0 - own) * prior) * mask[..., None]
         if target is not None:
             target = (1.0 - own) * target

@@ -32,7 +32,7 @@ from colorme_desktop.core.document import Change, Document, ImageSave, RenderKey
 from colorme_desktop.core.hints import HintsFileError, load_hints_file, save_hints_file
 from colorme_desktop.core.imageio import SAVE_FORMATS, ImageLoadError, ImageSaveError, load_image, save_image
 from colorme_desktop.core.text import plural
-from colorme_desktop.engines.registry import ENGINE_LABELS, ENGINE_NAMES
+from colorme_desktop.engines.registry import ENGINE_LABELS, ENGINE_NAMES, RECOLOURING_ENGINES
 from colorme_desktop.ui.batch_dialog import BatchSummary, BatchThread, FolderJob, record
 from colorme_desktop.ui.canvas import HintCanvas, ImageCanvas, ViewState, qimage_from_array
 from colorme_desktop.ui.dialogs import Prompts, ShortcutsDialog, about_box
@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._opening = False  # a photo is being read (open_path runs its own event loop meanwhile)
         self._engine_starting = False
+        self._engine_name: str | None = None  # the engine in use, once the worker has made it
         self._busy = False
         self._failure = ""  # why the photo has no colour, while it has none
         self._engine_factory = engine_factory
@@ -260,6 +261,10 @@ class MainWindow(QMainWindow):
             group.addAction(action)
             self.engine_actions[name] = action
         self.engine_actions[None].setChecked(True)
+        engine.addSeparator()
+        self.own_colours_action = self._action(engine, "&Keep a Colour Photo's Own Colours",
+                                               self._on_own_colours_toggled, checkable=True)
+        self.own_colours_action.setChecked(doc.keep_own_colours)
 
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = self._action(help_menu, "&Keyboard Shortcuts", self.show_shortcuts,
@@ -290,6 +295,7 @@ class MainWindow(QMainWindow):
         self.redo_action.setEnabled(doc.can_redo())
         self.delete_action.setEnabled(doc.selected is not None)
         self.clear_reference_action.setEnabled(doc.reference_rgb is not None)
+        self._update_own_colours_action()
         self.colorize_folder_action.setEnabled(self.batch is None)
         self.setWindowModified(bool(doc.unsaved()))
         name = doc.image_path.name if doc.image_path else "ColorMe"
@@ -665,7 +671,8 @@ class MainWindow(QMainWindow):
             self.prompts.batch_summary(self, self._batch_summary)
             return False
         doc = self.document
-        options = BatchOptions(engine=doc.engine, saturation=doc.saturation, reference=doc.reference_path)
+        options = BatchOptions(engine=doc.engine, saturation=doc.saturation, reference=doc.reference_path,
+                               keep_own_colours=doc.keep_own_colours)
         factory, name, reference = self._engine_factory, doc.engine, doc.reference_path
 
         def make_engine():
@@ -768,7 +775,8 @@ class MainWindow(QMainWindow):
         if palette:
             self._palette_keys[self.generation] = key
         self.worker.request(ColorizeRequest(self.generation, doc.image.grey, key.hints, key.saturation,
-                                            key.engine, draft, doc.reference_rgb, key.reference, side, palette))
+                                            key.engine, draft, doc.reference_rgb, key.reference, side, palette,
+                                            photo_rgb=doc.image.rgb if key.own_colours else None))
 
     @Slot(list)
     def _on_stroke_changed(self, points: list) -> None:
@@ -852,6 +860,25 @@ class MainWindow(QMainWindow):
             self._result_palette = []  # another engine colours the photo differently
         self.document.set_engine(name)
 
+    @Slot(bool)
+    def _on_own_colours_toggled(self, keep: bool) -> None:
+        self.settings.setValue("keep_own_colours", keep)
+        self.document.set_keep_own_colours(keep)
+
+    def _update_own_colours_action(self) -> None:
+        """Say why a colour photo's own colours cannot be kept, where they cannot."""
+        doc = self.document
+        name = self._engine_name
+        if name is not None and name not in RECOLOURING_ENGINES:
+            why = f"The {ENGINE_LABELS.get(name, name)} engine colours every photo from its grey."
+        elif doc.reference_rgb is not None:
+            why = "Colours come from the chosen colour photo; stop using it to keep this photo's own."
+        else:
+            why = ""
+        self.own_colours_action.setEnabled(not why)
+        self.own_colours_action.setToolTip(why or "Recolour a colour photo: hints change its own colours and "
+                                                  "everything else stays as it was. Off: colour it from its grey.")
+
     def start_engine(self) -> None:
         """Create the engine in the worker now, so it loads while the window paints."""
         self.worker.prepare(self.document.engine)
@@ -913,6 +940,8 @@ class MainWindow(QMainWindow):
         self._engine_starting = False
         self._show_activity()
         self.palette_dock.engine_label.setText(f"Engine: {ENGINE_LABELS.get(name, name)}")
+        self._engine_name = name
+        self._update_own_colours_action()
         if note:
             self.statusBar().showMessage(note, 15000)
             self.palette_dock.engine_label.setToolTip(note)
@@ -1005,6 +1034,10 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         # A stored radius may come from an older version with other bounds: clamp it.
         self.document.set_radius(clamp_radius(self.settings.value("brush_radius", self.document.brush.radius)))
+        keep = self.settings.value("keep_own_colours", True)
+        keep = keep if isinstance(keep, bool) else str(keep).lower() != "false"  # some stores give text
+        self.own_colours_action.setChecked(keep)
+        self.document.set_keep_own_colours(keep)
         self._rebuild_recent_menu()
 
     def terminate(self, save_wait_s: float = 30.0) -> None:

@@ -27,6 +27,7 @@ from colorme_desktop.core.color import compose, fit_size
 from colorme_desktop.core.hints import Hint
 from colorme_desktop.core.palette import photo_colors, vivid_colors
 from colorme_desktop.engines.base import DraftSupersededError, image_key
+from colorme_desktop.engines.registry import RECOLOURING_ENGINES
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class ColorizeRequest:
     reference_id: int = 0  # changes when the reference does
     preview_side: int | None = None  # colour the photo as shown at this long side; None: full resolution
     palette: bool = True  # also find the result's main colours (the window only wants the automatic one's)
+    photo_rgb: np.ndarray | None = None  # recolour this colour photo (of ``grey``) from its own colours
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,12 @@ class ColorizeWorker(QThread):
             self._guided, self._guided_key = ReferenceGuided(self._engine, request.reference), key
         return self._guided
 
+    def _own_colours(self, request: ColorizeRequest) -> np.ndarray | None:
+        """The photo's own colours if the request wants them and the engine can start from them."""
+        if request.photo_rgb is None or getattr(self._engine, "name", None) not in RECOLOURING_ENGINES:
+            return None
+        return request.photo_rgb
+
     def run(self) -> None:
         while True:
             request = self._take()
@@ -278,14 +286,16 @@ class ColorizeWorker(QThread):
     def _process(self, request: ColorizeRequest) -> None:
         self._ensure_engine(request.engine_name)
         shown = self._shown(request)
+        own = self._own_colours(request)
         key = (image_key(request.grey), shown.shape, request.hints, self._engine_request, request.draft,
-               request.reference_id)
+               request.reference_id, own is not None)
         engine = self._engine_for(request)
         if key == self._last_key and self._last_chroma is not None:
             chroma = self._last_chroma  # only the saturation changed
         else:
             chroma = engine.colorize(request.grey, request.hints, draft=request.draft,
-                                     shown=None if shown is request.grey else shown)
+                                     shown=None if shown is request.grey else shown,
+                                     **({} if own is None else {"photo_rgb": own}))
             # Kept for a change of saturation alone, which the screen-size preview makes:
             # a full-resolution chroma (192 MB at 24 MP, for a save) would only raise the peak.
             keep = chroma.nbytes <= MAX_KEPT_CHROMA_BYTES

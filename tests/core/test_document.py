@@ -213,3 +213,27 @@ def test_a_photo_opened_while_a_reference_is_in_use_starts_saved(doc):
     doc.set_reference(_colour_photo())
     doc.open(_photo("next.png"))
     assert doc.unsaved() == []
+
+
+def test_a_colour_photo_is_recoloured_from_its_own_colours_unless_a_reference_or_the_user_says_not(doc):
+    assert not doc.render_key().own_colours  # a grey photo has none
+    doc.open(_colour_photo("colour.png"))
+    assert doc.render_key().own_colours and doc.unsaved() == []
+    doc.set_keep_own_colours(False)
+    assert not doc.render_key().own_colours
+    assert doc.unsaved() == [Unsaved.IMAGE]  # the image would now come out otherwise
+    doc.set_keep_own_colours(True)
+    assert doc.unsaved() == []
+    doc.set_reference(_colour_photo())
+    assert not doc.render_key().own_colours  # the chosen reference photo decides the colours
+
+
+def test_saving_records_whether_the_photos_own_colours_were_kept(doc, tmp_path):
+    doc.open(_colour_photo("colour.png"))
+    doc.set_keep_own_colours(False)
+    doc.set_result(*_result_for(doc))
+    doc.request_image_save(tmp_path / "out.png")
+    doc.image_saved(doc.take_image_save())
+    assert doc.unsaved() == []
+    doc.set_keep_own_colours(True)
+    assert doc.unsaved() == [Unsaved.IMAGE]

@@ -247,3 +247,52 @@ def test_an_ensemble_of_one_head_twice_colours_as_that_head():
 def test_a_single_heads_file_still_loads_as_one_head():
     head = _head(4)
     assert isinstance(head_from_state(head.state_dict()), SemanticColorHead)
+
+
+def _painted_rooms(h: int = 80, w: int = 120) -> np.ndarray:
+    """A colour photo of ``two_rooms``: a bluish left room with a red stripe, a green right room."""
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[:, : w // 2] = (40, 60, 110)
+    # A thin stripe of another colour but the same grey: no guide from the grey brings it
+    # back from the working size.
+    rgb[30:32, 5:55] = (100, 40, 60)
+    rgb[:, w // 2:] = (170, 200, 150)
+    return rgb
+
+
+def test_recolouring_keeps_the_photos_own_colours_where_no_hint_reaches(engine):
+    from colorme_desktop.core.color import chroma_of, luma
+
+    rgb = _painted_rooms()
+    grey = luma(rgb)
+    own = chroma_of(rgb)
+    untouched = engine.colorize(grey, [], photo_rgb=rgb)
+    assert np.abs(untouched - own).max() < 1e-4  # no hints: the photo as it is, stripe and all
+    yellow = (220, 200, 40)
+    hint = point_hint(30.5, 60.5, yellow, radius=3)
+    after = engine.colorize(grey, [hint], photo_rgb=rgb)
+    wanted = np.array(chroma_of_color(yellow))
+    asked = np.linalg.norm(wanted - own[60, 30])
+    assert np.linalg.norm(after[60, 30] - wanted) < 0.05 * asked  # the hint is followed
+    assert np.linalg.norm(after[60:, :50] - own[60:, :50], axis=-1).mean() > 0.5 * asked  # its room follows
+    assert np.abs(after[:, 70:] - own[:, 70:]).max() < 0.02 * asked  # the other room keeps its colour
+    # The change is added to the photo's colours, not to a working-size copy of them:
+    # the stripe stays as distinct from the wall around it as it was.
+    stripe_contrast = lambda c: np.linalg.norm(c[30, 10:50] - c[25, 10:50], axis=-1).mean()  # noqa: E731
+    assert stripe_contrast(after) > 0.8 * stripe_contrast(own)
+
+
+def test_recolouring_drafts_and_screen_size_results_agree_with_the_final(engine):
+    from colorme_desktop.core.color import chroma_of, luma
+
+    rgb = _painted_rooms()
+    grey = luma(rgb)
+    hints = [point_hint(30.5, 60.5, (220, 200, 40), radius=3)]
+    final = engine.colorize(grey, hints, photo_rgb=rgb)
+    draft = engine.colorize(grey, hints, draft=True, photo_rgb=rgb)
+    assert np.abs(final - draft)[5:-5, 5:-5].mean() < 1.0
+    shown = cv2.resize(grey, (60, 40), interpolation=cv2.INTER_AREA)
+    small = engine.colorize(grey, hints, shown=shown, photo_rgb=rgb)
+    assert small.shape == (40, 60, 2)
+    shrunk = chroma_of(cv2.resize(rgb, (60, 40), interpolation=cv2.INTER_AREA))
+    assert np.abs(small[:, 36:] - shrunk[:, 36:]).max() < 1.0  # the far room as the photo shows it

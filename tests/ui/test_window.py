@@ -9,6 +9,7 @@ import threading
 import time
 import tracemalloc
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -16,10 +17,11 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QColor, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from colorme_desktop.core.color import chroma_of_color, compose
+from colorme_desktop.core.color import chroma_of, chroma_of_color, compose
 from colorme_desktop.core.document import RADIUS_MAX, RADIUS_MIN, Change, Tool, Unsaved
 from colorme_desktop.core.hints import load_hints_file, point_hint, save_hints_file
 from colorme_desktop.ui.dialogs import Prompts
+from tests.ui.conftest import FakeEngine
 
 TIMEOUT = 5000
 
@@ -415,6 +417,46 @@ def test_a_radius_typed_and_entered_gives_the_keys_back(qtbot, make_window):
 def test_the_saturation_slider_shows_its_value(qtbot, window):
     window.palette_dock.saturation.setValue(140)
     assert window.palette_dock.saturation_label.text() == "140 %"
+
+
+class _RecolouringEngine(FakeEngine):
+    """The fake engine under the name of one that can start from a photo's own colours."""
+
+    name = "semantic"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.own_colours: list[bool] = []  # per call: whether the photo's colours came along
+
+    def colorize(self, grey, hints, draft=False, shown=None, photo_rgb=None):
+        self.own_colours.append(photo_rgb is not None)
+        if photo_rgb is not None and not hints:
+            out = shown if shown is not None else grey
+            return chroma_of(cv2.resize(photo_rgb, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_AREA))
+        return super().colorize(grey, hints, draft, shown)
+
+
+def test_a_colour_photo_keeps_its_own_colours_until_the_user_says_otherwise(qtbot, make_window, colour_photo):
+    engine = _RecolouringEngine()
+    window = make_window(engine_factory=lambda name: (engine, None))
+    window.open_path(colour_photo)
+    _settle(qtbot, window)
+    assert engine.own_colours[-1] and window.own_colours_action.isEnabled()
+    original = np.asarray(Image.open(colour_photo).convert("RGB")).astype(int)
+    assert np.abs(window.document.result.astype(int) - original).mean() < 3  # the photo as it is
+    calls = len(engine.own_colours)
+    window.own_colours_action.trigger()  # Engine > Keep a Colour Photo's Own Colours: off
+    qtbot.waitUntil(lambda: len(engine.own_colours) > calls, timeout=5000)
+    _settle(qtbot, window)
+    assert not engine.own_colours[-1]
+    assert window.settings.value("keep_own_colours") in (False, "false")  # remembered for the next start
+
+
+def test_the_keep_colours_choice_is_greyed_out_for_an_engine_that_cannot(qtbot, window, colour_photo):
+    window.open_path(colour_photo)
+    _settle(qtbot, window)  # the fake engine colours from the grey, like Levin's
+    assert not window.own_colours_action.isEnabled()
+    assert "grey" in window.own_colours_action.toolTip()
 
 
 def test_zoom_percentage_in_the_status_bar(qtbot, window, grey_photo):
