@@ -35,10 +35,19 @@ def luma(rgb: np.ndarray) -> np.ndarray:
     return y.astype(np.uint8)
 
 
+# Rows converted at a time by ``chroma_of``: a float copy of a whole 24 MP photo is 288 MB.
+CHROMA_BAND_PIXELS = 2**20
+
+
 def chroma_of(rgb: np.ndarray) -> np.ndarray:
     """Cb and Cr of an RGB image (H, W, 3) as float32 (H, W, 2), zero for grey."""
-    rgb_f = rgb.astype(np.float32)
-    return np.stack([rgb_f @ _CB, rgb_f @ _CR], axis=-1)
+    out = np.empty((*rgb.shape[:-1], 2), dtype=np.float32)
+    rows = max(1, CHROMA_BAND_PIXELS // max(1, rgb.shape[1])) if rgb.ndim == 3 else len(rgb)
+    for top in range(0, len(rgb), rows):
+        band = rgb[top:top + rows].astype(np.float32)
+        out[top:top + rows, ..., 0] = band @ _CB
+        out[top:top + rows, ..., 1] = band @ _CR
+    return out
 
 
 def chroma_of_color(color: tuple[int, int, int]) -> tuple[float, float]:
