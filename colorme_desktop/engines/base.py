@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -43,6 +43,12 @@ class DraftSupersededError(Exception):
     worker's ``DRAFT_FRESH_S``).  The app's worker catches this and goes on to the waiting
     request.
     """
+
+
+def give_up_if(stop: Callable[[], bool] | None) -> None:
+    """Raise ``DraftSupersededError`` if ``stop()`` says the draft is no longer wanted."""
+    if stop is not None and stop():
+        raise DraftSupersededError
 
 
 class WeightsNotShippedError(EngineError):

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from colorme_desktop.engines.base import DraftSupersededError
+from colorme_desktop.engines.base import DraftSupersededError, give_up_if
 
 NEIGHBOUR_OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))  # each undirected 8-neighbour pair once
 
@@ -177,11 +177,6 @@ def _factorise(matrix: sp.spmatrix):
     """LU of a symmetric positive definite system: symmetric ordering, no pivoting (not needed)."""
     return splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                 options={"SymmetricMode": True})
-
-
-def _give_up_if(stop: Callable[[], bool] | None) -> None:
-    if stop is not None and stop():
-        raise DraftSupersededError
 
 
 def _dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -359,11 +354,11 @@ class Spreader:
         if factor.decay != decay or (factor.fixed & ~fixed).any():
             return None  # another decay (hints taken away, ...) or pixels set free: CG steps
         new = np.flatnonzero(fixed & ~factor.fixed)
-        _give_up_if(stop)
+        give_up_if(stop)
         columns = self._columns(factor, new)
         if columns is None:
             return None
-        _give_up_if(stop)  # the columns solved so far are kept for the next draft
+        give_up_if(stop)  # the columns solved so far are kept for the next draft
         b = rhs.copy()
         b[new] = 0.0
         y = factor.inverse(b).astype(np.float64)

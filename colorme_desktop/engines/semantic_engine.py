@@ -25,7 +25,7 @@ import torch
 
 from colorme_desktop.core.color import chroma_of, chroma_of_color, fit_size
 from colorme_desktop.core.hints import Hint, finish, rasterize
-from colorme_desktop.engines.base import EngineError, image_key
+from colorme_desktop.engines.base import EngineError, give_up_if, image_key
 from colorme_desktop.engines.dinov2 import Dinov2Small
 from colorme_desktop.engines.propagation import LruCache, Spreader, affinity_laplacian, feature_map, nonlocal_target
 from colorme_desktop.engines.semantic import HeadEnsemble, SemanticColorHead, backbone_size, head_from_state
@@ -222,6 +222,8 @@ class SemanticEngine:
         chroma = self._chroma(state, grey, hints, self.settings.working_side, draft, photo_rgb)
         if chroma is None:
             chroma = self._chroma(state, grey, hints, self.settings.draft_side, False, photo_rgb)
+        if draft:
+            give_up_if(self._draft_stop)  # before the upsampling: a few ms nobody would see
         if photo_rgb is None:
             return finish(chroma, grey, hints, shown)
         out = grey if shown is None else shown

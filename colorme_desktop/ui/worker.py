@@ -300,8 +300,11 @@ class ColorizeWorker(QThread):
             # a full-resolution chroma (192 MB at 24 MP, for a save) would only raise the peak.
             keep = chroma.nbytes <= MAX_KEPT_CHROMA_BYTES
             self._last_key, self._last_chroma = (key, chroma) if keep else (None, None)
-        if request.draft and self._final_pending():
-            return  # the stroke has ended: its final is next, and the screen waits for it alone
+        if request.draft and self._draft_outdated():
+            # The stroke has ended (its final is next, and the screen waits for it alone),
+            # or a newer draft waits while the screen is fresh: composing and painting this
+            # one would only hold the newer one up.
+            return
         rgb = compose(shown, chroma, request.saturation)
         self._post(self._results, request.generation, (rgb, chroma))
         self._last_posted = time.perf_counter()

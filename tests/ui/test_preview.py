@@ -198,6 +198,45 @@ def test_worker_gives_up_a_draft_for_a_newer_one_while_the_screen_is_fresh(qtbot
 
 
 
+class _GatedEngine:
+    """Drafts that finish (they never ask stop()) once the test opens the gate."""
+
+    name = "gated"
+    description = "test engine"
+
+    def __init__(self) -> None:
+        self.drafting = threading.Event()
+        self.gate = threading.Event()
+
+    def colorize(self, grey, hints, draft=False, shown=None):
+        if draft and not self.gate.is_set():
+            self.drafting.set()
+            assert self.gate.wait(10), "the test never opened the gate"
+        return np.zeros((*grey.shape, 2), dtype=np.float32)
+
+
+def test_a_finished_draft_is_not_shown_when_a_newer_one_waits_and_the_screen_is_fresh(qtbot, monkeypatch):
+    monkeypatch.setattr(worker_module, "DRAFT_FRESH_S", 60.0)  # every result counts as just shown
+    grey = np.asarray(Image.fromarray(colourful_rgb(90, 120)).convert("L"))
+    engine = _GatedEngine()
+    worker = ColorizeWorker(lambda name: (engine, None))
+    results = []
+    worker.result_ready.connect(results.append)
+    stroke = (Hint(((10.0, 10.0), (40.0, 20.0)), (200, 0, 0), 3.0),)
+    try:
+        with qtbot.waitSignal(worker.result_ready, timeout=TIMEOUT):
+            worker.request(ColorizeRequest(1, grey, (), palette=False))
+        worker.request(ColorizeRequest(2, grey, stroke, draft=True, palette=False))
+        assert engine.drafting.wait(TIMEOUT / 1000)
+        worker.request(ColorizeRequest(3, grey, stroke + (point_hint(5, 5, (0, 0, 200)),), draft=True,
+                                       palette=False))
+        with qtbot.waitSignal(worker.result_ready, timeout=TIMEOUT):
+            engine.gate.set()  # draft 2 completes while draft 3 waits
+    finally:
+        worker.stop()
+    assert results == [1, 3]  # composing and painting draft 2 would only have held draft 3 up
+
+
 _BLAS_THREADS_SCRIPT = """
 import json
 import numpy as np
