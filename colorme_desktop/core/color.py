@@ -41,13 +41,17 @@ CHROMA_BAND_PIXELS = 2**20
 
 def chroma_of(rgb: np.ndarray) -> np.ndarray:
     """Cb and Cr of an RGB image (H, W, 3) as float32 (H, W, 2), zero for grey."""
-    out = np.empty((*rgb.shape[:-1], 2), dtype=np.float32)
+    return add_chroma_of(np.zeros((*rgb.shape[:-1], 2), dtype=np.float32), rgb)
+
+
+def add_chroma_of(chroma: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """``chroma`` (float32, (H, W, 2)) plus the Cb and Cr of ``rgb`` (H, W, 3), in place."""
     rows = max(1, CHROMA_BAND_PIXELS // max(1, rgb.shape[1])) if rgb.ndim == 3 else len(rgb)
     for top in range(0, len(rgb), rows):
         band = rgb[top:top + rows].astype(np.float32)
-        out[top:top + rows, ..., 0] = band @ _CB
-        out[top:top + rows, ..., 1] = band @ _CR
-    return out
+        chroma[top:top + rows, ..., 0] += band @ _CB
+        chroma[top:top + rows, ..., 1] += band @ _CR
+    return chroma
 
 
 def chroma_of_color(color: tuple[int, int, int]) -> tuple[float, float]:

@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from colorme_desktop.core.color import chroma_of, upsample_chroma
+from colorme_desktop.core.color import add_chroma_of, chroma_of, upsample_chroma
 from colorme_desktop.core.imageio import MAX_PIXELS, NotARegularFileError, open_regular_file, write_text_atomically
 
 HINTS_FILE_VERSION = 1
@@ -165,13 +165,17 @@ def scale_hints(hints: Sequence[Hint], sx: float, sy: float) -> tuple[Hint, ...]
 
 
 def finish(chroma: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], shown: np.ndarray | None = None,
-           edge_aware: bool = True, base: np.ndarray | None = None) -> np.ndarray:
+           edge_aware: bool = True, base_rgb: np.ndarray | None = None) -> np.ndarray:
     """An engine's working-size chroma -> its output: upsampled with the grey as the
     guide, then the painted pixels made exact.
 
     ``shown`` is the photo as the screen shows it (a smaller copy of ``grey``); given, the
     output is at its size, with the hints moved onto it.  Every engine finishes here, so a
     preview is the full-resolution result shrunk, computed from the same working size.
+
+    ``base_rgb`` (a colour photo at the output's size) makes ``chroma`` a change to its
+    colours: the change is upsampled and added to them, so a recoloured photo keeps its own
+    colour detail.
     """
     out = grey if shown is None else shown
     if out.shape != grey.shape:
@@ -180,8 +184,8 @@ def finish(chroma: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], shown: n
     # colour over about that distance, so that is how far it is settled back.
     settle = out.shape[1] / chroma.shape[1] if edge_aware else 0.0
     full = upsample_chroma(chroma, out, edge_aware=edge_aware)
-    if base is not None:
-        full += base
+    if base_rgb is not None:
+        add_chroma_of(full, base_rgb)
     return paint_exact(full, hints, out, settle)
 
 

@@ -33,10 +33,6 @@ from colorme_desktop.engines.weights import load_checked, weights_dir
 
 log = logging.getLogger(__name__)
 
-# The photo's own colours are kept per size up to this size (a screen-size copy); at full
-# resolution (a save) they are computed again rather than held beside the photo.
-OWN_COLOURS_KEPT_BYTES = 32 * 2**20
-
 BACKBONE_FILE = "dinov2_vits14.safetensors"
 HEAD_FILE = "colorme_head.safetensors"
 
@@ -104,7 +100,7 @@ class _PhotoState:
     prior: np.ndarray  # (h8, w8, 2) automatic chroma at the head's resolution
     greys: dict  # (w, h) -> the photo at that size: shrinking 12 MP took 40 ms a stroke
     spreaders: dict  # (h, w) -> Spreader: the pixel graph at that size and its solver's memory
-    own: dict  # (w, h) -> the chroma of the photo's own colours at that size (recolouring)
+    own: dict  # (w, h) -> the colour photo at that size, when one is recoloured
 
 
 class SemanticEngine:
@@ -155,15 +151,15 @@ class SemanticEngine:
         return state.greys[size]
 
     @staticmethod
-    def _own_chroma(state: _PhotoState, rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """The chroma of the photo's own colours (``rgb``, full size) at ``size``."""
-        if size in state.own:
-            return state.own[size]
-        small = rgb if size == (rgb.shape[1], rgb.shape[0]) else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        chroma = chroma_of(small)
-        if chroma.nbytes <= OWN_COLOURS_KEPT_BYTES:
-            state.own[size] = chroma
-        return chroma
+    def _own_rgb(state: _PhotoState, rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """The colour photo ``rgb`` (full size) at ``size``: the photo itself, or a kept copy."""
+        if size == (rgb.shape[1], rgb.shape[0]):
+            return rgb
+        if size not in state.own:
+            if len(state.own) >= 4:  # the working size and the last few screen sizes
+                state.own.pop(next(iter(state.own)))
+            state.own[size] = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        return state.own[size]
 
     def _spreader(self, state: _PhotoState, grey_small: np.ndarray) -> Spreader:
         size = grey_small.shape
@@ -227,12 +223,12 @@ class SemanticEngine:
         if photo_rgb is None:
             return finish(chroma, grey, hints, shown)
         out = grey if shown is None else shown
-        own = self._own_chroma(state, photo_rgb, (out.shape[1], out.shape[0]))
+        own = self._own_rgb(state, photo_rgb, (out.shape[1], out.shape[0]))
         if not hints:
-            return own.copy()
+            return chroma_of(own)
         # Only the hints' change is upsampled: the photo keeps its own colour detail.
-        change = chroma - self._own_chroma(state, photo_rgb, (chroma.shape[1], chroma.shape[0]))
-        return finish(change, grey, hints, shown, base=own)
+        change = chroma - chroma_of(self._own_rgb(state, photo_rgb, (chroma.shape[1], chroma.shape[0])))
+        return finish(change, grey, hints, shown, base_rgb=own)
 
     def _chroma(self, state: _PhotoState, grey: np.ndarray, hints: Sequence[Hint], side: int,
                 quick: bool, photo_rgb: np.ndarray | None = None) -> np.ndarray | None:
@@ -243,7 +239,7 @@ class SemanticEngine:
         if photo_rgb is None:
             prior = cv2.resize(state.prior, size, interpolation=cv2.INTER_LINEAR)
         else:
-            prior = self._own_chroma(state, photo_rgb, size)
+            prior = chroma_of(self._own_rgb(state, photo_rgb, size))
         if not hints:
             return prior
         if quick and size[::-1] not in state.spreaders:
