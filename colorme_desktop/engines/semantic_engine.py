@@ -99,7 +99,7 @@ class _PhotoState:
     tokens: np.ndarray  # (384, h, w)
     prior: np.ndarray  # (h8, w8, 2) automatic chroma at the head's resolution
     greys: dict  # (w, h) -> the photo at that size: shrinking 12 MP took 40 ms a stroke
-    spreaders: dict  # (h, w) -> Spreader: the pixel graph at that size and its solver's memory
+    spreaders: dict  # (h, w, colour photo?) -> Spreader: the pixel graph at that size and its solver's memory
     own: dict  # (w, h) -> the colour photo at that size, when one is recoloured
 
 
@@ -161,23 +161,29 @@ class SemanticEngine:
             state.own[size] = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         return state.own[size]
 
-    def _spreader(self, state: _PhotoState, grey_small: np.ndarray) -> Spreader:
-        size = grey_small.shape
-        if size not in state.spreaders:
-            features = feature_map(state.tokens, (size[1], size[0]))
+    def _spreader(self, state: _PhotoState, grey_small: np.ndarray, own_small: np.ndarray | None = None
+                  ) -> Spreader:
+        """The pixel graph at ``grey_small``'s size; given the colour photo's own chroma
+        there (recolouring), another graph whose links its colour edges cut too."""
+        key = (*grey_small.shape, own_small is not None)
+        if key not in state.spreaders:
+            features = feature_map(state.tokens, (grey_small.shape[1], grey_small.shape[0]))
             laplacian = affinity_laplacian(grey_small, features, self.settings.feature_softness,
-                                           grey_cap=self.settings.grey_cap)
-            state.spreaders[size] = Spreader(laplacian, size[1])
-        return state.spreaders[size]
+                                           grey_cap=self.settings.grey_cap, chroma=own_small)
+            state.spreaders[key] = Spreader(laplacian, grey_small.shape[1])
+        return state.spreaders[key]
 
-    def prepare_strokes(self, grey: np.ndarray) -> None:
+    def prepare_strokes(self, grey: np.ndarray, photo_rgb: np.ndarray | None = None) -> None:
         """Build the pixel graph and factorise it before the first stroke asks.
 
         Called by the app while it waits for the user: otherwise the first stroke on a
         photo pays for both (0.5-1 s on two cores, the p95 outlier of the benchmarks).
+        ``photo_rgb``: the graph for recolouring that colour photo (``colorize``).
         """
         state = self._photo(grey)
-        spreader = self._spreader(state, self._grey_at(state, grey, fit_size(grey.shape, self.settings.working_side)))
+        size = fit_size(grey.shape, self.settings.working_side)
+        own = None if photo_rgb is None else chroma_of(self._own_rgb(state, photo_rgb, size))
+        spreader = self._spreader(state, self._grey_at(state, grey, size), own)
         if not spreader.primed:
             spreader.prime(self.settings.decay)
 
@@ -242,7 +248,7 @@ class SemanticEngine:
             prior = chroma_of(self._own_rgb(state, photo_rgb, size))
         if not hints:
             return prior
-        if quick and size[::-1] not in state.spreaders:
+        if quick and (*size[::-1], photo_rgb is not None) not in state.spreaders:
             return None  # building the graph is the final's work, not a draft's
         small = self._grey_at(state, grey, size)
         hint_chroma, mask = rasterize(hints, size, scale=size[0] / w, grey=small)  # a brush stops at edges
@@ -260,6 +266,7 @@ class SemanticEngine:
         values = (hint_chroma - (1.0 - own) * prior) * mask[..., None]
         if target is not None:
             target = (1.0 - own) * target
-        spread_out = self._spreader(state, small).spread(values, mask, decay, target, quick=quick,
-                                                         stop=self._draft_stop, next_decay=next_decay)
+        spreader = self._spreader(state, small, None if photo_rgb is None else prior)
+        spread_out = spreader.spread(values, mask, decay, target, quick=quick, stop=self._draft_stop,
+                                     next_decay=next_decay)
         return None if spread_out is None else (1.0 - own) * prior + spread_out

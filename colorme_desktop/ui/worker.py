@@ -236,8 +236,10 @@ class ColorizeWorker(QThread):
         return self._guided
 
     def _own_colours(self, request: ColorizeRequest) -> np.ndarray | None:
-        """The photo's own colours if the request wants them and the engine can start from them."""
-        if request.photo_rgb is None or getattr(self._engine, "name", None) not in RECOLOURING_ENGINES:
+        """The photo's own colours if the request wants them and the engine can start from them
+        (not with a reference photo: its colours are what the user asked for)."""
+        if (request.photo_rgb is None or request.reference is not None
+                or getattr(self._engine, "name", None) not in RECOLOURING_ENGINES):
             return None
         return request.photo_rgb
 
@@ -320,4 +322,4 @@ class ColorizeWorker(QThread):
             # Nothing to do until the user paints: build what the first stroke would
             # otherwise wait for (about a second at 256 px).  Only once per photo; later
             # calls return at once.
-            prepare(request.grey)
+            prepare(request.grey, **({} if own is None else {"photo_rgb": own}))

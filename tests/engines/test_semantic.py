@@ -296,3 +296,24 @@ def test_recolouring_drafts_and_screen_size_results_agree_with_the_final(engine)
     assert small.shape == (40, 60, 2)
     shrunk = chroma_of(cv2.resize(rgb, (60, 40), interpolation=cv2.INTER_AREA))
     assert np.abs(small[:, 36:] - shrunk[:, 36:]).max() < 1.0  # the far room as the photo shows it
+
+
+def test_recolouring_stops_at_a_colour_edge_that_the_grey_does_not_show(engine):
+    from colorme_desktop.core.color import chroma_of, luma
+
+    rgb = np.zeros((80, 120, 3), np.uint8)
+    rgb[:, :60] = (200, 60, 60)  # a red coat ...
+    rgb[:, 60:] = (50, 133, 60)  # ... on a green lawn of (nearly) the same grey
+    grey = luma(rgb)
+    assert abs(int(grey[0, 0]) - int(grey[0, 119])) <= 3
+    hint = point_hint(50.5, 40.5, (40, 60, 200), radius=3)  # the coat becomes blue
+    own = chroma_of(rgb)
+    asked = np.linalg.norm(np.array(chroma_of_color((40, 60, 200))) - own[40, 50])
+    recoloured = engine.colorize(grey, [hint], photo_rgb=rgb)
+    lawn_change = np.linalg.norm(recoloured[:, 66:] - own[:, 66:], axis=-1).mean()
+    assert lawn_change < 0.02 * asked
+    assert np.linalg.norm(recoloured[:, 40:58] - own[:, 40:58], axis=-1).mean() > 0.5 * asked
+    # The grey alone cannot tell coat from lawn: without the photo's colours the hint crosses.
+    from_grey = engine.colorize(grey, [hint])
+    automatic = engine.colorize(grey, [])
+    assert np.linalg.norm(from_grey[:, 62:70] - automatic[:, 62:70], axis=-1).mean() > 0.1 * asked
