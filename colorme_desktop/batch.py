@@ -118,7 +118,7 @@ def colorize_photo(engine: Engine, image: LoadedImage, hints: Sequence[Hint], ow
     return engine.colorize(image.grey, hints)
 
 
-def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0, own_colours: bool = True) -> ItemResult:
+def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0, own_colours: bool = False) -> ItemResult:
     """Colorize one photo and save it; every failure becomes the result's error message."""
     start = time.perf_counter()
     result = ItemResult(item)

@@ -233,8 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", metavar="PHOTO",
                    help="a colour photo of a similar scene: its colours go where its content matches")
     p.add_argument("--from-grey", action="store_true",
-                   help="colour photos too are coloured from their grey (default: a colour photo keeps its "
-                        "own colours wherever its hints do not change them)")
+                   help="colour photos too are coloured from their grey (default, with the semantic engine and "
+                        "no --reference: a colour photo keeps its own colours wherever its hints do not change them)")
     p.add_argument("--saturation", type=_saturation, default=1.0, help="scale the colour (default 1.0)")
     p.add_argument("--overwrite", action="store_true",
                    help="redo photos whose output exists, and allow an output to be its input")

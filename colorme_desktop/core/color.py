@@ -35,7 +35,7 @@ def luma(rgb: np.ndarray) -> np.ndarray:
     return y.astype(np.uint8)
 
 
-# Rows converted at a time by ``chroma_of``: a float copy of a whole 24 MP photo is 288 MB.
+# Pixels converted at a time by ``add_chroma_of``: a float copy of a whole 24 MP photo is 288 MB.
 CHROMA_BAND_PIXELS = 2**20
 
 
@@ -46,7 +46,8 @@ def chroma_of(rgb: np.ndarray) -> np.ndarray:
 
 def add_chroma_of(chroma: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     """``chroma`` (float32, (H, W, 2)) plus the Cb and Cr of ``rgb`` (H, W, 3), in place."""
-    rows = max(1, CHROMA_BAND_PIXELS // max(1, rgb.shape[1])) if rgb.ndim == 3 else len(rgb)
+    # An (N, 3) list of colours is one band; an image goes in bands of whole rows.
+    rows = max(1, CHROMA_BAND_PIXELS // max(1, rgb.shape[1])) if rgb.ndim == 3 else max(1, len(rgb))
     for top in range(0, len(rgb), rows):
         band = rgb[top:top + rows].astype(np.float32)
         chroma[top:top + rows, ..., 0] += band @ _CB
@@ -111,6 +112,92 @@ def _compose_band(grey: np.ndarray, chroma: np.ndarray, saturation: float) -> np
         plane += 0.5  # round half up on the conversion below
         out.append(plane.astype(np.uint8))
     return cv2.merge(out)
+
+
+# Output rows brought to full size at a time by ``upsample_by_colour``.
+UPSAMPLE_BAND_ROWS = 32
+# RGB distance (grey levels) at which a working pixel's say over a full-size pixel halves in
+# ``upsample_by_colour``: shading and texture within one surface stay well inside it.
+UPSAMPLE_COLOUR_SOFTNESS = 25.0
+# Changes (grey levels of chroma) the four working pixels around a full-size one may differ
+# by and still be interpolated plainly.
+UPSAMPLE_AGREE = 0.25
+
+
+def upsample_by_colour(change: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """A working-size chroma change (h, w, 2) brought to the size of the colour photo ``rgb``.
+
+    Joint bilateral upsampling (Kopf et al. 2007): each full-size pixel takes the change of
+    the four working pixels around it, weighted by distance and by how alike their colour
+    is to its own, so a change stops at an edge between two colours of the same grey as well
+    as at a grey edge.  (Guided by the grey, a recoloured coat tinted the lawn beside it over
+    a working pixel's width; a guided filter with a colour guide still smeared the change
+    across the working pixel that the edge splits.)  Planes, not (..., 3) arrays: numpy is
+    slow along a short last axis.
+    """
+    h, w = rgb.shape[:2]
+    change = change.astype(np.float32, copy=False)
+    hs, ws = change.shape[:2]
+    if (hs, ws) == (h, w):
+        return change.copy()
+    colour = cv2.resize(rgb, (ws, hs), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = [np.ascontiguousarray(colour[..., k]) for k in range(3)] + [np.ascontiguousarray(change[..., c])
+                                                                      for c in range(2)]
+
+    def neighbours(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        source = np.clip((np.arange(n_out, dtype=np.float32) + 0.5) * (n_in / n_out) - 0.5, 0.0, n_in - 1)
+        first = source.astype(np.int64)
+        return first, np.minimum(first + 1, n_in - 1), (source - first).astype(np.float32)
+
+    left, right, fx = neighbours(w, ws)
+    top, below, fy = neighbours(h, hs)
+    # Each plane widened to full width at its two column neighbours: (hs, w), small.
+    columns = [([plane[:, left] for plane in small], 1.0 - fx), ([plane[:, right] for plane in small], fx)]
+    inverse = np.float32(1.0 / UPSAMPLE_COLOUR_SOFTNESS ** 2)
+    # Where the four working pixels around a full-size one agree on the change, every
+    # weighting gives that change: those rows of working pixels (most of a photo, far from
+    # the hints) are interpolated plainly.
+    steps = np.zeros(hs, dtype=bool)
+    for plane in small[3:]:
+        pair = np.stack([plane, np.vstack([plane[1:], plane[-1:]])])
+        high = np.maximum(pair[:, :, 1:], pair[:, :, :-1]).max(axis=0)
+        low = np.minimum(pair[:, :, 1:], pair[:, :, :-1]).min(axis=0)
+        steps |= (high - low).max(axis=1, initial=0.0) > UPSAMPLE_AGREE
+    out = np.empty((h, w, 2), dtype=np.float32)
+    for r0 in range(0, h, UPSAMPLE_BAND_ROWS):
+        rows = slice(r0, r0 + UPSAMPLE_BAND_ROWS)
+        if not steps[top[rows]].any():
+            for c in range(2):
+                (at_left, _), (at_right, _) = ((planes[3 + c], side) for planes, side in columns)
+                upper = at_left[top[rows]] * (1.0 - fx) + at_right[top[rows]] * fx
+                lower = at_left[below[rows]] * (1.0 - fx) + at_right[below[rows]] * fx
+                out[rows, :, c] = upper + fy[rows][:, None] * (lower - upper)
+            continue
+        own = [rgb[rows, :, k].astype(np.float32) for k in range(3)]
+        total = np.zeros(own[0].shape, dtype=np.float32)
+        acc = [np.zeros_like(total), np.zeros_like(total)]
+        for row_index, down in ((top[rows], 1.0 - fy[rows]), (below[rows], fy[rows])):
+            for planes, side in columns:
+                distance = np.zeros_like(total)
+                for k in range(3):
+                    d = own[k] - planes[k][row_index]
+                    d *= d
+                    distance += d
+                # 1 / (1 + d / s^2)^2: nearly as selective as a Gaussian, no exp; a small
+                # floor lets a pixel unlike all four (a thin line) take them by distance.
+                distance *= inverse
+                distance += 1.0
+                weight = np.reciprocal(distance)
+                weight *= weight
+                weight += np.float32(1e-4)
+                weight *= down[:, None]
+                weight *= side[None, :]
+                total += weight
+                for c in range(2):
+                    acc[c] += weight * planes[3 + c][row_index]
+        for c in range(2):
+            out[rows, :, c] = acc[c] / total
+    return out
 
 
 def grey_to_rgb(grey: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from colorme_desktop.core.color import add_chroma_of, chroma_of, upsample_chroma
+from colorme_desktop.core.color import add_chroma_of, chroma_of, upsample_by_colour, upsample_chroma
 from colorme_desktop.core.imageio import MAX_PIXELS, NotARegularFileError, open_regular_file, write_text_atomically
 
 HINTS_FILE_VERSION = 1
@@ -183,17 +183,17 @@ def finish(chroma: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], shown: n
     # One working pixel covers this many output pixels: the upsampling blurs a hint's
     # colour over about that distance, so that is how far it is settled back.
     settle = out.shape[1] / chroma.shape[1] if edge_aware else 0.0
-    full = upsample_chroma(chroma, out, edge_aware=edge_aware)
-    if base_rgb is not None:
-        add_chroma_of(full, base_rgb)
-    return paint_exact(full, hints, out, settle)
+    if base_rgb is None:
+        return paint_exact(upsample_chroma(chroma, out, edge_aware=edge_aware), hints, out, settle)
+    full = add_chroma_of(upsample_by_colour(chroma, base_rgb), base_rgb)
+    return paint_exact(full, hints, out, settle, look=base_rgb)
 
 
 SETTLE_GREY = 10.0  # grey levels: pixels this much lighter or darker than the painted ones are another thing
 
 
 def paint_exact(chroma: np.ndarray, hints: Sequence[Hint], grey: np.ndarray | None = None,
-                settle: float = 0.0) -> np.ndarray:
+                settle: float = 0.0, look: np.ndarray | None = None) -> np.ndarray:
     """Set each hinted pixel of a full-resolution chroma (H, W, 2) to its hint's colour.
 
     Engines solve at a working size and upsample; this makes what the user painted exact
@@ -204,9 +204,11 @@ def paint_exact(chroma: np.ndarray, hints: Sequence[Hint], grey: np.ndarray | No
     fading): otherwise an exact dot sits in a ring that the upsampling left short of the
     colour asked for.
     Each hint is drawn on a canvas the size of its own bounding box, so the cost follows
-    the painted area, not the photo's size.
+    the painted area, not the photo's size.  ``look`` (a colour photo being recoloured,
+    (H, W, 3)) is what "look like the painted ones" compares instead of the grey.
     """
     height, width = chroma.shape[:2]
+    look = grey if look is None else look
     settle = settle if grey is not None and settle > 1.0 else 0.0
     for hint in hints:
         xs = [x for x, _ in hint.points]
@@ -220,17 +222,17 @@ def paint_exact(chroma: np.ndarray, hints: Sequence[Hint], grey: np.ndarray | No
         colour, mask = rasterize([local], (x1 - x0, y1 - y0), grey=None if grey is None else grey[y0:y1, x0:x1])
         region = chroma[y0:y1, x0:x1]
         if settle:
-            _settle(region, grey[y0:y1, x0:x1], colour, mask, settle)
+            _settle(region, look[y0:y1, x0:x1], colour, mask, settle)
         region[mask > 0] = colour[mask > 0]
     return chroma
 
 
-def _settle(region: np.ndarray, grey: np.ndarray, colour: np.ndarray, mask: np.ndarray, settle: float) -> None:
+def _settle(region: np.ndarray, look: np.ndarray, colour: np.ndarray, mask: np.ndarray, settle: float) -> None:
     """Move the pixels around a hint by the correction its painted pixels need (in place).
 
-    Box means (cheap at any size) give each pixel the average correction and grey of the
-    painted pixels near it; the correction fades with the distance to the brush and with
-    the difference in grey, so it stops at an edge.
+    Box means (cheap at any size) give each pixel the average correction and look (grey, or
+    R, G and B of a colour photo) of the painted pixels near it; the correction fades with
+    the distance to the brush and with the difference in look, so it stops at an edge.
     """
     size = (2 * int(math.ceil(settle)) + 1,) * 2
     near = cv2.blur(mask, size)
@@ -238,11 +240,12 @@ def _settle(region: np.ndarray, grey: np.ndarray, colour: np.ndarray, mask: np.n
         return
     safe = np.maximum(near, 1e-6)
     correction = cv2.blur((colour - region) * mask[..., None], size) / safe[..., None]
-    g = grey.astype(np.float32)
-    painted_grey = cv2.blur(g * mask, size) / safe
+    g = look.astype(np.float32).reshape(*look.shape[:2], -1)
+    painted = cv2.blur(g * mask[..., None], size).reshape(g.shape) / safe[..., None]
+    unlike = ((g - painted) ** 2).sum(axis=-1) / SETTLE_GREY ** 2
     distance = cv2.distanceTransform((mask == 0).astype(np.uint8), cv2.DIST_L2, 3)
     beyond = np.maximum(distance - settle, 0.0) / settle  # whole within one working pixel, then fading
-    weight = np.exp(-0.5 * beyond ** 2 - 0.5 * ((g - painted_grey) / SETTLE_GREY) ** 2)
+    weight = np.exp(-0.5 * beyond ** 2 - 0.5 * unlike)
     region += correction * (weight * (near > 0))[..., None]
 
 

@@ -101,6 +101,7 @@ class _PhotoState:
     greys: dict  # (w, h) -> the photo at that size: shrinking 12 MP took 40 ms a stroke
     spreaders: dict  # (h, w, colour photo?) -> Spreader: the pixel graph at that size and its solver's memory
     own: dict  # (w, h) -> the colour photo at that size, when one is recoloured
+    own_key: str = ""  # which colour photo ``own`` and the colour-cut graphs are of (``image_key``)
 
 
 class SemanticEngine:
@@ -151,13 +152,24 @@ class SemanticEngine:
         return state.greys[size]
 
     @staticmethod
-    def _own_rgb(state: _PhotoState, rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    def _use_colour_photo(state: _PhotoState, rgb: np.ndarray) -> None:
+        """Forget what was kept of another colour photo with the same grey (an edited copy)."""
+        key = image_key(rgb)
+        if key != state.own_key:
+            state.own_key = key
+            state.own.clear()
+            for size in [size for size in state.spreaders if size[-1]]:
+                del state.spreaders[size]
+
+    def _own_rgb(self, state: _PhotoState, rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """The colour photo ``rgb`` (full size) at ``size``: the photo itself, or a kept copy."""
         if size == (rgb.shape[1], rgb.shape[0]):
             return rgb
         if size not in state.own:
-            if len(state.own) >= 4:  # the working size and the last few screen sizes
-                state.own.pop(next(iter(state.own)))
+            kept = {fit_size(rgb.shape, side) for side in (self.settings.working_side, self.settings.draft_side)}
+            screens = [old for old in state.own if old not in kept]
+            if len(screens) >= 2:  # the working sizes, and the last two screen sizes
+                del state.own[screens[0]]
             state.own[size] = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         return state.own[size]
 
@@ -182,6 +194,8 @@ class SemanticEngine:
         """
         state = self._photo(grey)
         size = fit_size(grey.shape, self.settings.working_side)
+        if photo_rgb is not None:
+            self._use_colour_photo(state, photo_rgb)
         own = None if photo_rgb is None else chroma_of(self._own_rgb(state, photo_rgb, size))
         spreader = self._spreader(state, self._grey_at(state, grey, size), own)
         if not spreader.primed:
@@ -221,6 +235,8 @@ class SemanticEngine:
         ``photo_rgb``, the (H, W, 3) colour photo whose luma is ``grey``, recolours it: the
         hints change its own colours instead of the automatic colour."""
         state = self._photo(grey)
+        if photo_rgb is not None:
+            self._use_colour_photo(state, photo_rgb)
         chroma = self._chroma(state, grey, hints, self.settings.working_side, draft, photo_rgb)
         if chroma is None:
             chroma = self._chroma(state, grey, hints, self.settings.draft_side, False, photo_rgb)

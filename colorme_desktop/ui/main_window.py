@@ -53,9 +53,8 @@ PREVIEW_MAX_SIDE = 2048
 DETAIL_DELAY_MS = 400
 AUTOSAVE_DEBOUNCE_MS = 300
 MAX_RECENT_FILES = 8
-# A first start (no saved window geometry) takes this share of the screen, at least this size.
+# A first start (no saved window geometry) takes this share of the screen's width and height.
 FIRST_START_SHARE = 0.85
-FIRST_START_MIN = (1024, 640)
 HIT_TOLERANCE_PX = 6.0  # screen pixels around a hint that still hit it
 ICON = Path(__file__).resolve().parents[2] / "resources" / "colorme.svg"
 # Set (to anything) to log the wall-clock time of the first paint of the window and of the
@@ -861,11 +860,15 @@ class MainWindow(QMainWindow):
         self.engine_actions[name].setChecked(True)
         if name != self.document.engine:
             self._result_palette = []  # another engine colours the photo differently
+        if name is not None:
+            self._engine_name = name  # what it can do shows now, not once it has started
         self.document.set_engine(name)
+        self._update_own_colours_action()
 
     @Slot(bool)
     def _on_own_colours_toggled(self, keep: bool) -> None:
         self.settings.setValue("keep_own_colours", keep)
+        self._result_palette = []  # the photo comes out otherwise: suggest from what it becomes
         self.document.set_keep_own_colours(keep)
 
     def _update_own_colours_action(self) -> None:
@@ -1047,12 +1050,11 @@ class MainWindow(QMainWindow):
         """Most of the screen, centred: two or three panes side by side leave a photo small in
         a fixed 1280 x 760 window on a large screen (a walk-through saw 55 % zoom)."""
         if self.screen() is None:
-            self.resize(*FIRST_START_MIN)
+            self.resize(1280, 760)
             return
         screen = self.screen().availableGeometry()
-        # A screen smaller than the minimum is filled.
-        width = max(min(FIRST_START_MIN[0], screen.width()), int(screen.width() * FIRST_START_SHARE))
-        height = max(min(FIRST_START_MIN[1], screen.height()), int(screen.height() * FIRST_START_SHARE))
+        # The share leaves room for the frame and title bar that the geometry does not count.
+        width, height = int(screen.width() * FIRST_START_SHARE), int(screen.height() * FIRST_START_SHARE)
         self.setGeometry(screen.x() + (screen.width() - width) // 2, screen.y() + (screen.height() - height) // 2,
                          width, height)
 

@@ -184,10 +184,6 @@ class ColorizeWorker(QThread):
         with self._wake:
             return not self._wake.wait_for(self._waiting, timeout=seconds)
 
-    def _final_pending(self) -> bool:
-        with self._wake:
-            return isinstance(self._pending, ColorizeRequest) and not self._pending.draft
-
     def _draft_outdated(self) -> bool:
         """Whether the draft being computed should be given up for the request waiting."""
         with self._wake:
@@ -290,7 +286,7 @@ class ColorizeWorker(QThread):
         shown = self._shown(request)
         own = self._own_colours(request)
         key = (image_key(request.grey), shown.shape, request.hints, self._engine_request, request.draft,
-               request.reference_id, own is not None)
+               request.reference_id, None if own is None else image_key(own))
         engine = self._engine_for(request)
         if key == self._last_key and self._last_chroma is not None:
             chroma = self._last_chroma  # only the saturation changed

@@ -80,3 +80,30 @@ def test_a_pixel_out_of_gamut_comes_out_the_same_among_few_or_many_such_pixels()
     alone = np.array([[compose(grey[r:r + 1, c:c + 1], chroma[r:r + 1, c:c + 1], 1.1)[0, 0] for c in range(50)]
                       for r in range(40)])
     assert np.array_equal(whole, alone)
+
+
+def test_chroma_of_a_photo_larger_than_one_band_is_the_same_as_pixel_by_pixel():
+    from colorme_desktop.core.color import CB_FROM_RGB, CHROMA_BAND_PIXELS, CR_FROM_RGB, chroma_of
+
+    rgb = np.random.default_rng(3).integers(0, 256, (1700, 1000, 3)).astype(np.uint8)
+    assert rgb.shape[0] * rgb.shape[1] > 1.5 * CHROMA_BAND_PIXELS
+    expected = np.stack([rgb.astype(np.float64) @ CB_FROM_RGB, rgb.astype(np.float64) @ CR_FROM_RGB], axis=-1)
+    assert np.abs(chroma_of(rgb) - expected).max() < 1e-3
+
+
+def test_upsampling_by_colour_interpolates_plainly_inside_one_colour_and_stops_at_another():
+    import cv2
+
+    from colorme_desktop.core.color import upsample_by_colour
+
+    rng = np.random.default_rng(4)
+    smooth = rng.normal(0, 10, (12, 18, 2)).astype(np.float32)
+    smooth = cv2.resize(cv2.resize(smooth, (3, 2)), (18, 12))  # gently varying
+    flat = np.full((240, 360, 3), (90, 140, 60), np.uint8)
+    assert np.abs(upsample_by_colour(smooth, flat) - cv2.resize(smooth, (360, 240))).max() < 1e-3
+    two = flat.copy()
+    two[:, 185:] = (150, 112, 61)  # another colour of about the same grey, mid-way through a working pixel
+    step = np.zeros((12, 18, 2), np.float32)
+    step[:, :9] = 50.0  # the change asked on the left colour only
+    out = upsample_by_colour(step, two)
+    assert np.abs(out[:, 186:]).max() < 1.0 and np.abs(out[:, :175] - 50.0).max() < 1.0

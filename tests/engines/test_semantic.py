@@ -317,3 +317,40 @@ def test_recolouring_stops_at_a_colour_edge_that_the_grey_does_not_show(engine):
     from_grey = engine.colorize(grey, [hint])
     automatic = engine.colorize(grey, [])
     assert np.linalg.norm(from_grey[:, 62:70] - automatic[:, 62:70], axis=-1).mean() > 0.1 * asked
+
+
+def test_recolouring_at_full_size_keeps_the_colour_edge_that_the_grey_does_not_show(engine):
+    """Ten full-size pixels per working pixel: the change is brought to full size along the
+    photo's colour edges, not only its grey ones (guided by the grey, the lawn beside the
+    coat took a third of the coat's change over a working pixel's width)."""
+    from colorme_desktop.core.color import chroma_of, luma
+
+    rgb = np.zeros((640, 960, 3), np.uint8)
+    rgb[:, :485] = (200, 60, 60)
+    rgb[:, 485:] = (50, 133, 60)
+    grey = luma(rgb)
+    blue = (40, 60, 200)
+    hint = Hint(((300.5, 200.5), (440.5, 420.5)), blue, 6.0)
+    own = chroma_of(rgb)
+    asked = np.linalg.norm(np.array(chroma_of_color(blue)) - own[300, 400])
+    out = engine.colorize(grey, [hint], photo_rgb=rgb)
+    change = np.linalg.norm(out - own, axis=-1)
+    assert change[:, 400:480].mean() > 0.5 * asked  # the coat next to the edge follows the hint
+    assert change[:, 486:500].max() < 0.05 * asked  # the first pixels of the lawn do not
+
+
+def test_recolouring_an_edited_copy_with_the_same_grey_uses_the_copys_colours(engine):
+    """What the engine keeps per photo is found by the grey; a copy whose colours were
+    edited and whose grey was not must not be recoloured from the first photo's colours."""
+    from colorme_desktop.core.color import chroma_of, luma
+
+    first = _painted_rooms()
+    grey = luma(first)
+    hint = point_hint(90.5, 40.5, (220, 200, 40), radius=3)  # in the right room
+    engine.colorize(grey, [hint], photo_rgb=first)
+    edited = first.copy()
+    edited[:, 60:] = first[:, 60:][..., [1, 0, 2]]  # the right room's red and green swapped
+    assert np.abs(chroma_of(edited)[:, 70:] - chroma_of(first)[:, 70:]).max() > 20.0  # they do differ
+    out = engine.colorize(grey, [hint], photo_rgb=edited)
+    fresh = SemanticEngine(engine.backbone, engine.head, engine.settings).colorize(grey, [hint], photo_rgb=edited)
+    assert np.abs(out - fresh).max() < 0.5

@@ -462,7 +462,7 @@ def test_the_keep_colours_choice_is_greyed_out_for_an_engine_that_cannot(qtbot, 
 def test_a_first_start_takes_most_of_the_screen(qtbot, tmp_path, fake_engine):
     from PySide6.QtCore import QSettings
 
-    from colorme_desktop.ui.main_window import FIRST_START_MIN, FIRST_START_SHARE, MainWindow
+    from colorme_desktop.ui.main_window import MainWindow
     from colorme_desktop.ui.recovery import RecoveryStore
 
     win = MainWindow(engine_factory=lambda name: (fake_engine, None),
@@ -470,8 +470,8 @@ def test_a_first_start_takes_most_of_the_screen(qtbot, tmp_path, fake_engine):
                      recovery=RecoveryStore(tmp_path / "recovery.json"), prompts=Prompts())
     qtbot.addWidget(win)
     screen = win.screen().availableGeometry()
-    expected_width = max(min(FIRST_START_MIN[0], screen.width()), int(screen.width() * FIRST_START_SHARE))
-    assert win.width() == expected_width and win.width() >= 0.8 * screen.width()
+    assert 0.8 * screen.width() <= win.width() < screen.width()
+    assert 0.8 * screen.height() <= win.height() < screen.height()
     assert screen.contains(win.geometry())
 
 
