@@ -395,6 +395,13 @@ def bench_big_photo(quick: bool) -> Results:
         _, process, lines = _launch(photo, Path(tmp), stroke_then_quit=True, save_to=Path(tmp) / "saved.png")
         out["app_24mp_save_peak_rss_mb"] = int(_read_until(process, lines, r"PEAK_RSS_KB (\d+)")[1]) / 1024
         process.wait(timeout=120)
+        # A colour photo, recoloured from its own colours (the app's default for one): the
+        # photo, its Original pane and its colours at full resolution come on top.
+        colour_photo = Path(tmp) / "colour-24mp.jpg"
+        cv2.imwrite(str(colour_photo), rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+        _, process, lines = _launch(colour_photo, Path(tmp), stroke_then_quit=True, save_to=Path(tmp) / "saved2.png")
+        out["app_24mp_colour_save_peak_rss_mb"] = int(_read_until(process, lines, r"PEAK_RSS_KB (\d+)")[1]) / 1024
+        process.wait(timeout=120)
     return out
 
 
