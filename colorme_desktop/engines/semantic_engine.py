@@ -267,8 +267,15 @@ class SemanticEngine:
         if quick and (*size[::-1], photo_rgb is not None) not in state.spreaders:
             return None  # building the graph is the final's work, not a draft's
         small = self._grey_at(state, grey, size)
-        hint_chroma, mask = rasterize(hints, size, scale=size[0] / w, grey=small)  # a brush stops at edges
-        decay, next_decay = (s.decay / n ** s.decay_power for n in (len(hints), len(hints) + 1))
+        # A brush stops at edges; recolouring, also where the photo's colour is not the one painted on.
+        photo = None if photo_rgb is None else (photo_rgb, self._own_rgb(state, photo_rgb, size))
+        hint_chroma, mask = rasterize(hints, size, scale=size[0] / w, grey=small, photo=photo)
+        if photo_rgb is None:
+            decay, next_decay = (s.decay / n ** s.decay_power for n in (len(hints), len(hints) + 1))
+        else:
+            # The photo's own colours are no guess that more hints should override further:
+            # each hint keeps its reach however many there are.
+            decay = next_decay = s.decay
         target = self._nonlocal(state, hints, prior, grey.shape) if s.nonlocal_softness > 0 else None
         # Many hints describe a photo better than any prior: the hints' own colours,
         # spread the same way, get the say N / (N + share):

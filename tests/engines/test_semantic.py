@@ -354,3 +354,40 @@ def test_recolouring_an_edited_copy_with_the_same_grey_uses_the_copys_colours(en
     out = engine.colorize(grey, [hint], photo_rgb=edited)
     fresh = SemanticEngine(engine.backbone, engine.head, engine.settings).colorize(grey, [hint], photo_rgb=edited)
     assert np.abs(out - fresh).max() < 0.5
+
+
+def test_recolouring_a_thin_thing_leaves_the_ground_around_it(engine, monkeypatch):
+    """A brush on a working-size canvas covers more than a thin bar: pixels there that are
+    mostly background must not be fixed to the bar's new colour (it flooded the road
+    behind a bike's tube)."""
+    from colorme_desktop.core import hints as hints_module
+    from colorme_desktop.core.color import chroma_of, luma
+
+    rgb = np.full((640, 960, 3), 120, np.uint8)
+    rgb[300:320, 100:860] = (200, 40, 40)  # a bar two working pixels thick
+    grey = luma(rgb)
+    blue = (40, 60, 220)
+    hint = Hint(((120.5, 309.5), (840.5, 309.5)), blue, 24.0)
+    own = chroma_of(rgb)
+    asked = np.linalg.norm(np.array(chroma_of_color(blue)) - own[310, 400])
+    out = engine.colorize(grey, [hint], photo_rgb=rgb)
+    change = np.linalg.norm(out - own, axis=-1)
+    assert change[303:317, 150:800].mean() > 0.8 * asked  # the bar takes the colour
+    assert change[:200].max() < 0.02 * asked  # the ground well away from it does not
+    monkeypatch.setattr(hints_module, "RECOLOUR_MATCH", 1e9)  # the rule off: the brush's ground pixels are fixed too
+    flooded = np.linalg.norm(SemanticEngine(engine.backbone, engine.head, engine.settings).colorize(
+        grey, [hint], photo_rgb=rgb) - own, axis=-1)
+    assert flooded[:200].max() > 0.1 * asked  # what the rule prevents
+
+
+def test_recolouring_one_thing_does_not_widen_another_hints_reach(engine):
+    from colorme_desktop.core.color import luma
+
+    rgb = _painted_rooms()
+    rgb[:, :60] = (40, 60, 110)  # the left room plain (no stripe)
+    grey = luma(rgb)
+    left = point_hint(15.5, 40.5, (220, 200, 40), radius=3)
+    right = point_hint(100.5, 40.5, (200, 40, 160), radius=3)
+    alone = engine.colorize(grey, [left], photo_rgb=rgb)
+    both = engine.colorize(grey, [left, right], photo_rgb=rgb)
+    assert np.abs(both[:, :55] - alone[:, :55]).max() < 1.0
