@@ -120,8 +120,8 @@ UPSAMPLE_BAND_ROWS = 32
 # ``upsample_by_colour``: shading and texture within one surface stay well inside it.
 UPSAMPLE_COLOUR_SOFTNESS = 25.0
 # Changes (grey levels of chroma) the four working pixels around a full-size one may differ
-# by and still be interpolated plainly.
-UPSAMPLE_AGREE = 0.25
+# by and still be interpolated plainly: an error of at most about this much, unseen.
+UPSAMPLE_AGREE = 1.0
 
 
 def upsample_by_colour(change: np.ndarray, rgb: np.ndarray) -> np.ndarray:
