@@ -267,6 +267,9 @@ class MainWindow(QMainWindow):
         self.own_colours_action = self._action(engine, "&Keep a Colour Photo's Own Colours",
                                                self._on_own_colours_toggled, checkable=True)
         self.own_colours_action.setChecked(doc.keep_own_colours)
+        # Menus hide their actions' tooltips unless told: the one above says why it is off.
+        engine.setToolTipsVisible(True)
+        file_menu.setToolTipsVisible(True)
 
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = self._action(help_menu, "&Keyboard Shortcuts", self.show_shortcuts,
