@@ -636,6 +636,7 @@ class MainWindow(QMainWindow):
     def set_reference(self, path: Path | None) -> bool:
         """Take colours from the colour photo at ``path`` (None: stop); False if it cannot."""
         if path is None:
+            self._result_palette = []  # the photo comes out otherwise: suggest from what it becomes
             self.document.set_reference(None)
             self.palette_dock.set_reference_colours([])
             self.statusBar().showMessage("Colours no longer come from a photo", 5000)
@@ -648,6 +649,7 @@ class MainWindow(QMainWindow):
         if image.rgb is None:
             self.show_error("Cannot use the photo", f"{path.name} is grey; choose a colour photo to take colours from.")
             return False
+        self._result_palette = []  # the photo comes out otherwise: suggest from what it becomes
         self.document.set_reference(image, path)
         self.worker.reference_palette(image.rgb, self.document.render_key().reference)
         self.statusBar().showMessage(f"Taking colours from {path.name} where it shows the same things", 8000)
@@ -776,7 +778,7 @@ class MainWindow(QMainWindow):
         side = None if whole else self._preview_side()
         self._request_keys[self.generation] = replace(key, draft=draft, preview=side is not None)
         # K-means after every stroke held up the next one for a palette nobody shows.
-        palette = not (self._result_palette and key.hints)
+        palette = not self._result_palette
         if palette:
             self._palette_keys[self.generation] = key
         self.worker.request(ColorizeRequest(self.generation, doc.image.grey, key.hints, key.saturation,
@@ -917,9 +919,10 @@ class MainWindow(QMainWindow):
         key = self._palette_keys.pop(generation, None)
         for old in [g for g in self._palette_keys if g < generation]:
             del self._palette_keys[old]
-        # Suggestions come from the automatic result only, once per photo and engine: taken
-        # from every new result they would change places under the user's hand each stroke.
-        if colours is None or key is None or (self._result_palette and key.hints):
+        # Suggestions are found once per photo, engine and way of colouring it (the palette is
+        # emptied when one changes): found again for every new result, even one without hints
+        # (after an undo, or at another zoom), they changed places under the user's hand.
+        if colours is None or key is None or self._result_palette:
             return
         self._result_palette = colours
         self._show_suggestions()

@@ -475,6 +475,36 @@ def test_a_first_start_takes_most_of_the_screen(qtbot, tmp_path, fake_engine):
     assert screen.contains(win.geometry())
 
 
+class _ShiftingEngine(FakeEngine):
+    """Without hints, each result takes the next of a few colours (a stand-in for a result
+    that comes out a little otherwise after an undo or at another size)."""
+
+    COLOURS = ((200, 40, 40), (40, 160, 60), (50, 60, 200))
+
+    def colorize(self, grey, hints, draft=False, shown=None):
+        chroma = super().colorize(grey, hints, draft, shown)
+        if not hints:
+            chroma[...] = chroma_of_color(self.COLOURS[self.calls % len(self.COLOURS)])
+        return chroma
+
+
+def test_suggested_colours_stay_when_a_result_without_hints_comes_again(qtbot, make_window, grey_photo):
+    engine = _ShiftingEngine()
+    window = make_window(engine_factory=lambda name: (engine, None))
+    window.open_path(grey_photo)
+    dock = window.palette_dock
+    qtbot.waitUntil(lambda: dock.suggested[0].colour is not None, timeout=TIMEOUT)
+    suggested = [s.colour for s in dock.suggested]
+    _click(qtbot, window, 50, 50)
+    _settle(qtbot, window)
+    calls = engine.calls
+    window.document.undo()  # no hints again: a new result without them
+    qtbot.waitUntil(lambda: engine.calls > calls, timeout=TIMEOUT)
+    _settle(qtbot, window)
+    qtbot.wait(300)  # a palette for the new result would have arrived by now
+    assert [s.colour for s in dock.suggested] == suggested
+
+
 def test_zoom_percentage_in_the_status_bar(qtbot, window, grey_photo):
     window.open_path(grey_photo)
     qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
