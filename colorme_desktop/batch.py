@@ -110,10 +110,22 @@ def with_reference(engine: Engine, path: Path) -> Engine:
     return ReferenceGuided(engine, image.rgb)
 
 
+# Said of a colour photo written out as it came in: without it, a folder of colour photos
+# "colorized" into copies of themselves looks like a failure.
+UNCHANGED_NOTE = ("a colour photo without hints keeps its own colours (to colour it from its grey: --from-grey, "
+                  "or untick Engine > Keep a Colour Photo's Own Colours)")
+
+
+def keeps_own_colours(engine: Engine, image: LoadedImage, own_colours: bool) -> bool:
+    """Whether ``image`` starts from its own colours: a colour photo, ``own_colours`` asked,
+    and an engine that can (``RECOLOURING_ENGINES``)."""
+    return own_colours and image.rgb is not None and getattr(engine, "name", None) in RECOLOURING_ENGINES
+
+
 def colorize_photo(engine: Engine, image: LoadedImage, hints: Sequence[Hint], own_colours: bool) -> np.ndarray:
     """The engine's chroma for ``image``; a colour photo starts from its own colours if
-    ``own_colours`` and the engine can (``RECOLOURING_ENGINES``)."""
-    if own_colours and image.rgb is not None and getattr(engine, "name", None) in RECOLOURING_ENGINES:
+    ``keeps_own_colours``."""
+    if keeps_own_colours(engine, image, own_colours):
         return engine.colorize(image.grey, hints, photo_rgb=image.rgb)
     return engine.colorize(image.grey, hints)
 
@@ -127,6 +139,8 @@ def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0, own_
         result.notes.extend(image.notes)
         hints = load_hints_file(item.hints, image.size) if item.hints is not None else ()
         chroma = colorize_photo(engine, image, hints, own_colours)
+        if not hints and keeps_own_colours(engine, image, own_colours):
+            result.notes.append(UNCHANGED_NOTE)
         try:
             rgb = compose(image.grey, chroma, saturation)
         except ColourError as exc:

@@ -50,7 +50,7 @@ def _colorize(args: argparse.Namespace) -> int:
 
 
 def _colorize_one(args: argparse.Namespace) -> None:
-    from colorme_desktop.batch import colorize_photo
+    from colorme_desktop.batch import UNCHANGED_NOTE, colorize_photo, keeps_own_colours
     from colorme_desktop.core.batch_plan import hints_beside
     from colorme_desktop.core.color import compose
     from colorme_desktop.engines.base import EngineError
@@ -80,7 +80,10 @@ def _colorize_one(args: argparse.Namespace) -> None:
         raise CommandError(str(exc)) from None
     if note:
         print(f"note: {note}", file=sys.stderr)
-    chroma = colorize_photo(engine, image, hints, own_colours=not args.from_grey and not args.reference)
+    own_colours = not args.from_grey and not args.reference
+    chroma = colorize_photo(engine, image, hints, own_colours)
+    if not hints and keeps_own_colours(engine, image, own_colours):
+        print(f"note: {UNCHANGED_NOTE}", file=sys.stderr)
     try:
         rgb = compose(image.grey, chroma, args.saturation)
     except ColourError as exc:
@@ -121,9 +124,11 @@ def _colorize_many(args: argparse.Namespace) -> int:
         with tqdm(total=len(plan.items), unit="photo", file=sys.stderr, dynamic_ncols=True,
                   disable=args.quiet or not sys.stderr.isatty()) as bar:
             try:
+                said: set[str] = set()  # the same sentence for every photo of a folder is said once
                 for result in run_batch(plan.items, options, jobs=jobs, scheduler=args.scheduler, engine=engine):
                     for text in result.notes:
-                        if not args.quiet:
+                        if not args.quiet and text not in said:
+                            said.add(text)
                             bar.write(f"note: {text}", file=sys.stderr)
                     if result.ok:
                         written += 1

@@ -230,3 +230,15 @@ def test_one_photo_also_uses_the_hints_beside_it(tmp_path, album, capsys):
     r, g, b = _pixels(out)[10, 10]
     assert r > b + 40 and r > g + 40
     assert "a.hints.json" in capsys.readouterr().err  # the user is told where the colour came from
+
+
+def test_a_folder_of_colour_photos_without_hints_comes_out_as_it_was_said_once(tmp_path, capsys):
+    photos = tmp_path / "colour"
+    photos.mkdir()
+    for name in ("one.png", "two.png"):
+        Image.fromarray(colourful_rgb(40, 60)).save(photos / name)
+    out = tmp_path / "out"
+    assert main(["colorize", str(photos), "-o", str(out), "--engine", "semantic", "--jobs", "1"]) == 0
+    for name in ("one.png", "two.png"):
+        assert np.abs(_pixels(out / name).astype(int) - colourful_rgb(40, 60)).max() <= 3
+    assert capsys.readouterr().err.count("--from-grey") == 1  # one note for the folder, not one a photo

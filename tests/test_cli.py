@@ -128,13 +128,15 @@ def test_a_grey_reference_is_refused_in_one_line(tmp_path, grey_png, capsys):
     assert not (tmp_path / "o.png").exists()
 
 
-def test_a_colour_photo_keeps_its_own_colours_unless_told_to_start_from_grey(tmp_path):
+def test_a_colour_photo_keeps_its_own_colours_unless_told_to_start_from_grey(tmp_path, capsys):
     rgb = colourful_rgb(90, 120)
     photo = tmp_path / "colour.png"
     Image.fromarray(rgb).save(photo)
     kept, from_grey = tmp_path / "kept.png", tmp_path / "from-grey.png"
     assert main(["colorize", str(photo), "-o", str(kept), "--engine", "semantic"]) == 0
+    assert "--from-grey" in capsys.readouterr().err  # a copy of the photo is not a silent surprise
     assert main(["colorize", str(photo), "-o", str(from_grey), "--engine", "semantic", "--from-grey"]) == 0
+    assert "--from-grey" not in capsys.readouterr().err
     difference = lambda path: np.abs(np.asarray(Image.open(path)).astype(int) - rgb).mean()  # noqa: E731
     assert difference(kept) < 2.0  # no hints: the photo's own colours, to rounding
     assert difference(from_grey) > 10.0  # the automatic colour of its grey is another photo
