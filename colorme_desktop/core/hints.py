@@ -161,7 +161,15 @@ def _like_the_path(owner: np.ndarray, hints: Sequence[Hint], rgb: np.ndarray, rg
             samples.append(patch.reshape(-1, 3).mean(axis=0))
         here = rgb_small[ys, xs].astype(np.float32)
         distance = np.linalg.norm(here[:, None, :] - np.array(samples, dtype=np.float32)[None], axis=-1)
-        unlike = distance.min(axis=1) > RECOLOUR_MATCH
+        nearest = distance.min(axis=1)
+        unlike = nearest > RECOLOUR_MATCH
+        likest = int(np.argmin(nearest))
+        if unlike.all() and nearest[likest] <= 2.0 * RECOLOUR_MATCH:
+            # A click on texture (leaves, waves) can be unlike every pixel of the small canvas
+            # under it, which are averages; the likest one still carries the hint, or the click
+            # would colour only its own dot.  Twice the distance, not any: a pixel mostly of the
+            # ground beside a thing thinner than itself is still dropped.
+            unlike[likest] = False
         owner[ys[unlike], xs[unlike]] = 0
 
 

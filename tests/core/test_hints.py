@@ -1,6 +1,7 @@
 import json
 import math
 
+import cv2
 import numpy as np
 import pytest
 
@@ -193,3 +194,30 @@ def test_paint_exact_leaves_the_other_side_of_an_edge_to_the_engine():
     out = paint_exact(np.zeros((40, 60, 2), np.float32), [stroke], grey)
     assert np.abs(out[20, 20]).sum() > 10  # on the roof: the hint's colour
     assert not out[20, 31].any()  # under the brush but on the sky: as the engine made it
+
+
+def test_recolouring_keeps_the_likest_small_pixel_of_a_click_on_texture():
+    """A click's 5 x 5 sample of leaves can be unlike the averaged pixel of the working-size
+    canvas under it; that pixel still carries the hint (else the click colours its dot only),
+    but a pixel far unlike it (ground beside a thin thing) does not."""
+    from colorme_desktop.core.hints import RECOLOUR_MATCH
+
+    rgb = np.zeros((200, 200, 3), np.uint8)
+    rgb[..., 1] = 90
+    rgb[::2, ::2] = (60, 160, 60)  # a fine texture: the 5 x 5 sample and the 10 x 10 averages differ
+    rgb[98:105, 98:105] = (60, 150, 60)  # a lighter leaf under the click
+    small = cv2.resize(rgb, (20, 20), interpolation=cv2.INTER_AREA)
+    click = point_hint(101.0, 101.0, (200, 40, 40), radius=2)
+    sample = rgb[99:104, 99:104].reshape(-1, 3).mean(axis=0)
+    unlike = np.linalg.norm(small[10, 10].astype(float) - sample)
+    assert RECOLOUR_MATCH < unlike <= 2 * RECOLOUR_MATCH  # the case this is about
+    _, mask = rasterize([click], (20, 20), scale=0.1, photo=(rgb, small))
+    assert mask.sum() == 1
+    far = rgb.copy()
+    far[95:108, 95:108] = (250, 250, 250)  # a small white thing on the dark texture
+    far_small = cv2.resize(far, (20, 20), interpolation=cv2.INTER_AREA)
+    _, mask = rasterize([point_hint(101.0, 101.0, (200, 40, 40), radius=2)], (20, 20), scale=0.1,
+                        photo=(far, far_small))
+    assert np.linalg.norm(far_small[10, 10].astype(float) - far[99:104, 99:104].reshape(-1, 3).mean(axis=0)) \
+        > 2 * RECOLOUR_MATCH
+    assert mask.sum() == 0
