@@ -119,8 +119,11 @@ UPSAMPLE_BAND_ROWS = 32
 # RGB distance (grey levels) at which a working pixel's say over a full-size pixel halves in
 # ``upsample_by_colour``: shading and texture within one surface stay well inside it.
 UPSAMPLE_COLOUR_SOFTNESS = 25.0
-# Changes (grey levels of chroma) the four working pixels around a full-size one may differ
-# by and still be interpolated plainly: an error of at most about this much, unseen.
+# Likeness (0-1, as weighed there) below which a full-size pixel's change shrinks: 0.25 is an
+# RGB distance of one softness to the likest of the four working pixels around it.
+UPSAMPLE_UNLIKE = 0.25
+# Change (grey levels of chroma) below which the four working pixels around a full-size one
+# are interpolated plainly: an error of at most about this much, unseen.
 UPSAMPLE_AGREE = 1.0
 
 
@@ -154,15 +157,14 @@ def upsample_by_colour(change: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     # Each plane widened to full width at its two column neighbours: (hs, w), small.
     columns = [([plane[:, left] for plane in small], 1.0 - fx), ([plane[:, right] for plane in small], fx)]
     inverse = np.float32(1.0 / UPSAMPLE_COLOUR_SOFTNESS ** 2)
-    # Where the four working pixels around a full-size one agree on the change, every
-    # weighting gives that change: those rows of working pixels (most of a photo, far from
-    # the hints) are interpolated plainly.
+    # Where the four working pixels around a full-size one have no change to speak of, every
+    # weighting gives none: those rows of working pixels (most of a photo, far from the
+    # hints) are interpolated plainly.  (Where they agree on a change, a thin thing unlike
+    # all four must still be told apart: it keeps its colour.)
     steps = np.zeros(hs, dtype=bool)
     for plane in small[3:]:
-        pair = np.stack([plane, np.vstack([plane[1:], plane[-1:]])])
-        high = np.maximum(pair[:, :, 1:], pair[:, :, :-1]).max(axis=0)
-        low = np.minimum(pair[:, :, 1:], pair[:, :, :-1]).min(axis=0)
-        steps |= (high - low).max(axis=1, initial=0.0) > UPSAMPLE_AGREE
+        pair = np.abs(np.stack([plane, np.vstack([plane[1:], plane[-1:]])]))
+        steps |= np.maximum(pair[:, :, 1:], pair[:, :, :-1]).max(axis=(0, 2), initial=0.0) > UPSAMPLE_AGREE
     out = np.empty((h, w, 2), dtype=np.float32)
     for r0 in range(0, h, UPSAMPLE_BAND_ROWS):
         rows = slice(r0, r0 + UPSAMPLE_BAND_ROWS)
@@ -175,6 +177,7 @@ def upsample_by_colour(change: np.ndarray, rgb: np.ndarray) -> np.ndarray:
             continue
         own = [rgb[rows, :, k].astype(np.float32) for k in range(3)]
         total = np.zeros(own[0].shape, dtype=np.float32)
+        best = np.zeros_like(total)  # the likeness of the likest of the four
         acc = [np.zeros_like(total), np.zeros_like(total)]
         for row_index, down in ((top[rows], 1.0 - fy[rows]), (below[rows], fy[rows])):
             for planes, side in columns:
@@ -189,14 +192,18 @@ def upsample_by_colour(change: np.ndarray, rgb: np.ndarray) -> np.ndarray:
                 distance += 1.0
                 weight = np.reciprocal(distance)
                 weight *= weight
+                np.maximum(best, weight, out=best)
                 weight += np.float32(1e-4)
                 weight *= down[:, None]
                 weight *= side[None, :]
                 total += weight
                 for c in range(2):
                     acc[c] += weight * planes[3 + c][row_index]
+        # A pixel unlike all four (a thin red tube across a wall being recoloured) is not
+        # what they are: it keeps its own colour, the more the less it is like any of them.
+        keep = np.minimum(best / np.float32(UPSAMPLE_UNLIKE), 1.0)
         for c in range(2):
-            out[rows, :, c] = acc[c] / total
+            out[rows, :, c] = acc[c] / total * keep
     return out
 
 

@@ -107,3 +107,20 @@ def test_upsampling_by_colour_interpolates_plainly_inside_one_colour_and_stops_a
     step[:, :9] = 50.0  # the change asked on the left colour only
     out = upsample_by_colour(step, two)
     assert np.abs(out[:, 186:]).max() < 1.0 and np.abs(out[:, :175] - 50.0).max() < 1.0
+
+
+def test_upsampling_by_colour_leaves_a_thin_thing_unlike_everything_around_it():
+    """A one-pixel red line across a wall whose change is uniform: no working pixel is like
+    it, so it keeps its colour instead of taking the wall's change."""
+    import cv2
+
+    from colorme_desktop.core.color import upsample_by_colour
+
+    wall = np.full((200, 300, 3), (200, 190, 60), np.uint8)
+    wall[101, :] = (170, 20, 20)  # the thin red tube
+    change = np.zeros((20, 30, 2), np.float32)
+    change[...] = (40.0, 30.0)  # the whole wall is being recoloured
+    out = upsample_by_colour(change, wall)
+    assert np.abs(out[50] - (40.0, 30.0)).max() < 0.5  # the wall takes the change
+    assert np.abs(out[101]).max() < 5.0  # the tube does not
+    assert cv2.resize(change, (300, 200)).shape == out.shape
