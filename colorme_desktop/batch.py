@@ -116,18 +116,15 @@ UNCHANGED_NOTE = ("a colour photo without hints keeps its own colours (to colour
                   "or untick Engine > Keep a Colour Photo's Own Colours)")
 
 
-def keeps_own_colours(engine: Engine, image: LoadedImage, own_colours: bool) -> bool:
-    """Whether ``image`` starts from its own colours: a colour photo, ``own_colours`` asked,
-    and an engine that can (``RECOLOURING_ENGINES``)."""
-    return own_colours and image.rgb is not None and getattr(engine, "name", None) in RECOLOURING_ENGINES
+def colorize_photo(engine: Engine, image: LoadedImage, hints: Sequence[Hint], own_colours: bool
+                   ) -> tuple[np.ndarray, str | None]:
+    """The engine's chroma for ``image``, and ``UNCHANGED_NOTE`` if it comes out as it came in.
 
-
-def colorize_photo(engine: Engine, image: LoadedImage, hints: Sequence[Hint], own_colours: bool) -> np.ndarray:
-    """The engine's chroma for ``image``; a colour photo starts from its own colours if
-    ``keeps_own_colours``."""
-    if keeps_own_colours(engine, image, own_colours):
-        return engine.colorize(image.grey, hints, photo_rgb=image.rgb)
-    return engine.colorize(image.grey, hints)
+    A colour photo starts from its own colours if ``own_colours`` asks and the engine can
+    (``RECOLOURING_ENGINES``)."""
+    if not (own_colours and image.rgb is not None and getattr(engine, "name", None) in RECOLOURING_ENGINES):
+        return engine.colorize(image.grey, hints), None
+    return engine.colorize(image.grey, hints, photo_rgb=image.rgb), None if hints else UNCHANGED_NOTE
 
 
 def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0, own_colours: bool = False) -> ItemResult:
@@ -138,9 +135,8 @@ def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0, own_
         image = load_image(item.source)
         result.notes.extend(image.notes)
         hints = load_hints_file(item.hints, image.size) if item.hints is not None else ()
-        chroma = colorize_photo(engine, image, hints, own_colours)
-        if not hints and keeps_own_colours(engine, image, own_colours):
-            result.notes.append(UNCHANGED_NOTE)
+        chroma, note = colorize_photo(engine, image, hints, own_colours)
+        result.notes += [note] if note else []
         try:
             rgb = compose(image.grey, chroma, saturation)
         except ColourError as exc:

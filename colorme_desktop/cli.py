@@ -50,7 +50,7 @@ def _colorize(args: argparse.Namespace) -> int:
 
 
 def _colorize_one(args: argparse.Namespace) -> None:
-    from colorme_desktop.batch import UNCHANGED_NOTE, colorize_photo, keeps_own_colours
+    from colorme_desktop.batch import colorize_photo
     from colorme_desktop.core.batch_plan import hints_beside
     from colorme_desktop.core.color import compose
     from colorme_desktop.engines.base import EngineError
@@ -80,10 +80,9 @@ def _colorize_one(args: argparse.Namespace) -> None:
         raise CommandError(str(exc)) from None
     if note:
         print(f"note: {note}", file=sys.stderr)
-    own_colours = not args.from_grey and not args.reference
-    chroma = colorize_photo(engine, image, hints, own_colours)
-    if not hints and keeps_own_colours(engine, image, own_colours):
-        print(f"note: {UNCHANGED_NOTE}", file=sys.stderr)
+    chroma, unchanged = colorize_photo(engine, image, hints, own_colours=not args.from_grey and not args.reference)
+    if unchanged:
+        print(f"note: {unchanged}", file=sys.stderr)
     try:
         rgb = compose(image.grey, chroma, args.saturation)
     except ColourError as exc:

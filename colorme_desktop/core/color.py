@@ -170,7 +170,7 @@ def upsample_by_colour(change: np.ndarray, rgb: np.ndarray) -> np.ndarray:
         rows = slice(r0, r0 + UPSAMPLE_BAND_ROWS)
         if not steps[top[rows]].any():
             for c in range(2):
-                (at_left, _), (at_right, _) = ((planes[3 + c], side) for planes, side in columns)
+                at_left, at_right = columns[0][0][3 + c], columns[1][0][3 + c]
                 upper = at_left[top[rows]] * (1.0 - fx) + at_right[top[rows]] * fx
                 lower = at_left[below[rows]] * (1.0 - fx) + at_right[below[rows]] * fx
                 out[rows, :, c] = upper + fy[rows][:, None] * (lower - upper)
@@ -187,7 +187,7 @@ def upsample_by_colour(change: np.ndarray, rgb: np.ndarray) -> np.ndarray:
                     d *= d
                     distance += d
                 # 1 / (1 + d / s^2)^2: nearly as selective as a Gaussian, no exp; a small
-                # floor lets a pixel unlike all four (a thin line) take them by distance.
+                # floor keeps the weights of a pixel unlike all four from vanishing.
                 distance *= inverse
                 distance += 1.0
                 weight = np.reciprocal(distance)

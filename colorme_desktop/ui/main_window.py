@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         self._request_keys: dict[int, RenderKey] = {}
         self._palette_keys: dict[int, RenderKey] = {}
         self._result_palette: list[tuple[int, int, int]] = []
+        self._palette_basis: tuple | None = None  # what the suggestions were found for (``_palette_basis_of``)
         self._saving: ImageSave | None = None
         self._save_thread: threading.Thread | None = None  # the file being written, if any
         self._after_image_save: Callable[[], object] | None = None
@@ -636,7 +637,6 @@ class MainWindow(QMainWindow):
     def set_reference(self, path: Path | None) -> bool:
         """Take colours from the colour photo at ``path`` (None: stop); False if it cannot."""
         if path is None:
-            self._result_palette = []  # the photo comes out otherwise: suggest from what it becomes
             self.document.set_reference(None)
             self.palette_dock.set_reference_colours([])
             self.statusBar().showMessage("Colours no longer come from a photo", 5000)
@@ -649,7 +649,6 @@ class MainWindow(QMainWindow):
         if image.rgb is None:
             self.show_error("Cannot use the photo", f"{path.name} is grey; choose a colour photo to take colours from.")
             return False
-        self._result_palette = []  # the photo comes out otherwise: suggest from what it becomes
         self.document.set_reference(image, path)
         self.worker.reference_palette(image.rgb, self.document.render_key().reference)
         self.statusBar().showMessage(f"Taking colours from {path.name} where it shows the same things", 8000)
@@ -778,7 +777,7 @@ class MainWindow(QMainWindow):
         side = None if whole else self._preview_side()
         self._request_keys[self.generation] = replace(key, draft=draft, preview=side is not None)
         # K-means after every stroke held up the next one for a palette nobody shows.
-        palette = not self._result_palette
+        palette = self._palette_basis != self._palette_basis_of(key)
         if palette:
             self._palette_keys[self.generation] = key
         self.worker.request(ColorizeRequest(self.generation, doc.image.grey, key.hints, key.saturation,
@@ -863,8 +862,6 @@ class MainWindow(QMainWindow):
 
     def set_engine(self, name: str | None) -> None:
         self.engine_actions[name].setChecked(True)
-        if name != self.document.engine:
-            self._result_palette = []  # another engine colours the photo differently
         if name is not None:
             self._engine_name = name  # what it can do shows now, not once it has started
         self.document.set_engine(name)
@@ -873,7 +870,6 @@ class MainWindow(QMainWindow):
     @Slot(bool)
     def _on_own_colours_toggled(self, keep: bool) -> None:
         self.settings.setValue("keep_own_colours", keep)
-        self._result_palette = []  # the photo comes out otherwise: suggest from what it becomes
         self.document.set_keep_own_colours(keep)
 
     def _update_own_colours_action(self) -> None:
@@ -919,13 +915,21 @@ class MainWindow(QMainWindow):
         key = self._palette_keys.pop(generation, None)
         for old in [g for g in self._palette_keys if g < generation]:
             del self._palette_keys[old]
-        # Suggestions are found once per photo, engine and way of colouring it (the palette is
-        # emptied when one changes): found again for every new result, even one without hints
-        # (after an undo, or at another zoom), they changed places under the user's hand.
-        if colours is None or key is None or self._result_palette:
+        # Suggestions are found once per photo, engine and way of colouring it: found again
+        # for every new result, even one without hints (after an undo, or at another zoom),
+        # they changed places under the user's hand.
+        if colours is None or key is None:
             return
-        self._result_palette = colours
+        basis = self._palette_basis_of(key)
+        if basis == self._palette_basis or basis != self._palette_basis_of(self.document.render_key()):
+            return
+        self._palette_basis, self._result_palette = basis, colours
         self._show_suggestions()
+
+    @staticmethod
+    def _palette_basis_of(key: RenderKey) -> tuple:
+        """What makes the photo come out otherwise, hints and saturation aside."""
+        return key.photo, key.engine, key.reference, key.own_colours
 
     @Slot(int, object)
     def _on_reference_palette_ready(self, reference: int, colours: list) -> None:

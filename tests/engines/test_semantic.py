@@ -260,6 +260,16 @@ def _painted_rooms(h: int = 80, w: int = 120) -> np.ndarray:
     return rgb
 
 
+def _recolour_change(engine, rgb: np.ndarray, hint: Hint, at: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """How far recolouring ``rgb`` with ``hint`` moves each pixel's chroma, and how far the
+    hint asks the pixel at ``at`` = (row, column) to move."""
+    from colorme_desktop.core.color import chroma_of, luma
+
+    own = chroma_of(rgb)
+    out = engine.colorize(luma(rgb), [hint], photo_rgb=rgb)
+    return np.linalg.norm(out - own, axis=-1), float(np.linalg.norm(np.array(chroma_of_color(hint.color)) - own[at]))
+
+
 def test_recolouring_keeps_the_photos_own_colours_where_no_hint_reaches(engine):
     from colorme_desktop.core.color import chroma_of, luma
 
@@ -299,7 +309,7 @@ def test_recolouring_drafts_and_screen_size_results_agree_with_the_final(engine)
 
 
 def test_recolouring_stops_at_a_colour_edge_that_the_grey_does_not_show(engine):
-    from colorme_desktop.core.color import chroma_of, luma
+    from colorme_desktop.core.color import luma
 
     rgb = np.zeros((80, 120, 3), np.uint8)
     rgb[:, :60] = (200, 60, 60)  # a red coat ...
@@ -307,12 +317,10 @@ def test_recolouring_stops_at_a_colour_edge_that_the_grey_does_not_show(engine):
     grey = luma(rgb)
     assert abs(int(grey[0, 0]) - int(grey[0, 119])) <= 3
     hint = point_hint(50.5, 40.5, (40, 60, 200), radius=3)  # the coat becomes blue
-    own = chroma_of(rgb)
-    asked = np.linalg.norm(np.array(chroma_of_color((40, 60, 200))) - own[40, 50])
-    recoloured = engine.colorize(grey, [hint], photo_rgb=rgb)
-    lawn_change = np.linalg.norm(recoloured[:, 66:] - own[:, 66:], axis=-1).mean()
+    change, asked = _recolour_change(engine, rgb, hint, (40, 50))
+    lawn_change = change[:, 66:].mean()
     assert lawn_change < 0.02 * asked
-    assert np.linalg.norm(recoloured[:, 40:58] - own[:, 40:58], axis=-1).mean() > 0.5 * asked
+    assert change[:, 40:58].mean() > 0.5 * asked
     # The grey alone cannot tell coat from lawn: without the photo's colours the hint crosses.
     from_grey = engine.colorize(grey, [hint])
     automatic = engine.colorize(grey, [])
@@ -323,18 +331,11 @@ def test_recolouring_at_full_size_keeps_the_colour_edge_that_the_grey_does_not_s
     """Ten full-size pixels per working pixel: the change is brought to full size along the
     photo's colour edges, not only its grey ones (guided by the grey, the lawn beside the
     coat took a third of the coat's change over a working pixel's width)."""
-    from colorme_desktop.core.color import chroma_of, luma
-
     rgb = np.zeros((640, 960, 3), np.uint8)
     rgb[:, :485] = (200, 60, 60)
     rgb[:, 485:] = (50, 133, 60)
-    grey = luma(rgb)
-    blue = (40, 60, 200)
-    hint = Hint(((300.5, 200.5), (440.5, 420.5)), blue, 6.0)
-    own = chroma_of(rgb)
-    asked = np.linalg.norm(np.array(chroma_of_color(blue)) - own[300, 400])
-    out = engine.colorize(grey, [hint], photo_rgb=rgb)
-    change = np.linalg.norm(out - own, axis=-1)
+    hint = Hint(((300.5, 200.5), (440.5, 420.5)), (40, 60, 200), 6.0)
+    change, asked = _recolour_change(engine, rgb, hint, (300, 400))
     assert change[:, 400:480].mean() > 0.5 * asked  # the coat next to the edge follows the hint
     assert change[:, 486:500].max() < 0.05 * asked  # the first pixels of the lawn do not
 
@@ -361,22 +362,15 @@ def test_recolouring_a_thin_thing_leaves_the_ground_around_it(engine, monkeypatc
     mostly background must not be fixed to the bar's new colour (it flooded the road
     behind a bike's tube)."""
     from colorme_desktop.core import hints as hints_module
-    from colorme_desktop.core.color import chroma_of, luma
 
     rgb = np.full((640, 960, 3), 120, np.uint8)
     rgb[300:320, 100:860] = (200, 40, 40)  # a bar two working pixels thick
-    grey = luma(rgb)
-    blue = (40, 60, 220)
-    hint = Hint(((120.5, 309.5), (840.5, 309.5)), blue, 24.0)
-    own = chroma_of(rgb)
-    asked = np.linalg.norm(np.array(chroma_of_color(blue)) - own[310, 400])
-    out = engine.colorize(grey, [hint], photo_rgb=rgb)
-    change = np.linalg.norm(out - own, axis=-1)
+    hint = Hint(((120.5, 309.5), (840.5, 309.5)), (40, 60, 220), 24.0)
+    change, asked = _recolour_change(engine, rgb, hint, (310, 400))
     assert change[303:317, 150:800].mean() > 0.8 * asked  # the bar takes the colour
     assert change[:200].max() < 0.02 * asked  # the ground well away from it does not
     monkeypatch.setattr(hints_module, "RECOLOUR_MATCH", 1e9)  # the rule off: the brush's ground pixels are fixed too
-    flooded = np.linalg.norm(SemanticEngine(engine.backbone, engine.head, engine.settings).colorize(
-        grey, [hint], photo_rgb=rgb) - own, axis=-1)
+    flooded, _ = _recolour_change(SemanticEngine(engine.backbone, engine.head, engine.settings), rgb, hint, (310, 400))
     assert flooded[:200].max() > 0.1 * asked  # what the rule prevents
 
 

@@ -172,14 +172,20 @@ def test_worker_gives_up_a_draft_when_the_final_of_the_stroke_waits(qtbot):
     assert engine.given_up == 1 and results == [3] and not failures
 
 
-def test_worker_gives_up_a_draft_for_a_newer_one_while_the_screen_is_fresh(qtbot, monkeypatch):
-    monkeypatch.setattr(worker_module, "DRAFT_FRESH_S", 60.0)  # every result counts as just shown
-    grey = np.asarray(Image.fromarray(colourful_rgb(90, 120)).convert("L"))
-    engine = _StoppableEngine()
+def _worker_on_a_fresh_screen(monkeypatch, engine) -> tuple[ColorizeWorker, list, np.ndarray, tuple]:
+    """A worker for ``engine`` to which every result counts as just shown, the generations
+    of its results, a photo and a stroke on it."""
+    monkeypatch.setattr(worker_module, "DRAFT_FRESH_S", 60.0)
     worker = ColorizeWorker(lambda name: (engine, None))
     results = []
     worker.result_ready.connect(results.append)
-    stroke = (Hint(((10.0, 10.0), (40.0, 20.0)), (200, 0, 0), 3.0),)
+    grey = np.asarray(Image.fromarray(colourful_rgb(90, 120)).convert("L"))
+    return worker, results, grey, (Hint(((10.0, 10.0), (40.0, 20.0)), (200, 0, 0), 3.0),)
+
+
+def test_worker_gives_up_a_draft_for_a_newer_one_while_the_screen_is_fresh(qtbot, monkeypatch):
+    engine = _StoppableEngine()
+    worker, results, grey, stroke = _worker_on_a_fresh_screen(monkeypatch, engine)
     try:
         with qtbot.waitSignal(worker.result_ready, timeout=TIMEOUT):
             worker.request(ColorizeRequest(1, grey, (), palette=False))  # a result on screen just now
@@ -216,13 +222,8 @@ class _GatedEngine:
 
 
 def test_a_finished_draft_is_not_shown_when_a_newer_one_waits_and_the_screen_is_fresh(qtbot, monkeypatch):
-    monkeypatch.setattr(worker_module, "DRAFT_FRESH_S", 60.0)  # every result counts as just shown
-    grey = np.asarray(Image.fromarray(colourful_rgb(90, 120)).convert("L"))
     engine = _GatedEngine()
-    worker = ColorizeWorker(lambda name: (engine, None))
-    results = []
-    worker.result_ready.connect(results.append)
-    stroke = (Hint(((10.0, 10.0), (40.0, 20.0)), (200, 0, 0), 3.0),)
+    worker, results, grey, stroke = _worker_on_a_fresh_screen(monkeypatch, engine)
     try:
         with qtbot.waitSignal(worker.result_ready, timeout=TIMEOUT):
             worker.request(ColorizeRequest(1, grey, (), palette=False))
