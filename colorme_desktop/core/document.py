@@ -229,6 +229,7 @@ class Document:
     # ------------------------------------------------------------ photo
     def open(self, image: LoadedImage, hints: Sequence[Hint] = ()) -> None:
         """Start on a new photo; given hints (a restored session) count as unsaved."""
+        _freeze(image.grey, image.rgb)
         self._image = image
         self._photo += 1
         self._history.reset(tuple(hints))
@@ -414,6 +415,7 @@ class Document:
         """A result for ``key``; one for another photo is dropped."""
         if key.photo != self._photo:
             return
+        _freeze(rgb)
         self._result, self._result_key = rgb, key
         self._changed(Change.RESULT)
 
@@ -455,3 +457,11 @@ class Document:
         self._saved_render = (save.key.hints, save.key.saturation, save.key.reference, save.key.own_colours)
         self.output_path = save.path
         self._changed(Change.SAVED)
+
+
+def _freeze(*arrays: np.ndarray | None) -> None:
+    """The document's photos and results are shown without copies (ui.canvas): a write to
+    one would change the screen behind the document's back, so it fails instead."""
+    for array in arrays:
+        if array is not None:
+            array.flags.writeable = False

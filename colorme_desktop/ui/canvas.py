@@ -14,20 +14,25 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from colorme_desktop.core.document import DEFAULT_COLOUR, RADIUS_DEFAULT, Tool
 from colorme_desktop.core.hints import Hint
 
-__all__ = ["HintCanvas", "ImageCanvas", "Tool", "ViewState", "qimage_from_array"]
+__all__ = ["HintCanvas", "ImageCanvas", "Tool", "ViewState", "qimage_view"]
 
 # A hint smaller than this on screen (radius, screen pixels) is still drawn this large,
 # or a one-pixel hint at a zoomed-out view could be neither seen nor clicked.
 MIN_MARKER_RADIUS = 1.5
 
 
-def qimage_from_array(array: np.ndarray) -> QImage:
-    """Wrap an (H, W) grey or (H, W, 3) RGB uint8 array; the QImage owns a copy."""
-    array = np.ascontiguousarray(array)
+def qimage_view(array: np.ndarray) -> QImage:
+    """An (H, W) grey or (H, W, 3) RGB uint8 array as a QImage over the same memory.
+
+    No copy: a copy of a 24 MP photo, of its Original pane and of its result is 72 MB
+    each, and the result's came on top of the file being encoded at the peak of a save.
+    The caller keeps ``array`` alive and unchanged while the image is in use
+    (``ImageCanvas.show_array`` does).
+    """
     h, w = array.shape[:2]
-    if array.ndim == 2:
-        return QImage(array.data, w, h, array.strides[0], QImage.Format.Format_Grayscale8).copy()
-    return QImage(array.data, w, h, array.strides[0], QImage.Format.Format_RGB888).copy()
+    grey = array.ndim == 2
+    return QImage(array.data, w, h, array.strides[0],
+                  QImage.Format.Format_Grayscale8 if grey else QImage.Format.Format_RGB888)
 
 
 class ViewState(QObject):
@@ -62,6 +67,7 @@ class ImageCanvas(QWidget):
         self.view = view
         self.title = title
         self.image: QImage | None = None
+        self._pixels: np.ndarray | None = None  # the memory ``image`` shows, when it is an array's
         self._size = QSize()  # the photo's size in image pixels; the image may be a smaller preview
         self.notice = ""  # what is happening (e.g. "Colorizing..."), drawn over the image
         self.tool = Tool.PAINT
@@ -77,6 +83,13 @@ class ImageCanvas(QWidget):
         # The same hint for every canvas: the splitter then gives the panes equal room.
         return QSize(400, 300)
 
+    def show_array(self, array: np.ndarray, size: tuple[int, int] | None = None) -> None:
+        """Show an (H, W) grey or (H, W, 3) RGB uint8 array without copying it; it must not
+        be written to while shown (the document's photos and results never are)."""
+        array = np.ascontiguousarray(array)
+        self.set_image(qimage_view(array), size)
+        self._pixels = array  # the image reads this memory: kept while it is shown
+
     def set_image(self, image: QImage | None, size: tuple[int, int] | None = None) -> None:
         """Show ``image`` covering a photo of ``size`` = (width, height) image pixels.
 
@@ -84,6 +97,7 @@ class ImageCanvas(QWidget):
         with the other panes and positions stay in image pixels.
         """
         self.image = image
+        self._pixels = None
         self._size = QSize(*size) if size is not None else (image.size() if image is not None else QSize())
         self._on_view_changed()
 

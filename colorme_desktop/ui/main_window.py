@@ -34,7 +34,7 @@ from colorme_desktop.core.imageio import SAVE_FORMATS, ImageLoadError, ImageSave
 from colorme_desktop.core.text import plural
 from colorme_desktop.engines.registry import ENGINE_LABELS, ENGINE_NAMES, RECOLOURING_ENGINES
 from colorme_desktop.ui.batch_dialog import BatchSummary, BatchThread, FolderJob, record
-from colorme_desktop.ui.canvas import HintCanvas, ImageCanvas, ViewState, qimage_from_array
+from colorme_desktop.ui.canvas import HintCanvas, ImageCanvas, ViewState
 from colorme_desktop.ui.dialogs import Prompts, ShortcutsDialog, about_box
 from colorme_desktop.ui.palette_dock import PaletteDock
 from colorme_desktop.ui.recovery import RecoveryStore
@@ -328,11 +328,13 @@ class MainWindow(QMainWindow):
         if change & Change.RESULT:
             if doc.result is not None:
                 self._failure = ""
-                self.result_canvas.set_image(qimage_from_array(doc.result), doc.image.size)
+                self.result_canvas.show_array(doc.result, doc.image.size)
+            elif doc.image is not None:
+                # Until the colour comes, the grey photo with a notice of what is
+                # happening, never an empty pane asking for a photo.
+                self.result_canvas.show_array(doc.image.grey)
             else:
-                # Until the colour comes, the grey photo (the hint pane's image) with a
-                # notice of what is happening, never an empty pane asking for a photo.
-                self.result_canvas.set_image(self.hint_canvas.image if doc.image is not None else None)
+                self.result_canvas.set_image(None)
             self._show_activity()
             self._start_pending_save()
         if change & (Change.HINTS | Change.RENDER | Change.SAVED):
@@ -346,9 +348,12 @@ class MainWindow(QMainWindow):
         self._request_keys.clear()
         self._palette_keys.clear()
         self._result_palette = []
-        self.hint_canvas.set_image(qimage_from_array(image.grey))
+        self.hint_canvas.show_array(image.grey)
         colour = image.rgb is not None
-        self.original_canvas.set_image(qimage_from_array(image.rgb) if colour else None)
+        if colour:
+            self.original_canvas.show_array(image.rgb)
+        else:
+            self.original_canvas.set_image(None)
         self.original_action.setEnabled(colour)
         self.original_action.setChecked(colour)
         self.result_canvas.title = "Recoloured" if colour else "Colorized"
@@ -907,7 +912,10 @@ class MainWindow(QMainWindow):
         if payload is None or key is None or generation < self.shown_generation:
             return  # superseded, or older than what is on screen
         self.shown_generation = generation
-        self.document.set_result(payload[0], key)
+        # Only the colours go on: the chroma beside them (192 MB at 24 MP) would otherwise
+        # live on through the save that this result may start.
+        rgb, payload = payload[0], None
+        self.document.set_result(rgb, key)
 
     @Slot(int)
     def _on_palette_ready(self, generation: int) -> None:

@@ -60,7 +60,7 @@ def test_shipped_float16_file_matches_onnx_on_a_grey_photo(onnx_path: str) -> No
     from colorme_desktop.engines.dinov2 import IMAGENET_MEAN, IMAGENET_STD
 
     grey = load_image(weights_dir().parent / "resources" / "sample" / "summer-palace-grey.jpg").grey
-    small = np.asarray(torch.nn.functional.interpolate(torch.from_numpy(grey).float()[None, None], size=(224, 224),
+    small = np.asarray(torch.nn.functional.interpolate(torch.tensor(grey).float()[None, None], size=(224, 224),
                                                        mode="area"))[0, 0]
     rgb = np.repeat(small[None], 3, axis=0) / 255.0
     images = ((rgb - np.array(IMAGENET_MEAN)[:, None, None]) / np.array(IMAGENET_STD)[:, None, None])[None]

@@ -19,12 +19,12 @@ def test_engine_start_is_announced_and_the_grey_photo_shows_meanwhile(qtbot, mak
     qtbot.waitUntil(lambda: win.activity_label.text() == STARTING_TEXT, timeout=TIMEOUT)
     assert win.busy_bar.isVisible()
     # The result pane shows the photo (grey for now) and why it has no colour yet.
-    assert win.result_canvas.image is win.hint_canvas.image
+    assert win.result_canvas.image == win.hint_canvas.image
     assert win.result_canvas.notice == STARTING_TEXT
     release.set()
     qtbot.waitUntil(lambda: win.document.result is not None and not win.busy_bar.isVisible(), timeout=TIMEOUT)
     assert win.activity_label.text() == "" and win.result_canvas.notice == ""
-    assert win.result_canvas.image is not win.hint_canvas.image
+    assert win.result_canvas.image != win.hint_canvas.image
 
 
 def test_computing_is_announced_until_the_result_arrives(qtbot, window, fake_engine, grey_photo):
