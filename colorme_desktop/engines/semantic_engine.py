@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import cv2
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from colorme_desktop.core.color import chroma_of, chroma_of_color, fit_size
-from colorme_desktop.core.hints import Hint, finish, rasterize
+from colorme_desktop.core.hints import BrushCache, Hint, finish, rasterize
 from colorme_desktop.engines.base import EngineError, give_up_if, image_key
 from colorme_desktop.engines.dinov2 import Dinov2Small
 from colorme_desktop.engines.propagation import LruCache, Spreader, affinity_laplacian, feature_map, nonlocal_target
@@ -102,6 +102,7 @@ class _PhotoState:
     spreaders: dict  # (h, w, colour photo?) -> Spreader: the pixel graph at that size and its solver's memory
     own: dict  # (w, h) -> the colour photo at that size, when one is recoloured
     own_key: str = ""  # which colour photo ``own`` and the colour-cut graphs are of (``image_key``)
+    brushes: BrushCache = field(default_factory=BrushCache)  # hints drawn on outputs: the next drafts repaint them
 
 
 class SemanticEngine:
@@ -243,14 +244,14 @@ class SemanticEngine:
         if draft:
             give_up_if(self._draft_stop)  # before the upsampling: a few ms nobody would see
         if photo_rgb is None:
-            return finish(chroma, grey, hints, shown)
+            return finish(chroma, grey, hints, shown, brushes=state.brushes)
         out = grey if shown is None else shown
         own = self._own_rgb(state, photo_rgb, (out.shape[1], out.shape[0]))
         if not hints:
             return chroma_of(own)
         # Only the hints' change is upsampled: the photo keeps its own colour detail.
         change = chroma - chroma_of(self._own_rgb(state, photo_rgb, (chroma.shape[1], chroma.shape[0])))
-        return finish(change, grey, hints, shown, base_rgb=own)
+        return finish(change, grey, hints, shown, base_rgb=own, brushes=state.brushes)
 
     def _chroma(self, state: _PhotoState, grey: np.ndarray, hints: Sequence[Hint], side: int,
                 quick: bool, photo_rgb: np.ndarray | None = None) -> np.ndarray | None:

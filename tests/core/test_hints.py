@@ -164,6 +164,53 @@ def test_finish_settles_a_hint_over_its_own_region_and_stops_at_an_edge():
     assert np.abs(settled[32, 16:22] - wanted).min() > 1.0  # and far from the brush it fades out
 
 
+def _count_drawings(monkeypatch) -> list:
+    from colorme_desktop.core import hints as module
+
+    drawn, draw = [], module._brush
+    monkeypatch.setattr(module, "_brush", lambda *args: drawn.append(1) or draw(*args))
+    return drawn
+
+
+def test_brushes_kept_between_calls_paint_the_same_as_drawn_anew(monkeypatch):
+    """The drafts of a stroke repaint every earlier hint: kept, the drawing must come out
+    to the same bytes while the result under it changes, and be drawn anew on another photo."""
+    from colorme_desktop.core.hints import BrushCache, finish
+
+    drawn = _count_drawings(monkeypatch)
+    rng = np.random.default_rng(3)
+    grey = cv2.GaussianBlur(rng.integers(0, 256, (90, 140)).astype(np.uint8), (9, 9), 3)
+    hints = [point_hint(30.5, 40.5, (220, 60, 40), radius=3),
+             Hint(((50.0, 20.0), (120.0, 70.0)), (40, 90, 220), 5.0),
+             point_hint(60.0, 45.0, (40, 200, 60), radius=2)]  # over the stroke: order matters
+    brushes = BrushCache()
+    for step in range(3):  # a new working-size result each time, as each draft brings
+        working = rng.normal(0, 20, (23, 35, 2)).astype(np.float32)
+        kept = finish(working, grey, hints, brushes=brushes)
+        assert len(drawn) == (3 if step == 0 else 0)  # drawn for the first call only
+        assert np.array_equal(kept, finish(working, grey, hints))
+        drawn.clear()
+    other = 255 - grey  # another photo of the same size: its edges, not the first one's
+    working = rng.normal(0, 20, (23, 35, 2)).astype(np.float32)
+    assert np.array_equal(finish(working, other, hints, brushes=brushes), finish(working, other, hints))
+    rgb = np.dstack([grey, other, grey])  # recolouring looks at the colour photo
+    assert np.array_equal(finish(working, grey, hints, base_rgb=rgb, brushes=brushes),
+                          finish(working, grey, hints, base_rgb=rgb))
+
+
+def test_a_brush_too_large_to_keep_is_drawn_each_time(monkeypatch):
+    from colorme_desktop.core.hints import BrushCache, paint_exact
+
+    drawn = _count_drawings(monkeypatch)
+    grey = np.full((200, 300), 120, np.uint8)
+    stroke = Hint(((10.0, 100.0), (290.0, 100.0)), (200, 40, 40), 60.0)
+    brushes = BrushCache(max_bytes=4096)
+    first = paint_exact(np.zeros((200, 300, 2), np.float32), [stroke], grey, settle=4.0, brushes=brushes)
+    again = paint_exact(np.zeros((200, 300, 2), np.float32), [stroke], grey, settle=4.0, brushes=brushes)
+    assert np.array_equal(first, again) and np.abs(first[100, 150]).sum() > 10
+    assert len(drawn) == 2  # not kept past the bound
+
+
 def test_a_brush_stops_where_the_grey_under_its_path_ends():
     """A roof's wide brush over the sky: the sky pixels under it are left to the propagation."""
     grey = np.full((40, 60), 200, dtype=np.uint8)
