@@ -255,6 +255,8 @@ class Spreader:
         # For exact drafts: the factor's solves of unit changes at pixels fixed since it was
         # made ((pixels, k) float32) and those pixels, in the columns' order.
         self._border: tuple[_Factor, np.ndarray, np.ndarray] | None = None
+        # ... and its solution for the values its own system fixes (factor, those values, solution).
+        self._kept_base: tuple[_Factor, np.ndarray, np.ndarray] | None = None
 
     def _system(self, fixed: np.ndarray, decay: float) -> sp.csr_matrix:
         """Off-diagonal links of free pixels to free pixels; on the diagonal a fixed pixel's
@@ -309,18 +311,17 @@ class Spreader:
         if not fixed.any():
             return np.zeros((h, w, channels), dtype=np.float32)
         flat = values.reshape(h * w, -1).astype(np.float64)
-        held = flat * fixed[:, None]
-        rhs = -(self._off @ held)
-        if target is not None:
-            rhs += (decay * self._degree)[:, None] * target.reshape(h * w, -1)
-        rhs[fixed] = flat[fixed]
         with self._lock:
             factor = self._factor
         if quick and factor is not None:
-            x = self._bordered(rhs, fixed, decay, factor, stop)
+            x = self._bordered(flat, target, fixed, decay, factor, stop)
             if x is not None:
                 self._last = x
                 return x.reshape(h, w, channels).astype(np.float32)
+        rhs = -(self._off @ (flat * fixed[:, None]))
+        if target is not None:
+            rhs += (decay * self._degree)[:, None] * target.reshape(h * w, -1)
+        rhs[fixed] = flat[fixed]
         system = self._system(fixed, decay)
         x = None
         if factor is not None and self._last is not None and self._last.shape == flat.shape:
@@ -336,7 +337,7 @@ class Spreader:
             if next_decay is not None and next_decay != decay:
                 self._refresh_factor(system, fixed, decay, next_decay)  # for the next stroke's drafts
         if not quick:
-            self._border = None  # the stroke has ended: its columns (and the factor they hold) go
+            self._border = self._kept_base = None  # the stroke has ended: its columns (and the factor they hold) go
         self._last = x
         return x.reshape(h, w, channels).astype(np.float32)
 
@@ -352,16 +353,18 @@ class Spreader:
         near = np.flatnonzero(grown.reshape(-1))
         return None if near.size > LOCAL_MAX_SHARE * changed.size else near
 
-    def _bordered(self, rhs: np.ndarray, fixed: np.ndarray, decay: float, factor: _Factor,
-                  stop: Callable[[], bool] | None) -> np.ndarray | None:
+    def _bordered(self, flat: np.ndarray, target: np.ndarray | None, fixed: np.ndarray, decay: float,
+                  factor: _Factor, stop: Callable[[], bool] | None) -> np.ndarray | None:
         """The exact solution through ``factor`` when its system is this one with fewer pixels
         fixed (the capacitance-matrix method); None when it is not, or too many are new.
 
-        With S the pixels fixed since, and A the factorised system: y = A^-1 (b - E c), where
-        b is the right-hand side (which already holds the free pixels' links to S's values)
-        with zeros at S, and E puts c on S's rows, solves this system at every free pixel,
-        and is 0 on S when (E^T A^-1 E) c = (A^-1 b)[S]; S then takes its values.  A^-1 E
-        are ``_columns``, kept for the rest of the stroke.  ``stop`` is asked before each solve.
+        With S the pixels fixed since and A the factorised system (S free in it): where
+        y0 = A^-1 b0 solves it for the values it fixes, x = y0 + A^-1 E c with a charge c on
+        S's rows meets every other row's equation of this system (A's rows with S's values
+        moved to the right-hand side), and takes S's values when
+        (E^T A^-1 E) c = v_S - y0[S].  A^-1 E are ``_columns``, and y0 changes only with
+        the values A fixes: both are kept for the rest of the stroke, so a draft solves only
+        for the pixels it newly fixes.  ``stop`` is asked before each solve.
         """
         if factor.decay != decay or (factor.fixed & ~fixed).any():
             return None  # another decay (hints taken away, ...) or pixels set free: CG steps
@@ -371,17 +374,29 @@ class Spreader:
         if columns is None:
             return None
         give_up_if(stop)  # the columns solved so far are kept for the next draft
-        b = rhs.copy()
-        b[new] = 0.0
-        y = factor.inverse(b).astype(np.float64)
+        x = self._base(flat, target, decay, factor).astype(np.float64)
         if new.size:
             try:
-                charges = np.linalg.solve(columns[new].astype(np.float64), y[new])
+                charges = np.linalg.solve(columns[new].astype(np.float64), flat[new] - x[new])
             except np.linalg.LinAlgError:  # not seen (it is part of an SPD inverse): CG steps then
                 return None
-            y -= columns @ charges.astype(np.float32)
-        y[fixed] = rhs[fixed]
-        return y
+            x += columns @ charges.astype(np.float32)
+        x[fixed] = flat[fixed]
+        return x
+
+    def _base(self, flat: np.ndarray, target: np.ndarray | None, decay: float, factor: _Factor) -> np.ndarray:
+        """``factor``'s solution for the values its system fixes, kept while they stay."""
+        held = flat[factor.fixed]
+        if (target is None and self._kept_base is not None and self._kept_base[0] is factor
+                and np.array_equal(self._kept_base[1], held)):
+            return self._kept_base[2]
+        b = -(self._off @ (flat * factor.fixed[:, None]))
+        if target is not None:
+            b += (decay * self._degree)[:, None] * target.reshape(b.shape)
+        b[factor.fixed] = held
+        base = np.asarray(factor.inverse(b), dtype=np.float32)
+        self._kept_base = (factor, held, base) if target is None else None
+        return base
 
     def _columns(self, factor: _Factor, new: np.ndarray) -> np.ndarray | None:
         """``factor``'s solves of a unit change at each pixel of ``new``, as columns in that

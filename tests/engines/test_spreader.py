@@ -173,6 +173,31 @@ def test_a_draft_on_a_factorisation_with_the_same_decay_is_the_exact_solve(monke
         assert spreader._factor.decay == decays[len(hints)]  # made for the next stroke
 
 
+def test_a_draft_painting_over_an_earlier_hint_is_still_exact():
+    """The drafts keep the factorisation's own solution for the values it fixes; a stroke
+    across an earlier hint changes those values, and the kept solution must follow."""
+    grey = _grey()
+    h, w = grey.shape
+    laplacian, spreader = _primed(grey)
+    decays = (1e-4, 1e-4 / 4)
+    earlier = Hint(((20.0, 45.0), (100.0, 45.0)), (220, 40, 40), 0.5)
+    chroma, mask = rasterize([earlier], (w, h))
+    spreader.spread(chroma * mask[..., None], mask, decays[0], next_decay=decays[1])
+    spreader._refresh.join()
+    across = Hint(tuple((60.0, 39.0 + 2.0 * i) for i in range(6)), (40, 60, 220), 0.5)  # 2-3 new pixels a move
+    exact_path = []
+    real_bordered = spreader._bordered
+    spreader._bordered = lambda *a: exact_path.append(real_bordered(*a)) or exact_path[-1]
+    for end in range(2, len(across.points) + 1):
+        hints = [earlier, Hint(across.points[:end], across.color, across.radius)]
+        chroma, mask = rasterize(hints, (w, h))
+        values = chroma * mask[..., None]
+        draft = spreader.spread(values, mask, decays[1], quick=True)
+        assert exact_path[-1] is not None  # solved as a bordered system
+        assert np.abs(draft - spread(laplacian, values, mask, decays[1])).max() < 0.05
+    assert across.points[-1][1] > 45  # it crossed the earlier hint
+
+
 def test_a_draft_on_a_factorisation_of_another_decay_takes_cg_steps(monkeypatch):
     grey = _grey()
     h, w = grey.shape
