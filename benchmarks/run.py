@@ -197,7 +197,7 @@ def bench_window(quick: bool) -> Results:
 
     stroke_to_pixels: from the mouse release that ends a stroke to the end of the paint of
     the result that includes it.  draft_to_pixels: from a mouse move during a drag (then
-    held still) to the end of the paint of the draft that includes it.
+    held still, mid-stroke and at its end) to the end of the paint of the draft that includes it.
     """
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")  # the offscreen plugin's size-hint chatter
@@ -250,6 +250,12 @@ def bench_window(quick: bool) -> Results:
                 for step in range(1, 6):  # a short drag, as a hand makes it: a move every 20 ms
                     QTest.mouseMove(canvas, at(x0 + step * 0.02 * w, y0 + step * 0.01 * h))
                     _pause(app, 0.02)
+                    if size_name == "12mp" and step == 3:
+                        # Held still mid-stroke too: two drafts timed per stroke, as a p95 of
+                        # fifteen was hardly more than the slowest one.
+                        QTest.mouseMove(canvas, at(x0 + 0.07 * w, y0 + 0.035 * h))
+                        t0 = time.perf_counter()
+                        drafts.append(painted_after(t0, partial(_result_has, doc, doc.shown_hints)))
                 if size_name == "12mp":
                     # Hold still: time until the draft that includes this point is on screen.
                     QTest.mouseMove(canvas, at(x0 + 0.13 * w, y0 + 0.07 * h))

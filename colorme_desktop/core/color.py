@@ -28,15 +28,24 @@ _FROM_CB = np.array(RGB_PER_CB, dtype=np.float32)
 _FROM_CR = np.array(RGB_PER_CR, dtype=np.float32)
 
 
+# Pixels converted at a time by ``luma`` and ``add_chroma_of``: a float (or 32-bit integer)
+# copy of a whole 24 MP photo is 288 MB, and opening one peaked there.
+CHROMA_BAND_PIXELS = 2**20
+
+
 def luma(rgb: np.ndarray) -> np.ndarray:
     """BT.601 luma as uint8, bit-identical to Pillow's ``Image.convert("L")``."""
-    rgb32 = rgb.astype(np.uint32)
-    y = (rgb32[..., 0] * 19595 + rgb32[..., 1] * 38470 + rgb32[..., 2] * 7471 + 0x8000) >> 16
-    return y.astype(np.uint8)
-
-
-# Pixels converted at a time by ``add_chroma_of``: a float copy of a whole 24 MP photo is 288 MB.
-CHROMA_BAND_PIXELS = 2**20
+    out = np.empty(rgb.shape[:-1], dtype=np.uint8)
+    rows = max(1, CHROMA_BAND_PIXELS // max(1, int(np.prod(rgb.shape[1:-1]))))
+    for top in range(0, rgb.shape[0], rows):
+        band = rgb[top:top + rows].astype(np.uint32)
+        y = band[..., 0] * 19595
+        y += band[..., 1] * 38470
+        y += band[..., 2] * 7471
+        y += 0x8000
+        y >>= 16
+        out[top:top + rows] = y
+    return out
 
 
 def chroma_of(rgb: np.ndarray) -> np.ndarray:

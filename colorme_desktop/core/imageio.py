@@ -82,13 +82,14 @@ def _to_8bit_array(image: Image.Image) -> tuple[np.ndarray, bool]:
         np.rint(data, out=data)
         return np.clip(data, 0, 255, out=data).astype(np.uint8), True
     if mode in ("1", "L", "LA", "La"):
-        return np.asarray(image.convert("L")), True
+        return np.asarray(image if mode == "L" else image.convert("L")), True
     if mode in ("RGBA", "PA", "RGBa") or (mode == "P" and "transparency" in image.info):
         # Composite on white: transparent areas of a photo are most often paper.
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(background, rgba).convert("RGB")), False
-    return np.asarray(image.convert("RGB")), False
+    # Already RGB: converting would only copy it (96 MB at 24 MP, beside the decoded one).
+    return np.asarray(image if mode == "RGB" else image.convert("RGB")), False
 
 
 def _read_16bit_rgb(handle: BinaryIO) -> np.ndarray | None:

@@ -11,6 +11,14 @@ def test_luma_matches_pillow_exactly():
     assert np.array_equal(luma(rgb), np.asarray(Image.fromarray(rgb).convert("L")))
 
 
+def test_luma_of_a_photo_larger_than_one_band_matches_pillow_exactly():
+    from colorme_desktop.core.color import CHROMA_BAND_PIXELS
+
+    rgb = np.random.default_rng(2).integers(0, 256, size=(1301, 1000, 3), dtype=np.uint8)
+    assert rgb.shape[0] * rgb.shape[1] > 1.2 * CHROMA_BAND_PIXELS  # a last band shorter than the others
+    assert np.array_equal(luma(rgb), np.asarray(Image.fromarray(rgb).convert("L")))
+
+
 def test_compose_round_trips_a_colour_photo():
     rgb = colourful_rgb()
     out = compose(luma(rgb), chroma_of(rgb))
