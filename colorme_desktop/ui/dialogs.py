@@ -47,14 +47,15 @@ class UnsavedDialog(QDialog):
         self.setWindowTitle("Unsaved work")
         layout = QVBoxLayout(self)
         # Say which part: after saving the image, "your work has not been saved" read as
-        # if the save had failed.
+        # if the save had failed.  "As it is now": right whether it was saved before or
+        # never ("changed since it was saved" puzzled a user who had never saved it).
         heading = {
-            (Unsaved.IMAGE,): f"The colorized image of {photo} has changed since it was saved. Save it first?",
+            (Unsaved.IMAGE,): f"The colorized image of {photo} is not saved as it is now. Save it first?",
             (Unsaved.HINTS,): f"The hints you painted on {photo} are not saved. Save them first?",
         }.get(tuple(items), f"Your work on {photo} has not been saved. Save it first?")
         layout.addWidget(QLabel(heading))
         texts = {
-            Unsaved.IMAGE: "The colorized image (changed since it was last saved)",
+            Unsaved.IMAGE: "The colorized image, as it is now",
             Unsaved.HINTS: f"The {plural(hint_count, 'hint')} you painted (to continue later)",
         }
         self.checks: dict[Unsaved, QCheckBox] = {}

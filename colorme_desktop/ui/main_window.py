@@ -51,6 +51,10 @@ HINTS_FILTER = "ColorMe hints (*.json)"
 PREVIEW_MIN_SIDE = 512
 PREVIEW_MAX_SIDE = 2048
 DETAIL_DELAY_MS = 400
+# ... past it by more than this factor.  Any stretch softens the result: the first colour,
+# made before the panes had their final widths, was 512 px shown at 563 (a walk-through
+# saw it sharpen after an undo) while the factor was 1.1.
+DETAIL_STRETCH = 1.02
 AUTOSAVE_DEBOUNCE_MS = 300
 MAX_RECENT_FILES = 8
 # A first start (no saved window geometry) takes this share of the screen's width and height.
@@ -160,6 +164,9 @@ class MainWindow(QMainWindow):
         self.detail_timer = QTimer(self, singleShot=True, interval=DETAIL_DELAY_MS)
         self.detail_timer.timeout.connect(self._on_detail_timer_timeout)
         self.view.changed.connect(self.detail_timer.start)
+        # A pane that grows (the window, the splitter, a pane shown or hidden) shows the
+        # result larger too.
+        self.result_canvas.scale_changed.connect(lambda _scale: self.detail_timer.start())  # not start(msec)
         self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DEBOUNCE_MS)
         self.autosave_timer.timeout.connect(self._autosave)
 
@@ -316,6 +323,8 @@ class MainWindow(QMainWindow):
             self.hint_canvas.set_hints(doc.shown_hints, doc.selected)
         if change & Change.BRUSH:
             self._show_brush()
+        if change & (Change.IMAGE | Change.RENDER):
+            self._show_result_title()
         if change & (Change.HINTS | Change.IMAGE):
             self._show_suggestions()
         if change & (Change.HINTS | Change.RENDER | Change.IMAGE):
@@ -341,6 +350,18 @@ class MainWindow(QMainWindow):
             self.autosave_timer.start()
         self._update_actions()
 
+    def _show_result_title(self) -> None:
+        """What the result pane shows, and where its colours come from when that is a photo:
+        the colour photo stays in use for every photo opened after it (an album's worth),
+        and a new photo coloured from an earlier choice surprised a user who had forgotten it."""
+        doc = self.document
+        title = "Recoloured" if doc.image is not None and doc.image.rgb is not None else "Colorized"
+        if doc.reference_path is not None:
+            title += f" from {doc.reference_path.name}"
+        if title != self.result_canvas.title:
+            self.result_canvas.title = title
+            self.result_canvas.update()
+
     def _show_new_image(self) -> None:
         image = self.document.image
         self.shown_generation = self.generation  # results still on their way are for the old photo
@@ -356,7 +377,6 @@ class MainWindow(QMainWindow):
             self.original_canvas.set_image(None)
         self.original_action.setEnabled(colour)
         self.original_action.setChecked(colour)
-        self.result_canvas.title = "Recoloured" if colour else "Colorized"
         self._show_panes()
         self.view.set(fit=True)
         w, h = image.size
@@ -762,12 +782,12 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_detail_timer_timeout(self) -> None:
-        """Zoomed in past the shown result's pixels: make it again with enough of them."""
+        """Zoomed in (or the pane grown) past the shown result's pixels: make it again with enough of them."""
         doc = self.document
         if doc.image is None or doc.result is None or not doc.result_is_current:
             return
         held = max(doc.result.shape[:2])
-        if held < max(doc.image.size) and self._shown_side() > held * 1.1:
+        if held < max(doc.image.size) and self._shown_side() > held * DETAIL_STRETCH:
             self._request_colorize(full=self._shown_side() > PREVIEW_MAX_SIDE)
 
     def _request_colorize(self, draft: bool = False, full: bool = False) -> None:

@@ -163,6 +163,22 @@ def test_a_reference_change_marks_the_image_unsaved(qtbot, make_window, tmp_path
     assert win.isWindowModified()
 
 
+def test_the_result_pane_names_the_colour_photo_in_use_on_every_photo(qtbot, make_window, tmp_path, grey_photo,
+                                                                       colour_photo):
+    """The colour photo stays in use for the photos opened after it; the pane says so."""
+    reference, _ = swapped_pair()
+    Image.fromarray(reference).save(tmp_path / "leaves.png")
+    win = make_window()
+    win.open_path(grey_photo)
+    assert win.result_canvas.title == "Colorized"
+    win.set_reference(tmp_path / "leaves.png")
+    assert win.result_canvas.title == "Colorized from leaves.png"
+    win.open_path(colour_photo)
+    assert win.result_canvas.title == "Recoloured from leaves.png"
+    win.set_reference(None)
+    assert win.result_canvas.title == "Recoloured"
+
+
 def test_an_unreadable_reference_says_why_and_keeps_the_one_in_use(qtbot, make_window, tmp_path):
     reference, _ = swapped_pair()
     Image.fromarray(reference).save(tmp_path / "reference.png")

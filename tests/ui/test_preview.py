@@ -83,6 +83,20 @@ def test_big_photo_is_shown_at_screen_size_and_saved_in_full(qtbot, make_window,
     assert not window.document.image_modified
 
 
+def test_a_result_pane_that_grows_gets_a_result_with_the_pixels_it_shows(qtbot, make_window, tmp_path):
+    """The first colour was made before the panes had their final widths and stayed soft."""
+    window = make_window()
+    window.resize(700, 500)
+    window.open_path(_big_photo(tmp_path))  # 1500 x 1000
+    qtbot.waitUntil(lambda: window.document.result_is_current, timeout=TIMEOUT)
+    qtbot.wait(main_window.DETAIL_DELAY_MS + 100)  # what opening asked for is done with
+    first = max(window.document.result.shape[:2])
+    window.resize(1500, 1000)  # the pane grows; nobody zooms
+    qtbot.waitUntil(lambda: window.document.result_is_current
+                    and max(window.document.result.shape[:2]) > first, timeout=TIMEOUT)
+    assert max(window.document.result.shape[:2]) >= window._shown_side() / main_window.DETAIL_STRETCH
+
+
 def test_eyedropper_on_a_preview_picks_where_the_mouse_is(qtbot, make_window, tmp_path, monkeypatch):
     monkeypatch.setattr(main_window, "PREVIEW_MAX_SIDE", 600)
     window = make_window()

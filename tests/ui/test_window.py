@@ -761,7 +761,7 @@ def test_terminate_finishes_the_save_in_progress_and_keeps_the_hints(qtbot, wind
 
 
 @pytest.mark.parametrize("items, words", [([Unsaved.HINTS], "hints you painted on a.png are not saved"),
-                                          ([Unsaved.IMAGE], "image of a.png has changed"),
+                                          ([Unsaved.IMAGE], "image of a.png is not saved as it is now"),
                                           ([Unsaved.IMAGE, Unsaved.HINTS], "work on a.png has not been saved")])
 def test_the_unsaved_question_names_what_is_unsaved(qtbot, items, words):
     """After saving the image, "your work has not been saved" read as if the save had failed."""
