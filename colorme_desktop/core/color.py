@@ -128,9 +128,20 @@ UPSAMPLE_BAND_ROWS = 32
 # RGB distance (grey levels) at which a working pixel's say over a full-size pixel halves in
 # ``upsample_by_colour``: shading and texture within one surface stay well inside it.
 UPSAMPLE_COLOUR_SOFTNESS = 25.0
-# Likeness (0-1, as weighed there) below which a full-size pixel's change shrinks: 0.25 is an
-# RGB distance of one softness to the likest of the four working pixels around it.
+# Likeness (0-1) below which a full-size pixel's change shrinks: 0.25 is a distance of one
+# softness to the likest of the four working pixels around it.  That likeness is weighed in
+# chromaticity (RGB over its sum) and brightness apart, not by the RGB distance: the darker
+# seeds in a flower's centre, unlike the averaged working pixels in RGB, kept their orange
+# in a centre recoloured green (a walk-through saw the specks), while a red tube across a
+# yellow wall or a black cable across a white one still keeps its own colour.
 UPSAMPLE_UNLIKE = 0.25
+UPSAMPLE_CHROMATICITY_SOFTNESS = 0.15  # seeds against their centre: 0.1; red tube on a yellow wall: 0.43
+UPSAMPLE_BRIGHTNESS_SOFTNESS = float(np.log(2.0))  # half or twice as bright is one softness
+UPSAMPLE_DARK = 30.0  # added to R + G + B: the chromaticity of a near-black pixel is noise
+# Saturation (distance of the chromaticity from grey's, 0-0.8) added to both sides when a
+# pixel's is weighed against the colour around it: a white shirt turned blue has no colour
+# to compare, and takes all the change.  Yellow is about 0.34, a pale blend of it 0.08.
+UPSAMPLE_GREY_SATURATION = 0.03
 # Change (grey levels of chroma) below which the four working pixels around a full-size one
 # are interpolated plainly: an error of at most about this much, unseen.
 UPSAMPLE_AGREE = 1.0
@@ -155,6 +166,11 @@ def upsample_by_colour(change: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     colour = cv2.resize(rgb, (ws, hs), interpolation=cv2.INTER_AREA).astype(np.float32)
     small = [np.ascontiguousarray(colour[..., k]) for k in range(3)] + [np.ascontiguousarray(change[..., c])
                                                                       for c in range(2)]
+    # [5:8] their look, for what keeps its colour (chromaticity and brightness), and [8] the
+    # most saturated colour near each: what a pixel blended from it and something paler
+    # (an edge, a highlight) is compared with.
+    look = _look(small[:3])
+    small += look[:3] + [cv2.dilate(look[3], np.ones((3, 3), np.uint8))]
 
     def neighbours(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         source = np.clip((np.arange(n_out, dtype=np.float32) + 0.5) * (n_in / n_out) - 0.5, 0.0, n_in - 1)
@@ -171,7 +187,7 @@ def upsample_by_colour(change: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     # hints) are interpolated plainly.  (Where they agree on a change, a thin thing unlike
     # all four must still be told apart: it keeps its colour.)
     steps = np.zeros(hs, dtype=bool)
-    for plane in small[3:]:
+    for plane in small[3:5]:
         pair = np.abs(np.stack([plane, np.vstack([plane[1:], plane[-1:]])]))
         steps |= np.maximum(pair[:, :, 1:], pair[:, :, :-1]).max(axis=(0, 2), initial=0.0) > UPSAMPLE_AGREE
     out = np.empty((h, w, 2), dtype=np.float32)
@@ -185,8 +201,10 @@ def upsample_by_colour(change: np.ndarray, rgb: np.ndarray) -> np.ndarray:
                 out[rows, :, c] = upper + fy[rows][:, None] * (lower - upper)
             continue
         own = [rgb[rows, :, k].astype(np.float32) for k in range(3)]
+        own_look = _look(own)
         total = np.zeros(own[0].shape, dtype=np.float32)
-        best = np.zeros_like(total)  # the likeness of the likest of the four
+        nearest = np.full_like(total, np.inf)  # the squared look distance to the likest of the four
+        theirs = np.zeros_like(total)  # the saturation near the four, the most of it
         acc = [np.zeros_like(total), np.zeros_like(total)]
         for row_index, down in ((top[rows], 1.0 - fy[rows]), (below[rows], fy[rows])):
             for planes, side in columns:
@@ -201,19 +219,61 @@ def upsample_by_colour(change: np.ndarray, rgb: np.ndarray) -> np.ndarray:
                 distance += 1.0
                 weight = np.reciprocal(distance)
                 weight *= weight
-                np.maximum(best, weight, out=best)
                 weight += np.float32(1e-4)
                 weight *= down[:, None]
                 weight *= side[None, :]
                 total += weight
                 for c in range(2):
                     acc[c] += weight * planes[3 + c][row_index]
+                apart = np.zeros_like(total)
+                for k in range(3):
+                    d = own_look[k] - planes[5 + k][row_index]
+                    d *= d
+                    apart += d
+                np.minimum(nearest, apart, out=nearest)
+                np.maximum(theirs, planes[8][row_index], out=theirs)
         # A pixel unlike all four (a thin red tube across a wall being recoloured) is not
-        # what they are: it keeps its own colour, the more the less it is like any of them.
-        keep = np.minimum(best / np.float32(UPSAMPLE_UNLIKE), 1.0)
+        # what they are: it keeps its own colour, the more the less it is like any of them
+        # (likeness 1 / (1 + d^2)^2 of the likest).
+        nearest += 1.0
+        keep = np.reciprocal(nearest)
+        keep *= keep
+        keep *= np.float32(1.0 / UPSAMPLE_UNLIKE)
+        np.minimum(keep, 1.0, out=keep)
+        # A pixel paler than the colour around it is partly something else (a yellow centre's
+        # edge blended with white petals, a highlight): it takes that part of the change, or
+        # the white part turned too, to green's difference from yellow (a cyan fringe round a
+        # centre made green).  Paler in saturation, not in chroma: darker seeds in the centre
+        # have less chroma, not less saturation, and change with it.
+        pale = own_look[3] + np.float32(UPSAMPLE_GREY_SATURATION)
+        theirs += np.float32(UPSAMPLE_GREY_SATURATION)
+        pale /= theirs
+        np.minimum(pale, 1.0, out=pale)
+        keep *= pale
         for c in range(2):
             out[rows, :, c] = acc[c] / total * keep
     return out
+
+
+def _look(rgb_planes: list[np.ndarray]) -> list[np.ndarray]:
+    """R, G and B planes -> chromaticity (two planes) and log brightness, each divided by its
+    softness (so distances in them are in softnesses), and saturation: how far the
+    chromaticity (RGB over its sum) lies from grey's (1/3 each)."""
+    total = rgb_planes[0] + rgb_planes[1] + rgb_planes[2] + np.float32(UPSAMPLE_DARK)
+    inverse = np.reciprocal(total)
+    saturation = np.zeros_like(total)
+    shares = []
+    for plane in rgb_planes:
+        share = plane * inverse
+        shares.append(share)
+        d = share - np.float32(1.0 / 3.0)
+        d *= d
+        saturation += d
+    np.sqrt(saturation, out=saturation)
+    softness = np.float32(1.0 / UPSAMPLE_CHROMATICITY_SOFTNESS)
+    brightness = np.log(total)
+    brightness *= np.float32(1.0 / UPSAMPLE_BRIGHTNESS_SOFTNESS)
+    return [shares[0] * softness, shares[1] * softness, brightness, saturation]
 
 
 def grey_to_rgb(grey: np.ndarray) -> np.ndarray:

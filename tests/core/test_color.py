@@ -117,6 +117,38 @@ def test_upsampling_by_colour_interpolates_plainly_inside_one_colour_and_stops_a
     assert np.abs(out[:, 186:]).max() < 1.0 and np.abs(out[:, :175] - 50.0).max() < 1.0
 
 
+def test_upsampling_by_colour_changes_darker_seeds_with_their_flower():
+    """Darker seeds in a yellow centre are unlike its averaged working pixels in RGB, but
+    of its hue: recoloured, they change with it (they stayed orange specks in green)."""
+    from colorme_desktop.core.color import upsample_by_colour
+
+    centre = np.full((200, 300, 3), (230, 180, 20), np.uint8)
+    centre[5::10, 5::10] = (170, 95, 15)  # one darker seed in every 10 x 10 block
+    change = np.zeros((20, 30, 2), np.float32)
+    change[...] = (45.0, -65.0)  # yellow made green
+    out = upsample_by_colour(change, centre)
+    assert np.abs(out[5::10, 5::10] - (45.0, -65.0)).max() < 5.0
+
+
+def test_upsampling_by_colour_gives_a_pale_blend_its_share_of_the_change():
+    """Pixels blended from a yellow centre and white petals are partly white: recoloured in
+    full, that part turned cyan (a fringe round a centre made green).  A white thing being
+    recoloured has no colour to be paler than, and takes the change whole."""
+    from colorme_desktop.core.color import upsample_by_colour
+
+    yellow, white = np.array((230, 180, 20.0)), np.array((245, 245, 245.0))
+    towards_white = np.clip((np.arange(300) - 130) / 40.0, 0.0, 1.0)[:, None]  # a soft edge, 40 px
+    photo = np.broadcast_to((1 - towards_white) * yellow + towards_white * white, (200, 300, 3)).astype(np.uint8)
+    change = np.zeros((20, 30, 2), np.float32)
+    change[:, :15] = (45.0, -65.0)  # the working pixels of the centre change
+    out = upsample_by_colour(change, photo)
+    assert np.abs(out[:, 100] - (45.0, -65.0)).max() < 1.0  # inside: all of it
+    assert np.abs(out[:, 147]).max() < 0.6 * np.hypot(45.0, 65.0)  # the blend: a share
+    shirt = np.full((200, 300, 3), 240, np.uint8)
+    assert np.abs(upsample_by_colour(np.full((20, 30, 2), (30.0, -20.0), np.float32), shirt)
+                  - (30.0, -20.0)).max() < 1.0
+
+
 def test_upsampling_by_colour_leaves_a_thin_thing_unlike_everything_around_it():
     """A one-pixel red line across a wall whose change is uniform: no working pixel is like
     it, so it keeps its colour instead of taking the wall's change."""
