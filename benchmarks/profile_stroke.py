@@ -5,6 +5,7 @@ profiled with pyinstrument, on a photo of the benchmark sizes.
     python benchmarks/profile_stroke.py --size 12mp --side 530          # drafts and finals
     python benchmarks/profile_stroke.py --size 12mp --profile final     # + a pyinstrument tree
     python benchmarks/profile_stroke.py --size 12mp --drag              # a draft per mouse move
+    python benchmarks/profile_stroke.py --size 12mp --drag --colour     # the same, recolouring a colour photo
 
 Also prints how far each draft is from the final of the same stroke (chroma, grey levels):
 what the user sees jump when the stroke ends.  The window's own costs (QImage, paint)
@@ -29,7 +30,7 @@ if str(ROOT) not in sys.path:
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from benchmarks.run import SIZES, build_engine, sample_grey  # noqa: E402
-from colorme_desktop.core.color import compose, fit_size  # noqa: E402
+from colorme_desktop.core.color import compose, fit_size, luma  # noqa: E402
 from colorme_desktop.core.hints import Hint  # noqa: E402
 
 
@@ -50,15 +51,23 @@ def main() -> None:
     parser.add_argument("--profile", choices=("draft", "final"), help="also print a pyinstrument tree of these")
     parser.add_argument("--drag", action="store_true",
                         help="a draft for every mouse move of the stroke (else one for half of it, one for all)")
+    parser.add_argument("--colour", action="store_true",
+                        help="recolour a colour photo from its own colours (else colour a grey one)")
     args = parser.parse_args()
     threadpool_limits(limits=1, user_api="blas")  # as the app's worker runs (ui.worker)
 
     grey = sample_grey(SIZES[args.size])
+    own = {}
+    if args.colour:  # the sample with colours laid over it: regions of several hues and edges between them
+        rgb = cv2.addWeighted(cv2.applyColorMap(grey, cv2.COLORMAP_TWILIGHT_SHIFTED)[..., ::-1], 0.5,
+                              np.repeat(grey[..., None], 3, axis=2), 0.5, 0.0)
+        grey = luma(rgb)
+        own = {"photo_rgb": rgb}
     shown = cv2.resize(grey, fit_size(grey.shape, args.side), interpolation=cv2.INTER_AREA)
     engine = build_engine("semantic")
-    engine.colorize(grey, [], shown=shown)
+    engine.colorize(grey, [], shown=shown, **own)
     start = time.perf_counter()
-    engine.prepare_strokes(grey)
+    engine.prepare_strokes(grey, **own)
     print(f"prepare_strokes {1000 * (time.perf_counter() - start):.0f} ms")
     profiler = None
     if args.profile:
@@ -75,7 +84,7 @@ def main() -> None:
         for end in range(2, len(stroke.points)) if args.drag else [3]:  # the drag so far
             start = time.perf_counter()
             engine.colorize(grey, [*hints, Hint(stroke.points[:end], stroke.color, stroke.radius)], draft=True,
-                            shown=shown)
+                            shown=shown, **own)
             if args.drag:
                 times["draft"].append(time.perf_counter() - start)
         results = {}
@@ -83,7 +92,7 @@ def main() -> None:
             if profiler is not None and kind == args.profile:
                 profiler.start()
             start = time.perf_counter()
-            results[kind] = engine.colorize(grey, these, draft=kind == "draft", shown=shown)
+            results[kind] = engine.colorize(grey, these, draft=kind == "draft", shown=shown, **own)
             times[kind].append(time.perf_counter() - start)
             if profiler is not None and kind == args.profile:
                 profiler.stop()
