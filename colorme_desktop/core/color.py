@@ -180,7 +180,9 @@ def upsample_by_colour(change: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     left, right, fx = neighbours(w, ws)
     top, below, fy = neighbours(h, hs)
     # Each plane widened to full width at its two column neighbours: (hs, w), small.
-    columns = [([plane[:, left] for plane in small], 1.0 - fx), ([plane[:, right] for plane in small], fx)]
+    # (np.take: three times as fast as fancy indexing here, which took 3 of a 19 ms call.)
+    columns = [([np.take(plane, left, axis=1) for plane in small], 1.0 - fx),
+               ([np.take(plane, right, axis=1) for plane in small], fx)]
     inverse = np.float32(1.0 / UPSAMPLE_COLOUR_SOFTNESS ** 2)
     # Where the four working pixels around a full-size one have no change to speak of, every
     # weighting gives none: those rows of working pixels (most of a photo, far from the
@@ -207,10 +209,11 @@ def upsample_by_colour(change: np.ndarray, rgb: np.ndarray) -> np.ndarray:
         theirs = np.zeros_like(total)  # the saturation near the four, the most of it
         acc = [np.zeros_like(total), np.zeros_like(total)]
         for row_index, down in ((top[rows], 1.0 - fy[rows]), (below[rows], fy[rows])):
-            for planes, side in columns:
+            for widened, side in columns:
+                planes = [np.take(plane, row_index, axis=0) for plane in widened]  # this band's rows
                 distance = np.zeros_like(total)
                 for k in range(3):
-                    d = own[k] - planes[k][row_index]
+                    d = own[k] - planes[k]
                     d *= d
                     distance += d
                 # 1 / (1 + d / s^2)^2: nearly as selective as a Gaussian, no exp; a small
@@ -224,14 +227,14 @@ def upsample_by_colour(change: np.ndarray, rgb: np.ndarray) -> np.ndarray:
                 weight *= side[None, :]
                 total += weight
                 for c in range(2):
-                    acc[c] += weight * planes[3 + c][row_index]
+                    acc[c] += weight * planes[3 + c]
                 apart = np.zeros_like(total)
                 for k in range(3):
-                    d = own_look[k] - planes[5 + k][row_index]
+                    d = own_look[k] - planes[5 + k]
                     d *= d
                     apart += d
                 np.minimum(nearest, apart, out=nearest)
-                np.maximum(theirs, planes[8][row_index], out=theirs)
+                np.maximum(theirs, planes[8], out=theirs)
         # A pixel unlike all four (a thin red tube across a wall being recoloured) is not
         # what they are: it keeps its own colour, the more the less it is like any of them
         # (likeness 1 / (1 + d^2)^2 of the likest).
