@@ -337,7 +337,7 @@ class Spreader:
             if next_decay is not None and next_decay != decay:
                 self._refresh_factor(system, fixed, decay, next_decay)  # for the next stroke's drafts
         if not quick:
-            self._border = self._kept_base = None  # the stroke has ended: its columns (and the factor they hold) go
+            self._border = self._kept_base = None  # the stroke has ended: what its drafts kept goes
         self._last = x
         return x.reshape(h, w, channels).astype(np.float32)
 
