@@ -98,8 +98,9 @@ def _colorize_many(args: argparse.Namespace) -> int:
     from colorme_desktop.engines.base import EngineError
 
     try:
+        # --overwrite says both, as its help does: redo results, and replace originals.
         plan = plan_batch(args.inputs, args.output, fmt=args.format or "png", recursive=args.recursive,
-                          overwrite=args.overwrite)
+                          overwrite=args.overwrite, replace_originals=args.overwrite)
     except BatchPlanError as exc:
         raise CommandError(str(exc)) from None
     failures = [(problem.source, problem.message) for problem in plan.problems]

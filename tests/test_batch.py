@@ -152,7 +152,11 @@ def test_plan_refuses_to_replace_a_photo_with_its_result_unless_told(tmp_path):
     _grey(tmp_path / "x.png")
     refused = plan_batch([tmp_path], tmp_path)
     assert not refused.items and not refused.skipped and "the photo itself" in refused.problems[0].message
-    assert [item.output for item in plan_batch([tmp_path], tmp_path, overwrite=True).items] == [tmp_path / "x.png"]
+    # Redoing finished results (the app's "Redo" box) is not replacing the photos.
+    redo = plan_batch([tmp_path], tmp_path, overwrite=True)
+    assert not redo.items and "the photo itself" in redo.problems[0].message
+    replaced = plan_batch([tmp_path], tmp_path, overwrite=True, replace_originals=True)
+    assert [item.output for item in replaced.items] == [tmp_path / "x.png"]
 
 
 def test_cancel_stops_handing_out_photos(tmp_path):

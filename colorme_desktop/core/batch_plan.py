@@ -104,12 +104,15 @@ def is_single_file_job(inputs: Sequence[str | os.PathLike], output: str | os.Pat
 
 
 def plan_batch(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *, fmt: str = "png",
-               recursive: bool = False, overwrite: bool = False) -> BatchPlan:
+               recursive: bool = False, overwrite: bool = False, replace_originals: bool = False) -> BatchPlan:
     """Map photos and folders of photos to outputs under the folder ``output``.
 
     A folder's photos keep their path relative to that folder; a photo named directly
     goes to ``output/NAME``.  Every output takes the extension of ``fmt``.  Outputs that
-    exist are skipped unless ``overwrite``, which is what lets a stopped run resume.
+    exist are skipped unless ``overwrite``, which is what lets a stopped run resume.  An
+    output that is its own photo is refused unless ``replace_originals`` as well: asking
+    to redo finished results is not asking to lose the photos (the app's "Redo" box
+    replaced the originals of a folder that was its own output, without a word).
     Nothing is written here, not even the output folder.
     """
     suffix = _normalise_format(fmt)
@@ -134,11 +137,11 @@ def plan_batch(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *
             pairs.append((source, out_dir / Path(source.name).with_suffix(suffix)))
         else:
             plan.problems.append(BatchProblem(source, f"{source} does not exist"))
-    _assign(plan, pairs, overwrite)
+    _assign(plan, pairs, overwrite, replace_originals)
     return plan
 
 
-def _assign(plan: BatchPlan, pairs: Iterable[tuple[Path, Path]], overwrite: bool) -> None:
+def _assign(plan: BatchPlan, pairs: Iterable[tuple[Path, Path]], overwrite: bool, replace_originals: bool) -> None:
     claimed: dict[Path, Path] = {}  # output -> the photo that got it first
     for photo, out in pairs:
         # Compared as absolute paths: "a/x.png" and "./a/x.png" are one file.
@@ -150,10 +153,10 @@ def _assign(plan: BatchPlan, pairs: Iterable[tuple[Path, Path]], overwrite: bool
             continue
         claimed[key] = photo
         item = BatchItem(photo, out, hints_beside(photo))
-        if _same_file(photo, out) and not overwrite:
+        if _same_file(photo, out) and not (overwrite and replace_originals):
             plan.problems.append(BatchProblem(
-                photo, f"{out} is the photo itself; choose another output folder or format, "
-                       "or pass --overwrite to replace the original"))
+                photo, f"{out} is the photo itself, so it was left as it is; choose another output "
+                       "folder or format"))
         elif (out.exists() or out.is_symlink()) and not overwrite:
             plan.skipped.append(item)
         else:

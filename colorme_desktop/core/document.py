@@ -227,19 +227,22 @@ class Document:
         return items
 
     # ------------------------------------------------------------ photo
-    def open(self, image: LoadedImage, hints: Sequence[Hint] = ()) -> None:
-        """Start on a new photo; given hints (a restored session) count as unsaved."""
+    def open(self, image: LoadedImage, hints: Sequence[Hint] = (), hints_path: Path | None = None) -> None:
+        """Start on a new photo.  Given hints count as unsaved (a restored session), unless
+        they were read from ``hints_path`` (saved beside the photo): then they are the saved
+        ones, and the photo coloured with them is nothing to lose either."""
         _freeze(image.grey, image.rgb)
         self._image = image
         self._photo += 1
         self._history.reset(tuple(hints))
         self._selected = None
         self._preview = None
-        self._saved_hints = ()
+        saved = tuple(hints) if hints_path is not None else ()
+        self._saved_hints = saved
         # A photo just opened is nothing to lose, whatever saturation, reference photo and
         # colours it opens with; changing any afterwards is.
-        self._saved_render = ((), self.saturation, self._reference_key(), self.recolours_own_colours)
-        self.hints_path = None
+        self._saved_render = (saved, self.saturation, self._reference_key(), self.recolours_own_colours)
+        self.hints_path = hints_path
         self.output_path = None
         self._result = None
         self._result_key = None

@@ -27,14 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from colorme_desktop.batch import BatchOptions, ItemResult, default_jobs, run_batch
+from colorme_desktop.batch import UNCHANGED_NOTE, BatchOptions, ItemResult, default_jobs, run_batch
 from colorme_desktop.core.batch_plan import BatchItem
 from colorme_desktop.core.imageio import SAVE_FORMATS
 from colorme_desktop.core.text import plural
 
 log = logging.getLogger(__name__)
 
-FORMATS = sorted({s.lstrip(".") for s in SAVE_FORMATS} - {"jpeg", "tif"})
 
 
 @dataclass(frozen=True)
@@ -49,12 +48,18 @@ class FolderJob:
     jobs: int = 1
 
 
+# PNG first, the default as on the command line: alphabetical order made it JPEG, and grey
+# PNG scans came out as lossy JPEGs.
+FORMATS = sorted({s.lstrip(".") for s in SAVE_FORMATS} - {"jpeg", "tif"}, key=lambda f: (f != FolderJob.fmt, f))
+
+
 @dataclass
 class BatchSummary:
     written: int = 0
     skipped: int = 0  # outputs that already existed
     cancelled: bool = False
     failures: list[tuple[Path, str]] = field(default_factory=list)
+    kept_colours: int = 0  # colour photos without hints written as they came in
 
     def text(self) -> str:
         done = f"Colorized {plural(self.written, 'photo')}"
@@ -62,9 +67,13 @@ class BatchSummary:
             done += f"; skipped {self.skipped} already done"
         if self.cancelled:
             done += "; cancelled before the rest"
+        if self.kept_colours:
+            # A folder of colour photos turned into copies of itself is no surprise then.
+            done += (f". {plural(self.kept_colours, 'colour photo')} without hints kept "
+                     f"{'its' if self.kept_colours == 1 else 'their'} own colours (Engine menu)")
         if self.failures:
-            done += f". {plural(len(self.failures), 'photo')} failed:"
-        return done + "."[: not self.failures]
+            done += f". {plural(len(self.failures), 'photo')} failed"
+        return done + "."
 
     def details(self) -> str:
         return "\n".join(f"{source}: {message}" for source, message in sorted(self.failures, key=lambda f: str(f[0])))
@@ -158,5 +167,6 @@ class BatchThread(QThread):
 def record(summary: BatchSummary, result: ItemResult) -> None:
     if result.ok:
         summary.written += 1
+        summary.kept_colours += UNCHANGED_NOTE in result.notes
     else:
         summary.failures.append((result.item.source, result.error or "failed"))

@@ -52,7 +52,8 @@ class UnsavedDialog(QDialog):
         heading = {
             (Unsaved.IMAGE,): f"The colorized image of {photo} is not saved as it is now. Save it first?",
             (Unsaved.HINTS,): f"The hints you painted on {photo} are not saved. Save them first?",
-        }.get(tuple(items), f"Your work on {photo} has not been saved. Save it first?")
+        }.get(tuple(items), f"The colorized image of {photo} (as it is now) and the hints you painted "
+                            "are not saved. Save them first?")
         layout.addWidget(QLabel(heading))
         texts = {
             Unsaved.IMAGE: "The colorized image, as it is now",

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from colorme_desktop.batch import BatchOptions, ItemResult
-from colorme_desktop.core.batch_plan import BatchPlanError, plan_batch
+from colorme_desktop.core.batch_plan import BatchPlanError, hints_beside, plan_batch
 from colorme_desktop.core.document import Change, Document, ImageSave, RenderKey, Tool, Unsaved, clamp_radius
 from colorme_desktop.core.hints import HintsFileError, load_hints_file, save_hints_file
 from colorme_desktop.core.imageio import SAVE_FORMATS, ImageLoadError, ImageSaveError, load_image, save_image
@@ -460,11 +460,23 @@ class MainWindow(QMainWindow):
         return True
 
     def _show_opened(self, path: Path, image, hints: tuple) -> None:
-        """The photo read by ``open_path`` becomes the document."""
-        self.document.open(image, hints)
+        """The photo read by ``open_path`` becomes the document, with the hints saved beside
+        it (``STEM.hints.json``, where Save Hints and the unsaved-work question put them "to
+        continue later") unless hints come with it (a restored session)."""
+        message = f"Opened {path.name}"
+        beside = None if hints else hints_beside(path)
+        if beside is not None:
+            try:
+                hints = load_hints_file(beside, image.size)
+            except HintsFileError as exc:
+                message += f"; {beside.name} beside it was not used: {exc}"
+                beside = None
+            else:
+                message += f" with its {plural(len(hints), 'hint')} from {beside.name}"
+        self.document.open(image, hints, hints_path=beside)
         self._add_recent_file(path)
         self.settings.setValue("last_folder", str(path.resolve().parent))
-        message = f"Opened {path.name}" + ("; " + " ".join(image.notes) if image.notes else "")
+        message += "; " + " ".join(image.notes) if image.notes else ""
         self.statusBar().showMessage(message, 8000)
 
     def _load_off_thread(self, path: Path):
@@ -739,7 +751,7 @@ class MainWindow(QMainWindow):
         if progress is not None:
             # The label first: a modal dialog's setValue() processes events, which may
             # deliver the batch's end and close the dialog.
-            progress.setLabelText(f"Colorized {result.item.source.name}")
+            progress.setLabelText(f"{'Colorized' if result.ok else 'Could not colorize'} {result.item.source.name}")
             progress.setValue(progress.value() + 1)
 
     @Slot()

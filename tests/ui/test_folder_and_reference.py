@@ -56,6 +56,43 @@ def test_a_second_run_skips_what_is_done(qtbot, make_window, tmp_path):
     assert (prompts.summaries[0].written, prompts.summaries[0].skipped) == (1, 1)
 
 
+class _OwnColours(LevinEngine):
+    """Recolours as the semantic engine does: a colour photo without hints as it came in."""
+
+    name = "semantic"
+
+    def colorize(self, grey, hints, draft=False, shown=None, photo_rgb=None):
+        return chroma_of(photo_rgb) if photo_rgb is not None else super().colorize(grey, hints, draft, shown)
+
+
+def test_the_summary_says_when_colour_photos_kept_their_own_colours(qtbot, make_window, tmp_path):
+    folder = _album(tmp_path, 1)
+    Image.fromarray(colourful_rgb(40, 56, seed=9)).save(folder / "colour.png")
+    prompts = ScriptedPrompts()
+    prompts.folder_job_answer = FolderJob(folder, tmp_path / "out", jobs=1)
+    engine = _OwnColours()
+    win = make_window(prompts=prompts, engine_factory=lambda name: (engine, None))
+    win.colorize_folder_action.trigger()
+    qtbot.waitUntil(lambda: bool(prompts.summaries), timeout=10000)
+    text = prompts.summaries[0].text()
+    assert text.startswith("Colorized 2 photos") and "1 colour photo without hints kept its own colours" in text
+    assert not text.endswith(":")
+
+
+def test_redo_into_the_photos_own_folder_never_replaces_the_photos(qtbot, make_window, tmp_path):
+    """"Redo photos whose result already exists" with the album as its own output folder:
+    the results would be the photos themselves, which must stay as they are."""
+    folder = _album(tmp_path, 2)
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    prompts = ScriptedPrompts()
+    prompts.folder_job_answer = FolderJob(folder, folder, jobs=1, overwrite=True, fmt="png")
+    win = make_window(prompts=prompts)
+    win.colorize_folder_action.trigger()
+    qtbot.waitUntil(lambda: bool(prompts.summaries), timeout=10000)
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert prompts.summaries[0].written == 0 and "the photo itself" in prompts.summaries[0].details()
+
+
 def test_cancel_stops_handing_out_photos(qtbot, make_window, tmp_path, fake_engine):
     folder = _album(tmp_path, 5)
     fake_engine.gate = threading.Event()  # every photo waits until the test lets it go
@@ -91,6 +128,7 @@ def test_the_folder_dialog_needs_both_folders(qtbot, tmp_path):
     assert not ok.isEnabled()
     dialog.output_edit.setText(str(tmp_path / "out"))
     dialog.recursive.setChecked(True)
+    assert dialog.format.currentText() == "png"  # as on the command line, not the first in the alphabet
     dialog.format.setCurrentText("webp")
     dialog.jobs.setValue(1)
     assert ok.isEnabled()

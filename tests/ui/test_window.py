@@ -505,6 +505,21 @@ def test_suggested_colours_stay_when_a_result_without_hints_comes_again(qtbot, m
     assert [s.colour for s in dock.suggested] == suggested
 
 
+def test_hints_saved_beside_a_photo_come_back_when_it_is_opened(qtbot, window, grey_photo, tmp_path):
+    """The unsaved-work question saves hints beside the photo "to continue later"; opening
+    the photo again did not bring them back (only Colorize Folder used them)."""
+    stroke = point_hint(30, 40, (200, 40, 40), radius=4)
+    save_hints_file(grey_photo.with_name(grey_photo.stem + ".hints.json"), [stroke], (120, 90))
+    window.open_path(grey_photo)
+    assert window.document.hints == (stroke,)
+    assert not window.document.unsaved()  # they are the saved ones
+    assert "1 hint" in window.statusBar().currentMessage()
+    (tmp_path / "other.png").write_bytes(grey_photo.read_bytes())
+    (tmp_path / "other.hints.json").write_text("not hints")
+    window.open_path(tmp_path / "other.png")  # a damaged file beside it: the photo still opens
+    assert window.document.hints == () and "not used" in window.statusBar().currentMessage()
+
+
 def _shows_memory_of(canvas, array) -> bool:
     return np.frombuffer(canvas.image.constBits(), np.uint8).ctypes.data == array.ctypes.data
 
@@ -762,7 +777,7 @@ def test_terminate_finishes_the_save_in_progress_and_keeps_the_hints(qtbot, wind
 
 @pytest.mark.parametrize("items, words", [([Unsaved.HINTS], "hints you painted on a.png are not saved"),
                                           ([Unsaved.IMAGE], "image of a.png is not saved as it is now"),
-                                          ([Unsaved.IMAGE, Unsaved.HINTS], "work on a.png has not been saved")])
+                                          ([Unsaved.IMAGE, Unsaved.HINTS], "a.png (as it is now) and the hints")])
 def test_the_unsaved_question_names_what_is_unsaved(qtbot, items, words):
     """After saving the image, "your work has not been saved" read as if the save had failed."""
     from PySide6.QtWidgets import QLabel
