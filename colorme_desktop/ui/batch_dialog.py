@@ -48,6 +48,8 @@ class FolderJob:
     jobs: int = 1
 
 
+EDIT_MIN_WIDTH = 360  # a folder's path, not cut off at the dialog's natural width
+
 # PNG first, the default as on the command line: alphabetical order made it JPEG, and grey
 # PNG scans came out as lossy JPEGs.
 FORMATS = sorted({s.lstrip(".") for s in SAVE_FORMATS} - {"jpeg", "tif"}, key=lambda f: (f != FolderJob.fmt, f))
@@ -82,12 +84,15 @@ class BatchSummary:
 class FolderDialog(QDialog):
     """The options of ``colorme colorize DIR -o OUTDIR``; OK only once both folders are given."""
 
-    def __init__(self, parent: QWidget | None = None, start: str = "") -> None:
+    def __init__(self, parent: QWidget | None = None, start: str = "", previous: FolderJob | None = None) -> None:
+        """``previous``: the last job, whose choices the dialog offers again (its "Redo" box
+        aside: redoing a finished album is asked for each time)."""
         super().__init__(parent)
         self.setWindowTitle("Colorize Folder")
         form = QFormLayout(self)
         self.input_edit, self.output_edit = QLineEdit(start), QLineEdit()
         for label, edit in (("Photos in", self.input_edit), ("Results into", self.output_edit)):
+            edit.setMinimumWidth(EDIT_MIN_WIDTH)
             row = QHBoxLayout()
             browse = QPushButton("Browse...")
             browse.clicked.connect(lambda checked=False, e=edit, t=label: self._browse(e, t))
@@ -112,6 +117,13 @@ class FolderDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         form.addRow(self.buttons)
+        if previous is not None:
+            if previous.input_folder.is_dir():
+                self.input_edit.setText(str(previous.input_folder))
+            self.output_edit.setText(str(previous.output_folder))
+            self.recursive.setChecked(previous.recursive)
+            self.format.setCurrentText(previous.fmt)
+            self.jobs.setValue(previous.jobs)
         self._on_text_changed()
 
     def _browse(self, edit: QLineEdit, title: str) -> None:

@@ -114,11 +114,11 @@ class Prompts:
     def error(self, parent: QWidget, title: str, message: str) -> None:
         QMessageBox.warning(parent, title, message)
 
-    def folder_job(self, parent: QWidget, start: str):
-        """The options of File > Colorize Folder..., or None when cancelled."""
+    def folder_job(self, parent: QWidget, start: str, previous=None):
+        """The options of File > Colorize Folder... (offering ``previous``'s), or None when cancelled."""
         from colorme_desktop.ui.batch_dialog import FolderDialog
 
-        dialog = FolderDialog(parent, start)
+        dialog = FolderDialog(parent, start, previous)
         return dialog.job() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
     def batch_summary(self, parent: QWidget, summary) -> None:

@@ -696,9 +696,24 @@ class MainWindow(QMainWindow):
     def colorize_folder_dialog(self) -> None:
         if self.batch is not None:
             return
-        job = self.prompts.folder_job(self, self._start_folder())
+        job = self.prompts.folder_job(self, self._start_folder(), self._last_folder_job())
         if job is not None:
+            self._remember_folder_job(job)
             self.colorize_folder(job)
+
+    def _last_folder_job(self) -> FolderJob | None:
+        """The last folder job's choices, from the settings (None before the first)."""
+        values = {key: self.settings.value(f"folder_job/{key}") for key in ("input", "output", "fmt")}
+        if not all(isinstance(value, str) and value for value in values.values()):
+            return None
+        return FolderJob(Path(values["input"]), Path(values["output"]),
+                         recursive=self.settings.value("folder_job/recursive", False, bool),
+                         fmt=values["fmt"], jobs=self.settings.value("folder_job/jobs", 1, int))
+
+    def _remember_folder_job(self, job: FolderJob) -> None:
+        for key, value in (("input", str(job.input_folder)), ("output", str(job.output_folder)),
+                           ("recursive", job.recursive), ("fmt", job.fmt), ("jobs", job.jobs)):
+            self.settings.setValue(f"folder_job/{key}", value)
 
     def colorize_folder(self, job: FolderJob) -> bool:
         """Start colorizing a folder off the GUI thread; False if there was nothing to start."""

@@ -92,8 +92,8 @@ class ScriptedPrompts:
     def error(self, parent, title, message):
         self.errors.append(message)
 
-    def folder_job(self, parent, start):
-        self.asked.append(("folder_job", start))
+    def folder_job(self, parent, start, previous=None):
+        self.asked.append(("folder_job", start, previous))
         return self.folder_job_answer
 
     def batch_summary(self, parent, summary):

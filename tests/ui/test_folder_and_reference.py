@@ -163,6 +163,21 @@ def test_colours_from_a_photo_follow_content_and_can_be_cleared(qtbot, make_wind
     assert not win.clear_reference_action.isEnabled()
 
 
+def test_the_folder_dialog_offers_the_last_job_again(qtbot, make_window, tmp_path):
+    """A demanding user colorizes an album in several sittings: the folders, format and the
+    rest come back (not "Redo": replacing finished results is asked for each time)."""
+    folder = _album(tmp_path, 1)
+    win, prompts = _start(make_window, tmp_path, folder, recursive=True, overwrite=True, fmt="webp")
+    qtbot.waitUntil(lambda: bool(prompts.summaries), timeout=10000)
+    win.colorize_folder_action.trigger()
+    qtbot.waitUntil(lambda: len(prompts.summaries) == 2, timeout=10000)
+    offered = prompts.asked[-1][2]
+    assert offered == FolderJob(folder, tmp_path / "out", recursive=True, overwrite=False, fmt="webp", jobs=1)
+    dialog = FolderDialog(None, str(tmp_path), offered)
+    qtbot.addWidget(dialog)
+    assert dialog.job() == offered
+
+
 def test_a_grey_photo_cannot_be_the_reference(make_window, grey_photo):
     prompts = ScriptedPrompts()
     win = make_window(prompts=prompts)
