@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from colorme_desktop.core.color import chroma_of, compose, luma, resize_to_max_side
+from colorme_desktop.core.hints import hex_color, parse_hex_color
 
 Color = tuple[int, int, int]
 
@@ -134,3 +135,23 @@ class RecentColours:
             place = int(np.argmin(self._last_used))
         self._colours[place] = colour
         self._last_used[place] = self._clock
+
+    def to_text(self) -> list[str]:
+        """Each colour as "PLACE:#rrggbb", the one used longest ago first: kept in the settings."""
+        used = sorted((when, place) for place, when in enumerate(self._last_used) if self._colours[place])
+        return [f"{place}:{hex_color(self._colours[place])}" for _, place in used]
+
+    def restore(self, entries: object) -> None:
+        """Take back ``to_text``'s colours in their places; anything else in ``entries`` (a
+        settings file edited by hand, or from another version) is passed over."""
+        if isinstance(entries, str):
+            entries = [entries]  # an INI file gives back a list of one as the one string
+        for entry in entries if isinstance(entries, list) else []:
+            place, _, colour = str(entry).partition(":")
+            try:
+                place, colour = int(place), parse_hex_color(colour)
+            except ValueError:
+                continue
+            if 0 <= place < len(self._colours):
+                self._clock += 1
+                self._colours[place], self._last_used[place] = colour, self._clock

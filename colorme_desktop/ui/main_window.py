@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self.palette_dock = PaletteDock()
+        self.palette_dock.restore_recent(self.settings.value("recent_colours", []))
         self.dock = QDockWidget("Colours", self)
         self.dock.setObjectName("colours_dock")
         self.dock.setWidget(self.palette_dock)
@@ -423,7 +424,9 @@ class MainWindow(QMainWindow):
         last = self.settings.value("last_folder", "", str)
         if last and Path(last).is_dir():
             return last
-        return QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+        pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+        # Not a Pictures folder that is not there (a fresh account, a server): the home folder.
+        return pictures if pictures and Path(pictures).is_dir() else str(Path.home())
 
     @Slot()
     def open_dialog(self) -> None:
@@ -843,7 +846,12 @@ class MainWindow(QMainWindow):
     @Slot(list)
     def _on_stroke_finished(self, points: list) -> None:
         self.document.finish_stroke(points)
-        self.palette_dock.add_recent(self.document.brush.colour)
+        self._add_recent_colour(self.document.brush.colour)
+
+    def _add_recent_colour(self, colour: tuple) -> None:
+        """A colour painted with goes among the recent ones, and they are kept for the next start."""
+        self.palette_dock.add_recent(colour)
+        self.settings.setValue("recent_colours", self.palette_dock.recent_text())
 
     def _hint_at(self, x: float, y: float) -> int | None:
         return self.document.hint_at(x, y, HIT_TOLERANCE_PX / self.hint_canvas.scale())
@@ -871,7 +879,7 @@ class MainWindow(QMainWindow):
         recolours = self.document.selected is not None
         self.document.set_colour(colour)
         if recolours:
-            self.palette_dock.add_recent(self.document.brush.colour)
+            self._add_recent_colour(self.document.brush.colour)
 
     @Slot(bool)
     def _on_eyedropper_toggled(self, on: bool) -> None:

@@ -179,5 +179,16 @@ class PaletteDock(QWidget):
 
     def add_recent(self, colour: Color) -> None:
         self._recent.use(colour)
+        self._show_recent()
+
+    def recent_text(self) -> list[str]:
+        """The recent colours as the settings keep them (``RecentColours.to_text``)."""
+        return self._recent.to_text()
+
+    def restore_recent(self, entries: object) -> None:
+        self._recent.restore(entries)
+        self._show_recent()
+
+    def _show_recent(self) -> None:
         for swatch, c in zip(self.recent, self._recent.colours):
             swatch.set_colour(c)

@@ -8,6 +8,7 @@ import textwrap
 import threading
 import time
 import tracemalloc
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -518,6 +519,43 @@ def test_hints_saved_beside_a_photo_come_back_when_it_is_opened(qtbot, window, g
     (tmp_path / "other.hints.json").write_text("not hints")
     window.open_path(tmp_path / "other.png")  # a damaged file beside it: the photo still opens
     assert window.document.hints == () and "not used" in window.statusBar().currentMessage()
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_recent_colours_are_kept_in_their_places_for_the_next_start(qtbot, make_window, grey_photo, count):
+    window = make_window()
+    window.open_path(grey_photo)
+    colours = [(200, 40, 40), (40, 200, 40), (40, 40, 200)][:count]
+    for i, colour in enumerate(colours):
+        window.palette_dock.colour_chosen.emit(colour)
+        _click(qtbot, window, 20 + 20 * i, 30)
+    _settle(qtbot, window)
+    shown = [swatch.colour for swatch in window.palette_dock.recent]
+    assert [c for c in shown if c] == colours
+    window.document.clear_hints()
+    window.close()
+    again = make_window()  # the same settings file
+    assert [swatch.colour for swatch in again.palette_dock.recent] == shown
+
+
+def test_recent_colours_from_a_damaged_setting_are_passed_over():
+    from colorme_desktop.core.palette import RecentColours
+
+    recent = RecentColours(4)
+    recent.restore(["1:#ff0000", "9:#00ff00", "x:#0000ff", "2:blue", 7, "3:#0000ff"])
+    assert recent.colours == [None, (255, 0, 0), None, (0, 0, 255)]
+    recent.restore("not a list")  # nothing taken, nothing broken
+    assert recent.colours == [None, (255, 0, 0), None, (0, 0, 255)]
+
+
+def test_dialogs_start_in_a_folder_that_exists(window, tmp_path, monkeypatch):
+    """A fresh account has no ~/Pictures: the folder dialog offered it all the same."""
+    from PySide6.QtCore import QStandardPaths
+
+    monkeypatch.setattr(QStandardPaths, "writableLocation", lambda location: str(tmp_path / "missing"))
+    assert window._start_folder() == str(Path.home())
+    (tmp_path / "missing").mkdir()
+    assert window._start_folder() == str(tmp_path / "missing")
 
 
 def _shows_memory_of(canvas, array) -> bool:
