@@ -484,8 +484,10 @@ def hints_from_dict(data: Any, image_size: tuple[int, int] | None = None) -> tup
         where = f"hint {index + 1}"
         if not isinstance(entry, dict):
             raise HintsFileError(f"{where} is not an object.")
+        if "color" not in entry:
+            raise HintsFileError(f"{where} has no colour (\"color\": \"#rrggbb\").")
         try:
-            color = parse_hex_color(entry.get("color"))
+            color = parse_hex_color(entry["color"])
         except ValueError as exc:
             raise HintsFileError(f"{where}: {exc}.") from None
         radius = entry.get("radius", 2)

@@ -64,6 +64,7 @@ GOOD = {"version": 1, "image_size": [100, 80], "hints": [{"x": 1, "y": 2, "color
     ({**GOOD, "hints": [{"x": "1", "y": 2, "color": "#ffffff"}]}, "must be a number"),
     ({**GOOD, "hints": [{"x": 1, "y": 2, "color": "red"}]}, "#rrggbb"),
     ({**GOOD, "hints": [{"x": 1, "y": 2, "color": "#gggggg"}]}, "#rrggbb"),
+    ({**GOOD, "hints": [{"x": 1, "y": 2}]}, "hint 1 has no colour"),  # was "None is not a colour"
     ({**GOOD, "hints": [{"x": 1e9, "y": 2, "color": "#ffffff"}]}, "outside"),
     ({**GOOD, "hints": [{"x": 1, "y": 2, "color": "#ffffff", "radius": -1}]}, "radius"),
     ({**GOOD, "hints": [{"points": [[1, 2, 3]], "color": "#ffffff"}]}, "\\[x, y\\]"),
