@@ -960,16 +960,13 @@ class MainWindow(QMainWindow):
     # ================================================================ worker results
     @Slot(int)
     def _on_result_ready(self, generation: int) -> None:
-        payload = self.worker.take_result(generation)
+        rgb = self.worker.take_result(generation)
         key = self._request_keys.pop(generation, None)
         for old in [g for g in self._request_keys if g < generation]:
             del self._request_keys[old]  # superseded in the worker's outbox: never coming
-        if payload is None or key is None or generation < self.shown_generation:
+        if rgb is None or key is None or generation < self.shown_generation:
             return  # superseded, or older than what is on screen
         self.shown_generation = generation
-        # Only the colours go on: the chroma beside them (192 MB at 24 MP) would otherwise
-        # live on through the save that this result may start.
-        rgb, payload = payload[0], None
         self.document.set_result(rgb, key)
 
     @Slot(int)

@@ -85,7 +85,7 @@ def default_engine_factory(name: str | None) -> tuple[object, str | None]:
 
 
 class ColorizeWorker(QThread):
-    result_ready = Signal(int)  # generation; take_result() returns (rgb, chroma)
+    result_ready = Signal(int)  # generation; take_result() returns the RGB result
     palette_ready = Signal(int)  # generation; take_palette() returns [(r, g, b), ...]
     reference_palette_ready = Signal(int, object)  # reference id, its photo's colours [(r, g, b), ...]
     failed = Signal(int, str)  # generation, message for the user
@@ -112,7 +112,7 @@ class ColorizeWorker(QThread):
         self._guided = None  # the engine wrapped for the current reference photo
         self._guided_key: tuple | None = None
         self._outbox_lock = threading.Lock()
-        self._results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._results: dict[int, np.ndarray] = {}
         self._palettes: dict[int, list] = {}
 
     def _post(self, box: dict, generation: int, payload) -> None:
@@ -121,7 +121,7 @@ class ColorizeWorker(QThread):
                 del box[old]  # the window never wants an older one once a newer exists
             box[generation] = payload
 
-    def take_result(self, generation: int) -> tuple[np.ndarray, np.ndarray] | None:
+    def take_result(self, generation: int) -> np.ndarray | None:
         with self._outbox_lock:
             return self._results.pop(generation, None)
 
@@ -304,9 +304,10 @@ class ColorizeWorker(QThread):
             # one would only hold the newer one up.
             return
         rgb = compose(shown, chroma, request.saturation)
-        self._post(self._results, request.generation, (rgb, chroma))
-        # Not held through the palette and the idle wait below: at full resolution (a save)
-        # it is 192 MB at 24 MP, alive beside the file being encoded.
+        # The colours alone go out, and the chroma is not held through the palette and the
+        # idle wait below: at full resolution (a save) it is 192 MB at 24 MP, and it lived
+        # beside the file being encoded.
+        self._post(self._results, request.generation, rgb)
         del chroma
         self._last_posted = time.perf_counter()
         self.result_ready.emit(request.generation)

@@ -39,7 +39,7 @@ def test_preview_matches_the_full_result_shrunk(qtbot):
     got = {}
 
     def take(generation):
-        got[generation] = worker.take_result(generation)[1]
+        got[generation] = chroma_of(worker.take_result(generation))
 
     worker.result_ready.connect(take)
     try:
