@@ -27,7 +27,14 @@ import numpy as np
 from colorme_desktop.core.batch_plan import BatchItem
 from colorme_desktop.core.color import ColourError, compose
 from colorme_desktop.core.hints import Hint, HintsFileError, load_hints_file
-from colorme_desktop.core.imageio import ImageLoadError, ImageSaveError, LoadedImage, load_image, save_image
+from colorme_desktop.core.imageio import (
+    ImageLoadError,
+    ImageSaveError,
+    LoadedImage,
+    load_image,
+    remove_partial_saves,
+    save_image,
+)
 from colorme_desktop.engines.base import Engine, EngineError, prefer_passive_threads
 from colorme_desktop.engines.registry import RECOLOURING_ENGINES
 
@@ -273,7 +280,10 @@ def _run_in_processes(items: Sequence[BatchItem], options: BatchOptions, jobs: i
             return
         # The pool is unusable: everything it held is tried again in a fresh one, unless it
         # already was, so a photo that kills its worker every time is reported, not retried.
+        # Its workers were killed, some mid-save: their half-written files go first.
         broken.extend(pending.values())
+        for item, _ in broken:
+            remove_partial_saves(item.output)
         for item, attempt in sorted(broken, key=lambda pair: str(pair[0].source)):
             if attempt >= _ATTEMPTS:
                 yield ItemResult(item, error="the worker process colorizing it stopped unexpectedly "

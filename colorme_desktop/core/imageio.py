@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import glob
 import logging
 import os
 import shutil
@@ -310,6 +311,25 @@ def _target_of(path: Path) -> Path:
     return target
 
 
+_PARTIAL_SUFFIX = ".part"
+
+
+def _partial_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def remove_partial_saves(path: str | os.PathLike) -> None:
+    """Delete what saves to ``path`` killed mid-write left beside it (a crashed worker process
+    cannot clean up after itself).  Only for a path no save is writing to now."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    for stale in folder.glob(glob.escape(_partial_prefix(path)) + "*" + _PARTIAL_SUFFIX):
+        try:
+            stale.unlink()
+        except OSError:
+            pass  # gone already, or not ours to remove: the next save still works
+
+
 def _replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Write through ``write`` to a temporary file beside ``path``, flush it to disk, then
     rename it over ``path``: a failure at any point leaves the old file intact and no
@@ -317,7 +337,7 @@ def _replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """
     path = _target_of(path)
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    fd, tmp_name = tempfile.mkstemp(prefix=_partial_prefix(path), suffix=_PARTIAL_SUFFIX, dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)

@@ -227,3 +227,14 @@ def test_hints_and_photo_readers_refuse_a_pipe_without_opening_it(tmp_path):
             load_hints_file(pipe)
         with pytest.raises(ImageLoadError, match="named pipe"):
             imageio.read_image_size(pipe)
+
+
+def test_half_written_saves_of_a_killed_process_are_removed_and_no_others(tmp_path):
+    """A batch worker killed mid-save leaves its hidden temporary file; a retry removes it."""
+    from colorme_desktop.core.imageio import remove_partial_saves
+
+    target = tmp_path / "a [1].png"  # glob characters in the name
+    for name in (".a [1].png.x8s_w.part", ".a [1].png.k2.part", ".b.png.x8s_w.part", "a [1].png"):
+        (tmp_path / name).write_bytes(b"x")
+    remove_partial_saves(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".b.png.x8s_w.part", "a [1].png"]
