@@ -69,11 +69,12 @@ def random_semantic_engine():
     """The semantic engine with the shipped backbone and an untrained head (see the module doc)."""
     import torch
 
-    from colorme_desktop.engines.semantic import SemanticColorHead
+    from colorme_desktop.engines.semantic import SemanticColorHead, head_runtime
     from colorme_desktop.engines.semantic_engine import SemanticEngine, SemanticSettings, load_backbone
 
     torch.manual_seed(0)
-    return SemanticEngine(load_backbone(), SemanticColorHead().eval(), SemanticSettings(**RANDOM_HEAD_SETTINGS))
+    return SemanticEngine(load_backbone(), head_runtime(SemanticColorHead().eval()),
+                          SemanticSettings(**RANDOM_HEAD_SETTINGS))
 
 
 def default_engine_factory(name: str | None):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from colorme_desktop.core.batch_plan import BatchItem
 from colorme_desktop.core.color import ColourError, compose
@@ -35,7 +36,7 @@ from colorme_desktop.core.imageio import (
     remove_partial_saves,
     save_image,
 )
-from colorme_desktop.engines.base import Engine, EngineError, prefer_passive_threads
+from colorme_desktop.engines.base import Engine, EngineError, prefer_passive_threads, reuse_freed_memory
 from colorme_desktop.engines.registry import RECOLOURING_ENGINES
 
 log = logging.getLogger(__name__)
@@ -212,19 +213,17 @@ def _on_worker_sigterm(signum: int, frame: object) -> None:
     os._exit(128 + signum)
 
 
-def _init_worker(options: BatchOptions, torch_threads: int) -> None:
+def _init_worker(options: BatchOptions, threads: int) -> None:
     """Runs once in each worker process: divide the cores, create the engine."""
     global _worker_engine, _worker_problem
     signal.signal(signal.SIGTERM, _on_worker_sigterm)
     prefer_passive_threads()  # before torch is imported: a fresh (spawned) process
-    try:
-        import torch
-
-        # Without this every worker starts one torch thread per core, and N workers
-        # oversubscribe the machine N times over.
-        torch.set_num_threads(torch_threads)
-    except ImportError:
-        pass
+    reuse_freed_memory()
+    # Without a limit every worker starts one thread per core, and N workers oversubscribe
+    # the machine N times over: numpy's BLAS (the semantic engine) is limited here, torch
+    # (only the neural engine imports it) reads the variable when it starts.
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    threadpool_limits(threads)
     try:
         _worker_engine, _ = make_engine(options)
     except EngineError as exc:

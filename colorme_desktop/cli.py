@@ -25,7 +25,7 @@ from colorme_desktop.core.imageio import (
     load_image,
     save_image,
 )
-from colorme_desktop.engines.base import prefer_passive_threads
+from colorme_desktop.engines.base import prefer_passive_threads, reuse_freed_memory
 from colorme_desktop.engines.registry import ENGINE_NAMES
 
 EXIT_BAD_INPUT = 2
@@ -277,6 +277,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     prefer_passive_threads()
+    reuse_freed_memory()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)

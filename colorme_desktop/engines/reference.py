@@ -29,14 +29,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from colorme_desktop.core.color import chroma_of, compose, luma, upsample_chroma
 from colorme_desktop.core.hints import Hint, rasterize, scale_hints
 from colorme_desktop.engines.base import Engine, image_key
-from colorme_desktop.engines.dinov2 import PATCH, WIDTH, Dinov2Small
-from colorme_desktop.engines.semantic import backbone_size
+from colorme_desktop.engines.numpy_nets import PATCH, Dinov2Runtime, backbone_size
 
 # Long side the backbone sees, both photos: 22 x 22 tokens at most; about 0.4 s on two cores.
 REFERENCE_SIDE = 308
@@ -100,8 +97,19 @@ def patch_chroma(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return chroma.reshape(h, PATCH, w, PATCH, 2).mean(axis=(1, 3)).astype(np.float32)
 
 
-def _ramp(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
-    return ((x - low) / max(high - low, 1e-6)).clamp(0.0, 1.0)
+def _ramp(x: np.ndarray, low: float, high: float) -> np.ndarray:
+    return np.clip((x - low) / max(high - low, 1e-6), 0.0, 1.0)
+
+
+def _unit_rows(features: np.ndarray) -> np.ndarray:
+    """(C, h, w) tokens -> (h * w, C) rows of unit length."""
+    rows = np.ascontiguousarray(features, np.float32).reshape(features.shape[0], -1).T
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+
+
+def _softmax_rows(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def match_tokens(target: Tokens, reference: Tokens, reference_chroma: np.ndarray,
@@ -111,21 +119,21 @@ def match_tokens(target: Tokens, reference: Tokens, reference_chroma: np.ndarray
     Position never enters: only content is compared, so a red roof on the left of the
     reference colours a roof on the right of the grey photo.
     """
-    c, h, w = target.features.shape
-    t = F.normalize(torch.from_numpy(np.ascontiguousarray(target.features, np.float32)).reshape(c, -1).T, dim=1)
-    r = F.normalize(torch.from_numpy(np.ascontiguousarray(reference.features, np.float32)).reshape(c, -1).T, dim=1)
+    _, h, w = target.features.shape
+    t, r = _unit_rows(target.features), _unit_rows(reference.features)
     similarity = t @ r.T  # (h*w, N)
-    weights = torch.softmax(similarity / settings.temperature, dim=1)
-    colours = torch.from_numpy(np.ascontiguousarray(reference_chroma, np.float32)).reshape(-1, 2)
+    weights = _softmax_rows(similarity / settings.temperature)
+    colours = np.ascontiguousarray(reference_chroma, np.float32).reshape(-1, 2)
     mean = weights @ colours
     # Agreement: the weighted spread of the matches' colours around their mean.
-    spread = (weights * torch.cdist(mean, colours) ** 2).sum(dim=1).sqrt()
+    squared_distance = ((mean[:, None, :] - colours[None, :, :]) ** 2).sum(axis=2)
+    spread = np.sqrt((weights * squared_distance).sum(axis=1))
     # Brightness: a dark rock matched to a bright cloud is a wrong match however alike the
     # textures; and one chroma does not suit both (the gamut narrows toward black and white).
-    t_grey = torch.from_numpy(target.grey.reshape(-1, 1).astype(np.float32))
-    r_grey = torch.from_numpy(reference.grey.reshape(1, -1).astype(np.float32))
-    luminance = (weights * (t_grey - r_grey).abs()).sum(dim=1)
-    best = similarity.max(dim=1).values
+    t_grey = target.grey.reshape(-1, 1).astype(np.float32)
+    r_grey = reference.grey.reshape(1, -1).astype(np.float32)
+    luminance = (weights * np.abs(t_grey - r_grey)).sum(axis=1)
+    best = similarity.max(axis=1)
     # How much of the photo the reference shows at all: another half of the same scene
     # matches nearly everywhere; a photo of another meadow, with other flowers, much less,
     # and there its colours are a guess that a content match cannot check.
@@ -136,38 +144,29 @@ def match_tokens(target: Tokens, reference: Tokens, reference_chroma: np.ndarray
     if settings.region_softness > 0:
         # Tokens of one region (alike features) pool their matches, weighted by confidence:
         # a region gets one colour and the confidence of its best-matched parts.
-        affinity = torch.exp((t @ t.T - 1.0) / settings.region_softness)
+        affinity = np.exp((t @ t.T - 1.0) / settings.region_softness)
         pooled = affinity * confidence[None, :]
-        total = pooled.sum(dim=1)
-        mean = (pooled @ mean) / total.clamp_min(1e-6)[:, None]
-        confidence = total / affinity.sum(dim=1)
-    return Guidance(chroma=mean.reshape(h, w, 2).numpy(), confidence=confidence.reshape(h, w).numpy())
+        total = pooled.sum(axis=1)
+        mean = (pooled @ mean) / np.maximum(total, 1e-6)[:, None]
+        confidence = total / affinity.sum(axis=1)
+    return Guidance(chroma=mean.reshape(h, w, 2).astype(np.float32),
+                    confidence=confidence.reshape(h, w).astype(np.float32))
 
 
-def grey_tokens(backbone: Dinov2Small, grey: np.ndarray, side: int = REFERENCE_SIDE, layer: int = LAYER) -> Tokens:
+def grey_tokens(backbone: Dinov2Runtime, grey: np.ndarray, side: int = REFERENCE_SIDE, layer: int = LAYER) -> Tokens:
     """Tokens after ``layer`` blocks and patch greys of a grey (H, W) uint8 photo.
     The blocks after ``layer`` are not run."""
     size = backbone_size(grey.shape, side)
-    small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-    rgb = torch.from_numpy(small.astype(np.float32))[None, None].expand(-1, 3, -1, -1)
-    images = (rgb - backbone.mean) / backbone.std  # as Dinov2Small.features does
+    small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     rows, cols = size[1] // PATCH, size[0] // PATCH
-    with torch.inference_mode():
-        x = backbone.patch_embed(images).flatten(2).transpose(1, 2) + backbone.position(rows, cols)
-        x = torch.cat([backbone.cls_token + backbone.pos_cls, x], dim=1)
-        for block in backbone.blocks[:layer]:
-            x = block(x)
-        # The final norm's scale belongs to the last layer; a plain one suits any layer.
-        x = backbone.norm(x) if layer >= len(backbone.blocks) else F.layer_norm(x, (WIDTH,))
-        features = x[0, 1:].T.reshape(WIDTH, rows, cols).numpy()
-    patches = small.astype(np.float32).reshape(rows, PATCH, cols, PATCH).mean(axis=(1, 3))
-    return Tokens(features=features, grey=patches)
+    patches = small.reshape(rows, PATCH, cols, PATCH).mean(axis=(1, 3))
+    return Tokens(features=backbone.tokens(small, layer), grey=patches)
 
 
 class ReferencePhoto:
     """A colour photo's tokens (seen as grey) and the mean chroma of each of its patches."""
 
-    def __init__(self, rgb: np.ndarray, backbone: Dinov2Small, side: int = REFERENCE_SIDE, layer: int = LAYER,
+    def __init__(self, rgb: np.ndarray, backbone: Dinov2Runtime, side: int = REFERENCE_SIDE, layer: int = LAYER,
                  settings: ReferenceSettings = REFERENCE_SETTINGS) -> None:
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError("the reference must be an RGB photo (H, W, 3)")
@@ -280,7 +279,7 @@ class ReferenceGuided:
     """An engine whose colour moves toward a reference photo's wherever that matches well,
     and stays the engine's own elsewhere; the user's hints still win."""
 
-    def __init__(self, engine: Engine, reference_rgb: np.ndarray, backbone: Dinov2Small | None = None,
+    def __init__(self, engine: Engine, reference_rgb: np.ndarray, backbone: Dinov2Runtime | None = None,
                  cache_size: int = 4, layer: int = LAYER, settings: ReferenceSettings = REFERENCE_SETTINGS) -> None:
         if backbone is None:
             # The semantic engine already holds the backbone; other engines load it here.

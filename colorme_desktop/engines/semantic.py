@@ -21,10 +21,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorme_desktop.engines.chroma_bins import CHROMA_RANGE, NUM_BINS, bin_centres
-from colorme_desktop.engines.dinov2 import PATCH, WIDTH
-
-OUTPUT_STRIDE = 8
-INPUT_SIDE = 224  # the backbone runs at this long side (16 patches): about 0.2 s on 2 cores
+from colorme_desktop.engines.dinov2 import WIDTH
+from colorme_desktop.engines.numpy_nets import (  # noqa: F401 - the sizes' home is torch-free, for the app
+    INPUT_SIDE,
+    MEMBER_PREFIX,
+    OUTPUT_STRIDE,
+    HeadRuntime,
+    backbone_size,
+    split_members,
+)
 
 
 class SemanticColorHead(nn.Module):
@@ -42,7 +47,7 @@ class SemanticColorHead(nn.Module):
                                   nn.Conv2d(width, width, 1), nn.ReLU(inplace=True))
         self.logits = nn.Conv2d(width, NUM_BINS, 1)
         self.regress = nn.Conv2d(width, 2, 1)
-        self.register_buffer("centres", bin_centres(), persistent=False)
+        self.register_buffer("centres", torch.from_numpy(bin_centres()), persistent=False)
 
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor]) -> SemanticColorHead:
@@ -95,18 +100,12 @@ class HeadEnsemble(nn.Module):
         return self.members[0].colour(logits, regression, temperature, blend)
 
 
-MEMBER_PREFIX = "member"  # an ensemble's weights file holds "member<i>.<name>" for each head
-
-
 def head_from_state(state: dict[str, torch.Tensor]) -> SemanticColorHead | HeadEnsemble:
     """One head, or an ensemble if the weights are prefixed by member: sizes come from the file."""
-    if not any(key.startswith(MEMBER_PREFIX) for key in state):
-        return SemanticColorHead.from_state(state)
-    groups: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in state.items():
-        member, _, name = key.partition(".")
-        groups.setdefault(int(member.removeprefix(MEMBER_PREFIX)), {})[name] = value
-    return HeadEnsemble([SemanticColorHead.from_state(groups[i]) for i in sorted(groups)])
+    members = split_members(state)
+    if len(members) == 1 and not any(key.startswith(MEMBER_PREFIX) for key in state):
+        return SemanticColorHead.from_state(members[0])
+    return HeadEnsemble([SemanticColorHead.from_state(member) for member in members])
 
 
 def ensemble_state(members: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -114,8 +113,9 @@ def ensemble_state(members: list[dict[str, torch.Tensor]]) -> dict[str, torch.Te
     return {f"{MEMBER_PREFIX}{i}.{key}": value for i, state in enumerate(members) for key, value in state.items()}
 
 
-def backbone_size(shape: tuple[int, int], side: int = INPUT_SIDE) -> tuple[int, int]:
-    """(width, height) for the backbone: long side ``side``, both multiples of the patch."""
-    h, w = shape
-    scale = side / max(h, w)
-    return (max(PATCH, int(round(w * scale / PATCH)) * PATCH), max(PATCH, int(round(h * scale / PATCH)) * PATCH))
+def head_runtime(head: SemanticColorHead | HeadEnsemble) -> HeadRuntime:
+    """A trained head as the app runs it (numpy), from the weights it would be saved with."""
+    members = head.members if isinstance(head, HeadEnsemble) else [head]
+    states = [{name: value.detach().cpu().float().numpy() for name, value in member.state_dict().items()}
+              for member in members]
+    return HeadRuntime(states[0] if len(states) == 1 else ensemble_state(states))

@@ -21,20 +21,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from colorme_desktop.core.color import chroma_of, chroma_of_color, fit_size
 from colorme_desktop.core.hints import BrushCache, Hint, finish, rasterize
 from colorme_desktop.engines.base import EngineError, give_up_if, image_key
-from colorme_desktop.engines.dinov2 import Dinov2Small
+from colorme_desktop.engines.numpy_nets import Dinov2Runtime, HeadRuntime, backbone_size
 from colorme_desktop.engines.propagation import LruCache, Spreader, affinity_laplacian, feature_map, nonlocal_target
-from colorme_desktop.engines.semantic import HeadEnsemble, SemanticColorHead, backbone_size, head_from_state
-from colorme_desktop.engines.weights import load_checked, weights_dir
+from colorme_desktop.engines.weights import BACKBONE_FILE, HEAD_FILE, load_checked, weights_dir
 
 log = logging.getLogger(__name__)
-
-BACKBONE_FILE = "dinov2_vits14.safetensors"
-HEAD_FILE = "colorme_head.safetensors"
 
 
 @dataclass(frozen=True)
@@ -66,29 +61,27 @@ class SemanticSettings:
         return cls(**{n: int(values[n]) if n.endswith("_side") else float(values[n]) for n in names})
 
 
-def _load_weights(module: torch.nn.Module, name: str, folder: Path | None) -> dict:
-    """Fill ``module`` from the hash-checked weights file ``name``; return its manifest entry."""
-    tensors, entry = load_checked(folder or weights_dir(), name)
+def _does_not_fit(name: str, exc: Exception) -> EngineError:
+    reason = str(exc).splitlines()[0] if str(exc) else repr(exc)
+    return EngineError(f"{name} does not fit this version's network: {reason}")
+
+
+def load_backbone(folder: Path | None = None) -> Dinov2Runtime:
+    """The hash-checked backbone, run in numpy (``numpy_nets``): the app never imports torch."""
+    arrays, _ = load_checked(folder or weights_dir(), BACKBONE_FILE)
     try:
-        module.load_state_dict({k: v.float() for k, v in tensors.items()})
-    except RuntimeError as exc:
-        raise EngineError(f"{name} does not fit this version's network: {str(exc).splitlines()[0]}") from exc
-    return entry
+        return Dinov2Runtime(arrays)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise _does_not_fit(BACKBONE_FILE, exc) from exc
 
 
-def load_backbone(folder: Path | None = None) -> Dinov2Small:
-    model = Dinov2Small()
-    _load_weights(model, BACKBONE_FILE, folder)
-    return model.eval().requires_grad_(False)
-
-
-def load_head(folder: Path | None = None) -> tuple[SemanticColorHead | HeadEnsemble, SemanticSettings]:
-    tensors, entry = load_checked(folder or weights_dir(), HEAD_FILE)
+def load_head(folder: Path | None = None) -> tuple[HeadRuntime, SemanticSettings]:
+    arrays, entry = load_checked(folder or weights_dir(), HEAD_FILE)
     try:
-        head = head_from_state(tensors)
-    except (KeyError, IndexError, ValueError, RuntimeError) as exc:
-        raise EngineError(f"{HEAD_FILE} does not fit this version's network: {str(exc).splitlines()[0]}") from exc
-    return head.eval(), SemanticSettings.from_manifest(entry)
+        head = HeadRuntime(arrays)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise _does_not_fit(HEAD_FILE, exc) from exc
+    return head, SemanticSettings.from_manifest(entry)
 
 
 @dataclass
@@ -109,7 +102,7 @@ class SemanticEngine:
     name = "semantic"
     description = "DINOv2 features: automatic colour, hints spread to what they belong to."
 
-    def __init__(self, backbone: Dinov2Small | None = None, head: SemanticColorHead | HeadEnsemble | None = None,
+    def __init__(self, backbone: Dinov2Runtime | None = None, head: HeadRuntime | None = None,
                  settings: SemanticSettings | None = None, cache_size: int = 4) -> None:
         if head is None:
             head, loaded = load_head()
@@ -117,9 +110,9 @@ class SemanticEngine:
         if settings is None:
             raise EngineError("SemanticEngine needs its inference settings.")
         self.backbone = backbone if backbone is not None else load_backbone()
-        self.head = head.eval()
+        self.head = head
         self.settings = settings
-        self._lock = threading.Lock()  # torch modules are not re-entrant
+        self._lock = threading.Lock()  # one photo analysed at a time: each pass uses both cores
         self._photos = LruCache(cache_size)
         self._draft_stop: Callable[[], bool] | None = None
 
@@ -135,13 +128,10 @@ class SemanticEngine:
     def _analyse(self, grey: np.ndarray) -> _PhotoState:
         size = backbone_size(grey.shape)
         small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        with self._lock, torch.inference_mode():
-            g = torch.from_numpy(small)[None, None]
-            tokens = self.backbone.features(g)
-            logits, regression = self.head(tokens, g)
-            prior = self.head.colour(logits, regression, self.settings.temperature, self.settings.blend)
-            prior = prior * self.settings.chroma_scale
-        return _PhotoState(tokens=tokens[0].numpy(), prior=prior[0].permute(1, 2, 0).numpy(), greys={},
+        with self._lock:
+            tokens = self.backbone.tokens(small)
+            prior = self.head.colour(tokens, small, self.settings.temperature, self.settings.blend)
+        return _PhotoState(tokens=tokens, prior=prior * np.float32(self.settings.chroma_scale), greys={},
                            spreaders={}, own={})
 
     @staticmethod

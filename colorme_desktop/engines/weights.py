@@ -10,6 +10,8 @@ from colorme_desktop.engines.base import EngineError, WeightsNotShippedError
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 MANIFEST = "weights.json"
+BACKBONE_FILE = "dinov2_vits14.safetensors"  # DINOv2 ViT-S/14, exported by training.export_backbone
+HEAD_FILE = "colorme_head.safetensors"  # the semantic engine's colour head(s)
 
 
 def weights_dir() -> Path:
@@ -46,9 +48,12 @@ def read_manifest(folder: Path) -> dict:
 
 
 def load_checked(folder: Path, name: str) -> tuple[dict, dict]:
-    """Return (tensors, manifest entry) for weights file ``name`` after checking its hash."""
+    """Return (arrays, manifest entry) for weights file ``name`` after checking its hash.
+
+    numpy arrays, so that the app's default engine runs without importing torch;
+    ``torch.from_numpy`` makes tensors of them without a copy."""
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.numpy import load_file
 
     manifest = read_manifest(folder)
     entry = manifest["files"].get(name)

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from colorme_desktop.engines.semantic import HeadEnsemble, ensemble_state
+from colorme_desktop.engines.semantic import HeadEnsemble, ensemble_state, head_runtime
 from colorme_desktop.engines.semantic_engine import HEAD_FILE, SemanticEngine, SemanticSettings, load_backbone
 from colorme_desktop.engines.weights import MANIFEST, sha256_of, weights_dir
 from colorme_desktop.training.evaluate import list_photos
@@ -62,7 +62,7 @@ def main() -> None:
     backbone = load_backbone(args.weights)
 
     def score(head) -> dict:
-        db, share = score_automatic(SemanticEngine(backbone, head, settings), photos, args.max_side)
+        db, share = score_automatic(SemanticEngine(backbone, head_runtime(head), settings), photos, args.max_side)
         return {"psnr_auto": round(db, 3), "colourfulness_share": round(share, 3)}
 
     members = [read_head(path) for path in args.heads]

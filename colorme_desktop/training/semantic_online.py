@@ -151,12 +151,12 @@ class Validation:
 
 def train(pack_path: Path, out: Path, variants: list[Variant], minutes: float, batch: int,
           eval_seconds: float, device: torch.device, seed: int = 0) -> None:
-    from colorme_desktop.engines.semantic_engine import load_backbone
+    from colorme_desktop.engines.dinov2 import load_backbone_module
 
     torch.manual_seed(seed)
     out.mkdir(parents=True, exist_ok=True)
     photos = unpack(pack_path)
-    backbone = load_backbone().to(device)
+    backbone = load_backbone_module().to(device)
     bank = PhotoBank(photos["train"], device)
     validation = Validation(photos["val"], backbone, device)
     log.info("%d training photos, %d validation photos (grey %.2f dB) on %s",

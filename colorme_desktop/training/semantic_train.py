@@ -210,9 +210,9 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.step == "cache":
-        from colorme_desktop.engines.semantic_engine import load_backbone
+        from colorme_desktop.engines.dinov2 import load_backbone_module
 
-        backbone = load_backbone(args.weights)  # hash-checked, the same file the app runs
+        backbone = load_backbone_module(args.weights)  # hash-checked, the same file the app runs
         cache_features(load_split(args.data, "train"), args.out / "cache", args.crops, backbone)
     else:
         config = replace(HeadConfig(), minutes=args.minutes, max_steps=args.max_steps, batch=args.batch, lr=args.lr,

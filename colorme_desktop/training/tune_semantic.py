@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from colorme_desktop.engines.semantic import HeadEnsemble, SemanticColorHead, head_from_state
+from colorme_desktop.engines.semantic import HeadEnsemble, SemanticColorHead, head_from_state, head_runtime
 from colorme_desktop.engines.semantic_engine import HEAD_FILE, SemanticEngine, SemanticSettings, load_backbone
 from colorme_desktop.engines.weights import MANIFEST, sha256_of, weights_dir
 from colorme_desktop.training.evaluate import evaluate, list_photos
@@ -71,7 +71,7 @@ def pick_checkpoint(run: Path, photos: list[Path], max_side: int) -> tuple[Path,
     backbone, scores = load_backbone(), []
     last = [run / RUN_HEAD_FILE] if (run / RUN_HEAD_FILE).exists() else []
     for path in sorted(run.glob("head-*step*.safetensors")) + last:
-        db, share = score_automatic(SemanticEngine(backbone, read_head(path), START), photos, max_side)
+        db, share = score_automatic(SemanticEngine(backbone, head_runtime(read_head(path)), START), photos, max_side)
         scores.append({"checkpoint": path.name, "psnr_auto": db, "colourfulness_share": share})
         log.info("%s", scores[-1])
     best = max(scores, key=lambda row: row["psnr_auto"])
@@ -80,11 +80,11 @@ def pick_checkpoint(run: Path, photos: list[Path], max_side: int) -> tuple[Path,
 
 def tune(head: SemanticColorHead | HeadEnsemble, photos: list[Path], max_side: int
          ) -> tuple[SemanticSettings, list[dict]]:
-    backbone = load_backbone()
+    backbone, runtime = load_backbone(), head_runtime(head)
     settings, trials = START, []
 
     def engine(s: SemanticSettings) -> SemanticEngine:
-        return SemanticEngine(backbone, head, s)
+        return SemanticEngine(backbone, runtime, s)
 
     best = None
     for name, values in AUTOMATIC_GRID.items():

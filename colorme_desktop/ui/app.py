@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from colorme_desktop.engines.base import prefer_passive_threads
+from colorme_desktop.engines.base import prefer_passive_threads, reuse_freed_memory
 from colorme_desktop.engines.registry import ENGINE_NAMES
 
 
@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=ENGINE_NAMES, help="default: the best available")
     args, qt_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
     prefer_passive_threads()
+    reuse_freed_memory()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("ColorMe Desktop")

@@ -13,6 +13,7 @@ from colorme_desktop.core.color import chroma_of_color
 from colorme_desktop.core.hints import Hint, point_hint
 from colorme_desktop.engines.base import EngineError
 from colorme_desktop.engines.dinov2 import Dinov2Small
+from colorme_desktop.engines.numpy_nets import DEPTH, Dinov2Runtime
 from colorme_desktop.engines.propagation import affinity_laplacian, spread
 from colorme_desktop.engines.semantic import (
     HeadEnsemble,
@@ -20,6 +21,7 @@ from colorme_desktop.engines.semantic import (
     backbone_size,
     ensemble_state,
     head_from_state,
+    head_runtime,
 )
 from colorme_desktop.engines.semantic_engine import SemanticEngine, SemanticSettings
 
@@ -28,25 +30,27 @@ SETTINGS = SemanticSettings(temperature=0.6, blend=0.5, chroma_scale=1.0, workin
                             hints_share=1e9)
 
 
-class CountingBackbone(Dinov2Small):
-    """A randomly initialised backbone that counts how often it runs."""
+class CountingBackbone(Dinov2Runtime):
+    """The app's backbone runtime with random weights, counting how often it runs."""
 
     def __init__(self) -> None:
-        super().__init__()
+        module = Dinov2Small()
         torch.manual_seed(0)
-        for p in self.parameters():
+        for p in module.parameters():
             torch.nn.init.normal_(p, std=0.02)
         self.calls = 0
+        super().__init__({name: value.detach().numpy() for name, value in module.state_dict().items()})
+        self.calls = 0  # the check of the weights' shapes at construction is no photo
 
-    def features(self, grey: torch.Tensor) -> torch.Tensor:
+    def tokens(self, grey: np.ndarray, layer: int = DEPTH) -> np.ndarray:
         self.calls += 1
-        return super().features(grey)
+        return super().tokens(grey, layer)
 
 
 @pytest.fixture
 def engine() -> SemanticEngine:
     torch.manual_seed(0)
-    return SemanticEngine(CountingBackbone().eval(), SemanticColorHead().eval(), SETTINGS)
+    return SemanticEngine(CountingBackbone(), head_runtime(SemanticColorHead().eval()), SETTINGS)
 
 
 def two_rooms(h: int = 80, w: int = 120) -> np.ndarray:

@@ -54,7 +54,7 @@ def test_soft_targets_sum_to_one_and_recover_the_value():
     chroma = torch.tensor([[[[13.0]], [[-40.0]]]])
     target = soft_bin_targets(chroma)
     assert torch.isclose(target.sum(), torch.tensor(1.0))
-    recovered = torch.einsum("bkhw,kc->bchw", target, bin_centres())
+    recovered = torch.einsum("bkhw,kc->bchw", target, torch.from_numpy(bin_centres()))
     assert torch.allclose(recovered.flatten(), torch.tensor([13.0, -40.0]), atol=1e-3)
 
 
