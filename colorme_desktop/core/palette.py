@@ -41,25 +41,56 @@ def _chroma_of_colour(colour: Color) -> float:
     return float(np.hypot(c[0], c[1]))
 
 
+def kmeans(points: np.ndarray, clusters: int, seed: int, tries: int = 3, iterations: int = 100
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(centres, labels) of the best of ``tries`` k-means runs (k-means++ seeding, Lloyd steps).
+
+    Written here rather than taken from scikit-learn, which took 2 s and some 100 MB to
+    import for a clustering of a 128 px copy that takes milliseconds.
+    """
+    rng = np.random.default_rng(seed)
+    points = points.astype(np.float64)
+    squared = (points * points).sum(axis=1)
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+
+    def distances(centres: np.ndarray) -> np.ndarray:  # (points, centres) squared distances
+        return np.maximum(squared[:, None] - 2.0 * points @ centres.T + (centres * centres).sum(axis=1), 0.0)
+
+    for _ in range(tries):
+        centres = points[[rng.integers(len(points))]]
+        nearest = distances(centres)[:, 0]
+        while len(centres) < clusters:  # k-means++: far points are likelier next centres
+            total = nearest.sum()
+            pick = rng.choice(len(points), p=nearest / total) if total > 0 else rng.integers(len(points))
+            centres = np.vstack([centres, points[pick]])
+            nearest = np.minimum(nearest, distances(centres[-1:])[:, 0])
+        labels = np.full(len(points), -1)
+        for _ in range(iterations):
+            new_labels = distances(centres).argmin(axis=1)
+            if np.array_equal(new_labels, labels):
+                break
+            labels = new_labels
+            counts = np.bincount(labels, minlength=clusters)
+            sums = np.zeros_like(centres)
+            np.add.at(sums, labels, points)
+            kept = counts > 0  # an emptied cluster keeps its centre
+            centres[kept] = sums[kept] / counts[kept, None]
+        inertia = float(distances(centres)[np.arange(len(points)), labels].sum())
+        if best is None or inertia < best[0]:
+            best = (inertia, centres, labels)
+    return best[1], best[2]
+
+
 def _clusters(rgb: np.ndarray, count: int, seed: int, max_side: int) -> tuple[list[Color], list[int]]:
     """K-means centres of a downsampled copy and their sizes, the largest first."""
     small = resize_to_max_side(rgb, max_side).reshape(-1, 3).astype(np.float32)
     if len(small) == 0:
         return [], []
-    # Imported here: scikit-learn takes about 2 s to import on two cores, and the window
-    # would otherwise pay for it before it can show (only the worker ever clusters).
-    from sklearn.cluster import KMeans
-    from threadpoolctl import threadpool_limits
-
     clusters = min(count, len(np.unique(small, axis=0)))
-    # One thread: the clustering runs on a worker thread beside torch, and two OpenMP
-    # runtimes starting thread teams at once crashed the process (seen once in the soak
-    # test); a 128 px copy clusters in milliseconds anyway.
-    with threadpool_limits(limits=1):
-        model = KMeans(n_clusters=clusters, n_init=3, random_state=seed).fit(small)
-    sizes = np.bincount(model.labels_, minlength=clusters)
+    centres, labels = kmeans(small, clusters, seed)
+    sizes = np.bincount(labels, minlength=clusters)
     order = np.argsort(-sizes, kind="stable")
-    centres = np.clip(np.rint(model.cluster_centers_[order]), 0, 255).astype(int)
+    centres = np.clip(np.rint(centres[order]), 0, 255).astype(int)
     return [tuple(int(v) for v in c) for c in centres], [int(n) for n in sizes[order]]
 
 

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("ColorMe")
     app.setDesktopFileName("colorme")
 
-    # Imported after QApplication so the window shows before torch is ever imported.
+    # Imported after QApplication so the window shows before any engine module is imported.
     from colorme_desktop.ui.main_window import MainWindow
 
     window = MainWindow()
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
 
     def open_initial() -> None:
-        # The engine (torch, weights: seconds) loads in the worker while the photo is read
+        # The engine (weights: most of a second) loads in the worker while the photo is read
         # and painted, rather than after.
         window.start_engine()
         requested = Path(args.image) if args.image else None

@@ -5,8 +5,8 @@ under a mutex and wakes the thread; results come back through signals carrying t
 request's generation number so the window can drop stale ones.  The arrays themselves
 wait in a locked outbox that keeps only the newest of each kind, so a burst of edits
 never queues a pile of full-resolution images in the event loop.  The engine itself is
-created inside this thread, so importing torch and loading weights never freezes the
-window.
+created inside this thread, so loading weights (and, for the older neural engine,
+importing torch) never freezes the window.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class ColorizeWorker(QThread):
     palette_ready = Signal(int)  # generation; take_palette() returns [(r, g, b), ...]
     reference_palette_ready = Signal(int, object)  # reference id, its photo's colours [(r, g, b), ...]
     failed = Signal(int, str)  # generation, message for the user
-    engine_starting = Signal()  # creating an engine (importing torch, loading weights) begins
+    engine_starting = Signal()  # creating an engine (loading weights) begins
     engine_changed = Signal(str, str)  # engine name, note ("" when none)
     busy_changed = Signal(bool)
 
@@ -139,7 +139,8 @@ class ColorizeWorker(QThread):
     def prepare(self, engine_name: str | None = None) -> None:
         """Create the engine now, before any photo asks for it.
 
-        Importing torch and loading weights takes seconds; started while the window paints
+        Loading and checking the weights takes most of a second (importing torch for
+        the neural engine, seconds); started while the window paints
         and the photo is read, that time overlaps with them instead of following them.  A
         colorize request already waiting is never replaced (it creates the engine anyway).
         """

@@ -1,7 +1,7 @@
 import numpy as np
 
 from colorme_desktop.core.metrics import colourfulness, psnr
-from colorme_desktop.core.palette import dominant_colors, enhance_for_palette
+from colorme_desktop.core.palette import dominant_colors, enhance_for_palette, kmeans
 
 
 def test_dominant_colours_find_the_blocks_largest_first():
@@ -13,6 +13,24 @@ def test_dominant_colours_find_the_blocks_largest_first():
     assert colours[0] == (200, 20, 20)
     assert (20, 200, 20) in colours and (20, 20, 200) in colours
     assert dominant_colors(rgb, count=5) == colours  # fixed seed: stable
+
+
+def test_kmeans_clusters_as_well_as_scikit_learns():
+    """The app's own k-means against scikit-learn's on a photo's colours: no worse a fit."""
+    from sklearn.cluster import KMeans
+
+    from colorme_desktop.core.imageio import load_image
+    from colorme_desktop.engines.weights import weights_dir
+
+    photo = load_image(weights_dir().parent / "resources" / "sample" / "summer-palace-grey.jpg").grey
+    rgb = np.stack([photo, np.roll(photo, 40, axis=1), 255 - photo], axis=-1)[::8, ::8]  # three unalike channels
+    points = rgb.reshape(-1, 3).astype(np.float32)
+    centres, labels = kmeans(points, 8, seed=0)
+    ours = ((points - centres[labels]) ** 2).sum()
+    theirs = KMeans(n_clusters=8, n_init=3, random_state=0).fit(points).inertia_
+    assert ours <= 1.02 * theirs
+    assert np.array_equal(labels, ((points[:, None] - centres[None]) ** 2).sum(-1).argmin(1))  # converged
+    assert np.array_equal(kmeans(points, 8, seed=0)[0], centres)  # a fixed seed: stable
 
 
 def test_enhancement_lightens():
