@@ -32,8 +32,8 @@ def test_the_window_shows_without_torch_or_scikit_learn():
 
 @pytest.mark.parametrize("draft", [False, True])
 def test_the_semantic_engine_runs_without_torch(draft):
-    """The default engine's whole path: the shipped weights, automatic colour and a hint,
-    all in numpy (``engines.numpy_nets``): torch alone is 470 MB and 1.5-5 s to import."""
+    """The default engine's whole path: the shipped weights, automatic colour, a hint and
+    the palette, all in numpy (``engines.numpy_nets``): torch alone is 470 MB and 1.5-5 s to import."""
     modules = _imported_after(f"""
         import numpy as np
         from colorme_desktop.core.hints import point_hint
@@ -42,6 +42,9 @@ def test_the_semantic_engine_runs_without_torch(draft):
         assert engine.name == "semantic", note
         grey = np.tile(np.arange(96, dtype=np.uint8), (64, 1))
         assert np.abs(engine.colorize(grey, [])).max() > 0
-        engine.colorize(grey, [point_hint(10, 10, (200, 30, 30))], draft={draft})
+        chroma = engine.colorize(grey, [point_hint(10, 10, (200, 30, 30))], draft={draft})
+        from colorme_desktop.core.color import compose
+        from colorme_desktop.core.palette import vivid_colors
+        assert vivid_colors(compose(grey, chroma))  # the palette that follows every result
     """)
     assert not modules & set(HEAVY)
