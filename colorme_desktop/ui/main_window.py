@@ -330,6 +330,7 @@ class MainWindow(QMainWindow):
             self._show_suggestions()
         if change & (Change.HINTS | Change.RENDER | Change.IMAGE):
             self._request_colorize()
+            self._show_activity()  # back to what the result on screen shows: no longer stale
         elif change & Change.PREVIEW:
             # While dragging, results are drafts, each asked for at once: an idle worker
             # starts it now, a busy one keeps only the newest for when it is done.  A
@@ -926,6 +927,9 @@ class MainWindow(QMainWindow):
             self._engine_name = name  # what it can do shows now, not once it has started
         self.document.set_engine(name)
         self._update_own_colours_action()
+        # Started now, also when the result on screen needs no new colour (back to the
+        # engine that made it): the dock then names the engine running, not one that failed.
+        self.start_engine()
 
     @Slot(bool)
     def _on_own_colours_toggled(self, keep: bool) -> None:
@@ -1007,8 +1011,13 @@ class MainWindow(QMainWindow):
             message += " The image was not saved."
         self.statusBar().showMessage(message, 15000)
         self.palette_dock.engine_label.setToolTip(message)
-        self._engine_starting = False  # a factory that raised never reports engine_changed
-        self._failure = "No colour: the colorization failed (see the status bar)."
+        if self._engine_starting:  # a factory that raised never reports engine_changed
+            self._engine_starting = False
+            name = self.document.engine
+            self.palette_dock.engine_label.setText(f"Engine: {ENGINE_LABELS.get(name, name)} did not start")
+        # Kept on the result pane until a result comes: the status bar's line is gone in
+        # seconds, and the last result left on screen looked as if it were the answer.
+        self._failure = message
         self._show_activity()
 
     @Slot(str, str)
@@ -1045,7 +1054,12 @@ class MainWindow(QMainWindow):
         self.busy_bar.setVisible(busy)
         self.palette_dock.busy.setVisible(busy)
         waiting = self.document.image is not None and self.document.result is None
-        self.result_canvas.set_notice((text or self._failure) if waiting else "")
+        if waiting:
+            notice = text or (f"No colour: {self._failure}" if self._failure else "")
+        else:
+            stale = self._failure and not self.document.result_is_current
+            notice = f"Not up to date: {self._failure}" if stale else ""
+        self.result_canvas.set_notice(notice)
 
     # ================================================================ recovery
     @Slot()

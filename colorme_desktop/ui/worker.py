@@ -205,6 +205,9 @@ class ColorizeWorker(QThread):
         if self._engine is not None and name == self._engine_request:
             return
         self.engine_starting.emit()
+        # The old engine goes first: its memory is free for the new one, and if the new one
+        # fails to start, asking for the old again starts it afresh and says so.
+        self._engine = None
         self._engine, note = self._factory(name)
         self._engine_request = name
         # Dense algebra on one thread, for the whole process (each BLAS library keeps one

@@ -11,7 +11,7 @@ def test_engine_start_is_announced_and_the_grey_photo_shows_meanwhile(qtbot, mak
     release = threading.Event()
 
     def slow_factory(name):
-        release.wait(timeout=10)  # as importing torch and loading weights would
+        release.wait(timeout=10)  # as loading weights would
         return fake_engine, None
 
     win = make_window(engine_factory=slow_factory)
@@ -41,7 +41,7 @@ def test_a_failed_first_result_says_so_in_the_result_pane(qtbot, window, fake_en
     fake_engine.fail_next = True
     window.open_path(grey_photo)
     qtbot.waitUntil(lambda: "failed" in window.result_canvas.notice, timeout=TIMEOUT)
-    assert "Open a photo" not in window.result_canvas.notice
+    assert window.result_canvas.notice.startswith("No colour:") and "simulated" in window.result_canvas.notice
     assert not window.busy_bar.isVisible()
 
 
@@ -53,3 +53,24 @@ def test_start_engine_creates_the_engine_before_any_photo(qtbot, make_window, fa
     assert made == [None]
     qtbot.waitUntil(lambda: not win.busy_bar.isVisible(), timeout=TIMEOUT)
     assert win.activity_label.text() == ""  # nothing to colorize yet: not "Colorizing..."
+
+
+def test_an_engine_that_does_not_start_is_named_and_the_old_result_marked(qtbot, make_window, fake_engine,
+                                                                          grey_photo):
+    from colorme_desktop.engines.base import EngineError
+
+    def factory(name):
+        if name == "neural":
+            raise EngineError("The trained network could not be loaded: simulated damage")
+        return fake_engine, None
+
+    win = make_window(engine_factory=factory)
+    win.open_path(grey_photo)
+    qtbot.waitUntil(lambda: win.document.result_is_current, timeout=TIMEOUT)
+    with qtbot.waitSignal(win.worker.failed, timeout=TIMEOUT):
+        win.set_engine("neural")
+    assert "did not start" in win.palette_dock.engine_label.text()  # not the engine that ran before
+    assert win.result_canvas.notice.startswith("Not up to date:") and "simulated damage" in win.result_canvas.notice
+    win.set_engine(None)  # back to the engine that made the result on screen
+    assert win.document.result_is_current and win.result_canvas.notice == ""
+    qtbot.waitUntil(lambda: "did not start" not in win.palette_dock.engine_label.text(), timeout=TIMEOUT)
