@@ -70,6 +70,13 @@ class LoadedImage:
         return self.rgb is not None
 
 
+def _on_white(image: Image.Image) -> Image.Image:
+    """The image composited on white (RGBA): transparent areas of a photo are most often
+    paper, and what full transparency hides (left-overs of a cut-out) is not to be shown."""
+    rgba = image.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+
+
 def _to_8bit_array(image: Image.Image) -> tuple[np.ndarray, bool]:
     """Return an 8-bit array and whether it is single-channel grey."""
     mode = image.mode
@@ -82,13 +89,12 @@ def _to_8bit_array(image: Image.Image) -> tuple[np.ndarray, bool]:
         data *= np.float32(255.0 / top)
         np.rint(data, out=data)
         return np.clip(data, 0, 255, out=data).astype(np.uint8), True
-    if mode in ("1", "L", "LA", "La"):
+    if mode in ("LA", "La"):
+        return np.asarray(_on_white(image).convert("L")), True
+    if mode in ("1", "L"):
         return np.asarray(image if mode == "L" else image.convert("L")), True
     if mode in ("RGBA", "PA", "RGBa") or (mode == "P" and "transparency" in image.info):
-        # Composite on white: transparent areas of a photo are most often paper.
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB")), False
+        return np.asarray(_on_white(image).convert("RGB")), False
     # Already RGB: converting would only copy it (96 MB at 24 MP, beside the decoded one).
     return np.asarray(image if mode == "RGB" else image.convert("RGB")), False
 

@@ -122,6 +122,68 @@ def photo_colors(rgb: np.ndarray, count: int = 5, seed: int = 0) -> list[Color]:
 # Two suggestions closer than this (RGB distance) are shades of one colour: a lake photo's
 # palette once offered five blues and not the green of its forest.
 _SHADE_DISTANCE = 60.0
+# A colour the network finds likely counts when its bins hold this share of the photo's
+# probability: less is a stray guess somewhere, not a colour of a part of the photo.
+_LIKELY_MIN_SHARE = 0.01
+_LIKELY_MIN_CHROMA = 16.0  # bins nearer grey than this say "no particular colour"
+_LIKELY_HUE_STEP = 25.0  # degrees of hue (Cb/Cr angle) between two likely colours
+_SAME_HUE = 40.0  # ... within which a user calls two suggestions one colour (pale blue, blue)
+
+
+def likely_colors(probabilities: np.ndarray, centres: np.ndarray, grey: np.ndarray, count: int = 5
+                  ) -> list[Color]:
+    """Colours a network finds likely for parts of a photo, made vivid, the likeliest first.
+
+    ``probabilities`` (K, h, w): each pixel's distribution over K chroma bins whose Cb/Cr
+    centres are ``centres`` (K, 2); ``grey`` (h, w) the photo at that size.  The automatic
+    colour is the distribution's (annealed) mean, dull where the network hesitates between
+    green and brown grass; the bins themselves still say "green", and a user looking for
+    the grass's colour wants that one.  Each bin is shown at the mean brightness of the
+    pixels that find it likely; near-grey bins are left out.
+    """
+    k = probabilities.shape[0]
+    flat = probabilities.reshape(k, -1).astype(np.float64)
+    share = flat.sum(axis=1) / max(flat.sum(), 1e-12)
+    strength = np.hypot(centres[:, 0], centres[:, 1])
+    hue = np.degrees(np.arctan2(centres[:, 1], centres[:, 0]))
+    wanted = (strength >= _LIKELY_MIN_CHROMA) & (share >= _LIKELY_MIN_SHARE)
+    colours: list[Color] = []
+    taken: list[float] = []
+    for i in (int(i) for i in np.argsort(-share) if wanted[i]):
+        # One bin per hue: neighbouring bins are shades of one guess (olive and green are not).
+        if any(abs((hue[i] - other + 180.0) % 360.0 - 180.0) < _LIKELY_HUE_STEP for other in taken):
+            continue
+        taken.append(hue[i])
+        brightness = float((flat[i] * grey.reshape(-1)).sum() / max(flat[i].sum(), 1e-12))
+        pixel = compose(np.array([[brightness]], dtype=np.uint8), centres[i][None, None].astype(np.float32))
+        colours.append(tuple(int(v) for v in enhance_for_palette(pixel)[0, 0]))
+        if len(colours) == count:
+            break
+    return colours
+
+
+def _alike(a: Color, b: Color) -> bool:
+    """Two colours a user would call the same: of one hue (or both greyish) and brightness."""
+    ca, cb = (chroma_of(np.array([[c]], dtype=np.uint8))[0, 0] for c in (a, b))
+    brightness = abs(float(np.mean(a)) - float(np.mean(b)))
+    if min(np.hypot(*ca), np.hypot(*cb)) < _GREY_CHROMA:
+        return max(np.hypot(*ca), np.hypot(*cb)) < 2 * _GREY_CHROMA and brightness < 40
+    hue = abs((np.degrees(np.arctan2(ca[1], ca[0]) - np.arctan2(cb[1], cb[0])) + 180.0) % 360.0 - 180.0)
+    return hue < _SAME_HUE and brightness < 60
+
+
+def merged_suggestions(first: list[Color], second: list[Color], count: int = 5, reserved: int = 2
+                       ) -> list[Color]:
+    """``first`` with up to ``reserved`` places kept for colours of ``second`` unlike any taken
+    (another hue, not a shade); places left over go to the rest of ``first``, then ``second``."""
+    merged = list(first[:count - reserved])
+    for colour in second:
+        if len(merged) < count and not any(_alike(colour, other) for other in merged):
+            merged.append(colour)
+    for colour in first[count - reserved:] + second:
+        if len(merged) < count and colour not in merged:
+            merged.append(colour)
+    return merged
 
 
 def _distinct_first(centres: list[Color], sizes: list[int], count: int) -> list[Color]:

@@ -243,10 +243,14 @@ class HeadRuntime:
         return mean_log_prob, np.mean(regressions, axis=0)
 
     def colour(self, tokens: np.ndarray, grey: np.ndarray, temperature: float, blend: float) -> np.ndarray:
-        """The automatic chroma (h, w, 2) at 1/8 of ``grey``: the bins' annealed mean blended
-        with the regression, as ``SemanticColorHead.colour``.  A temperature below 1 keeps
-        colours vivid where the plain mean would average them toward brown."""
-        log_probs, regression = self.outputs(tokens, grey)
+        """The automatic chroma (h, w, 2) at 1/8 of ``grey`` (``decode`` of ``outputs``)."""
+        return self.decode(*self.outputs(tokens, grey), temperature, blend)
+
+    def decode(self, log_probs: np.ndarray, regression: np.ndarray, temperature: float, blend: float
+               ) -> np.ndarray:
+        """The bins' annealed mean blended with the regression, (h, w, 2), as
+        ``SemanticColorHead.colour``.  A temperature below 1 keeps colours vivid where the
+        plain mean would average them toward brown."""
         scaled = log_probs / temperature
         probs = np.exp(scaled - scaled.max(axis=0, keepdims=True))
         probs /= probs.sum(axis=0, keepdims=True)

@@ -24,6 +24,7 @@ import numpy as np
 
 from colorme_desktop.core.color import chroma_of, chroma_of_color, fit_size
 from colorme_desktop.core.hints import BrushCache, Hint, finish, rasterize
+from colorme_desktop.core.palette import likely_colors
 from colorme_desktop.engines.base import EngineError, give_up_if, image_key
 from colorme_desktop.engines.numpy_nets import Dinov2Runtime, HeadRuntime, backbone_size
 from colorme_desktop.engines.propagation import LruCache, Spreader, affinity_laplacian, feature_map, nonlocal_target
@@ -96,6 +97,7 @@ class _PhotoState:
     own: dict  # (w, h) -> the colour photo at that size, when one is recoloured
     own_key: str = ""  # which colour photo ``own`` and the colour-cut graphs are of (``image_key``)
     brushes: BrushCache = field(default_factory=BrushCache)  # hints drawn on outputs: the next drafts repaint them
+    likely: list = field(default_factory=list)  # colours the head finds likely somewhere (palette.likely_colors)
 
 
 class SemanticEngine:
@@ -130,9 +132,12 @@ class SemanticEngine:
         small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
         with self._lock:
             tokens = self.backbone.tokens(small)
-            prior = self.head.colour(tokens, small, self.settings.temperature, self.settings.blend)
+            log_probs, regression = self.head.outputs(tokens, small)
+        prior = self.head.decode(log_probs, regression, self.settings.temperature, self.settings.blend)
+        grey_at_prior = cv2.resize(small, (prior.shape[1], prior.shape[0]), interpolation=cv2.INTER_AREA)
+        likely = likely_colors(np.exp(log_probs), self.head.centres, grey_at_prior)
         return _PhotoState(tokens=tokens, prior=prior * np.float32(self.settings.chroma_scale), greys={},
-                           spreaders={}, own={})
+                           spreaders={}, own={}, likely=likely)
 
     @staticmethod
     def _grey_at(state: _PhotoState, grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -170,7 +175,7 @@ class SemanticEngine:
         there (recolouring), another graph whose links its colour edges cut too."""
         key = (*grey_small.shape, own_small is not None)
         if key not in state.spreaders:
-            features = feature_map(state.tokens, (grey_small.shape[1], grey_small.shape[0]))
+            features = feature_map(state.tokens, (grey_small.shape[1], grey_small.shape[0]), grey_small)
             laplacian = affinity_laplacian(grey_small, features, self.settings.feature_softness,
                                            grey_cap=self.settings.grey_cap, chroma=own_small)
             state.spreaders[key] = Spreader(laplacian, grey_small.shape[1])
@@ -210,6 +215,11 @@ class SemanticEngine:
                                (pw, ph), self.settings.nonlocal_softness)
 
     # -------------------------------------------------------------- the interface
+
+    def likely_colors(self, grey: np.ndarray) -> list[tuple[int, int, int]]:
+        """Vivid colours the network finds likely for parts of the photo, for the palette:
+        the automatic colour averages them away where it hesitates (``palette.likely_colors``)."""
+        return list(self._photo(grey).likely)
 
     def automatic(self, grey: np.ndarray) -> np.ndarray:
         """The automatic chroma at the head's resolution (for palettes and references)."""

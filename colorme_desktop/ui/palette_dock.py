@@ -69,7 +69,8 @@ class PaletteDock(QWidget):
         layout.addLayout(current_row)
 
         suggested_label = QLabel("Suggested for this photo")
-        suggested_label.setToolTip("Vivid versions of the automatic colorization's main colours")
+        suggested_label.setToolTip("Vivid versions of the automatic colorization's main colours, and of "
+                                   "colours the network found likely for parts of the photo")
         layout.addWidget(suggested_label)
         self.suggested = [Swatch() for _ in range(SUGGESTIONS)]
         layout.addLayout(self._row(self.suggested))

@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from colorme_desktop.core.color import compose, fit_size
 from colorme_desktop.core.hints import Hint
-from colorme_desktop.core.palette import photo_colors, vivid_colors
+from colorme_desktop.core.palette import merged_suggestions, photo_colors, vivid_colors
 from colorme_desktop.engines.base import DraftSupersededError, image_key
 from colorme_desktop.engines.registry import RECOLOURING_ENGINES
 
@@ -319,6 +319,11 @@ class ColorizeWorker(QThread):
             return  # the result is already outdated or rough: no palette for it
         if request.palette:
             colours = vivid_colors(rgb, count=5)
+            likely = getattr(engine, "likely_colors", None)
+            if likely is not None and own is None:
+                # Also what the network found likely where the result came out dull: the
+                # grass it could not decide was green or brown offers its green.
+                colours = merged_suggestions(colours, likely(request.grey), count=5)
             self._post(self._palettes, request.generation, colours)
             self.palette_ready.emit(request.generation)
         prepare = getattr(engine, "prepare_strokes", None)

@@ -166,6 +166,18 @@ def test_webp_cmyk_jpeg_and_transparent_palette(tmp_path):
         assert loaded.size == (W, H) and loaded.is_colour, name
 
 
+@pytest.mark.parametrize("mode", ["LA", "RGBA"])
+def test_transparent_parts_come_out_white_in_grey_and_colour_alike(tmp_path, mode):
+    """What full transparency hides is not shown (a walk-through found a grey one's shown)."""
+    grey = np.full((H, W), 40, np.uint8)
+    alpha = np.zeros((H, W), np.uint8)
+    alpha[:, : W // 2] = 255  # the left half opaque, the right half fully transparent
+    channels = [grey, alpha] if mode == "LA" else [grey, grey, grey, alpha]
+    Image.fromarray(np.stack(channels, axis=-1), mode).save(tmp_path / "cut-out.png")
+    loaded = load_image(tmp_path / "cut-out.png")
+    assert (loaded.grey[:, : W // 2] == 40).all() and (loaded.grey[:, W // 2:] == 255).all()
+
+
 def test_sixteen_bit_rgb_tiff(tmp_path):
     import cv2
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from colorme_desktop.core.metrics import colourfulness, psnr
-from colorme_desktop.core.palette import dominant_colors, enhance_for_palette, kmeans
+from colorme_desktop.core.palette import dominant_colors, enhance_for_palette, kmeans, likely_colors, merged_suggestions
 
 
 def test_dominant_colours_find_the_blocks_largest_first():
@@ -31,6 +31,34 @@ def test_kmeans_clusters_as_well_as_scikit_learns():
     assert ours <= 1.02 * theirs
     assert np.array_equal(labels, ((points[:, None] - centres[None]) ** 2).sum(-1).argmin(1))  # converged
     assert np.array_equal(kmeans(points, 8, seed=0)[0], centres)  # a fixed seed: stable
+
+
+def test_likely_colours_offer_what_the_mean_averages_away():
+    """Grass the network finds half green, half brown comes out olive on average; the
+    palette offers green and brown, at the grass's brightness, and no grey."""
+    from colorme_desktop.core.color import chroma_of_color
+
+    colours = {"green": (60, 150, 60), "brown": (140, 100, 60), "grey": (110, 110, 110)}
+    centres = np.array([chroma_of_color(c) for c in colours.values()], dtype=np.float32)
+    probabilities = np.zeros((3, 4, 6), np.float32)
+    probabilities[0, :, :3], probabilities[1, :, :3] = 0.5, 0.5  # the grass: green or brown
+    probabilities[2, :, 3:] = 1.0  # a grey wall, sure of itself
+    grey = np.full((4, 6), 100, np.uint8)
+    likely = likely_colors(probabilities, centres, grey, count=5)
+    assert len(likely) == 2  # green and brown; the grey bin is no suggestion
+    green, brown = sorted(likely, key=lambda c: -c[1])
+    assert green[1] > green[0] + 40 and green[1] > green[2] + 40
+    assert brown[0] > brown[2] + 40
+    mean = centres[:2].mean(axis=0)
+    assert np.hypot(*mean) < min(np.hypot(*c) for c in centres[:2])  # the average: duller than either
+
+
+def test_merged_suggestions_keep_places_for_other_hues():
+    result = [(150, 125, 65), (100, 76, 27), (205, 225, 250), (196, 174, 140), (222, 213, 195)]
+    likely = [(180, 165, 85), (200, 205, 255), (130, 175, 75), (210, 90, 90)]  # olive and blue: had; green, red: new
+    assert merged_suggestions(result, likely, count=5) == result[:3] + [(130, 175, 75), (210, 90, 90)]
+    assert merged_suggestions(result, [], count=5) == result  # nothing likely: the result's own
+    assert merged_suggestions(result[:2], likely, count=5)[:2] == result[:2]
 
 
 def test_enhancement_lightens():

@@ -70,6 +70,16 @@ def test_backbone_runs_once_per_photo_not_per_stroke(engine):
     assert engine.backbone.calls == 2
 
 
+def test_likely_colours_come_with_the_photo_at_no_extra_pass(engine):
+    grey = two_rooms()
+    engine.colorize(grey, [])
+    likely = engine.likely_colors(grey)
+    assert engine.backbone.calls == 1  # found with the automatic colour, not by another pass
+    # This random head is sure of nothing, so maybe none (the shipped head: test_shipped_weights).
+    assert len(likely) <= 5
+    assert all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in likely)
+
+
 def test_hint_is_followed_at_its_place_and_stays_in_its_region(engine):
     grey = two_rooms()
     before = engine.colorize(grey, [])
@@ -102,7 +112,7 @@ def test_hints_own_colours_get_their_say_in_one_solve(engine):
     out = engine.colorize(grey, hints)
     state = engine._photo(grey)
     prior = cv2.resize(state.prior, (120, 80), interpolation=cv2.INTER_LINEAR)
-    laplacian = affinity_laplacian(grey, feature_map(state.tokens, (120, 80)), SETTINGS.feature_softness,
+    laplacian = affinity_laplacian(grey, feature_map(state.tokens, (120, 80), grey), SETTINGS.feature_softness,
                                    grey_cap=SETTINGS.grey_cap)
     colours, mask = rasterize(hints, (120, 80))
     decay = 1e-3 / len(hints) ** SETTINGS.decay_power
@@ -152,6 +162,26 @@ def test_features_stop_a_hint_where_grey_alone_would_not():
     gated = spread(affinity_laplacian(grey, features, feature_softness=0.1), values, mask, decay=1e-4)
     assert plain[:, 25:].mean() > 5.0
     assert gated[:, 25:].mean() < 0.5 and gated[:, :15].mean() > 5.0
+
+
+def test_feature_map_puts_a_change_of_object_on_the_grey_edge():
+    """Two kinds of token meeting mid-token; the grey edge lies elsewhere in that token.
+    The features must change across the grey edge, not evenly across the token's width."""
+    from colorme_desktop.engines.propagation import feature_map
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(384), rng.standard_normal(384)
+    tokens = np.stack([a] * 4 + [b] * 4, axis=1)[:, None, :].repeat(4, axis=1).astype(np.float32)  # (384, 4, 8)
+    grey = np.full((48, 96), 60, np.uint8)
+    grey[:, 50:] = 200  # the object's edge: at x = 50 (tokens change at x = 48 on this grid)
+
+    def steps(features):  # cosine between horizontal neighbours, per column
+        return (features[:, 1:] * features[:, :-1]).sum(-1).mean(axis=0)
+
+    guided = steps(feature_map(tokens, (96, 48), grey))
+    assert guided.argmin() == 49 and guided[49] < 0.5  # the change: between x = 49 and 50
+    assert guided[40:48].min() > 0.9 and guided[51:60].min() > 0.9
+    assert steps(feature_map(tokens, (96, 48))).argmin() != 49  # without the grey: where the tokens meet
 
 
 def test_settings_come_only_from_the_manifest():

@@ -42,3 +42,14 @@ def test_hint_is_followed(engine):
     h, w = grey.shape
     # One dot changes its surroundings far more than the rest of the photo.
     assert change[40, 470] > change[int(h * 0.85):, int(w * 0.85):].mean() + 20
+
+
+def test_the_palette_offers_the_trees_green_the_automatic_colour_dulls():
+    """The sample's trees come out olive; the shipped head's likely colours still offer a
+    green for them, and a blue for the sky (what a user paints the sample with)."""
+    from colorme_desktop.engines.semantic_engine import SemanticEngine
+
+    grey = load_image(SAMPLE).grey
+    likely = SemanticEngine().likely_colors(grey)
+    assert any(g > r + 20 and g > b + 20 for r, g, b in likely), likely
+    assert any(b > r + 20 for r, g, b in likely), likely

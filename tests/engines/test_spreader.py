@@ -252,3 +252,19 @@ def test_pixels_set_free_since_the_factorisation_take_cg_steps(monkeypatch):
     draft = spreader.spread(values, mask, 1e-4, quick=True)
     exact = spread(laplacian, values, mask, 1e-4)
     assert np.abs(draft - exact).max() < 0.1 * np.abs(exact).max()
+
+
+def test_pixels_cut_off_together_do_not_break_the_factorisation():
+    """Two pixels that the features cut from everything but each other (a fully cut link
+    is exp(-2000) = 0): the single-precision factorisation found a zero pivot there."""
+    grey = np.full((10, 10), 100, np.uint8)
+    features = np.zeros((10, 10, 2), np.float32)
+    features[..., 0] = 1.0
+    features[4, 4] = features[4, 5] = (0.0, 1.0)
+    spreader = Spreader(affinity_laplacian(grey, features, feature_softness=0.001, grey_cap=5e-4), 10)
+    spreader.prime(1e-8)
+    values, mask = np.zeros((10, 10, 2), np.float32), np.zeros((10, 10), np.float32)
+    values[0, 0], mask[0, 0] = 5.0, 1.0
+    out = spreader.spread(values, mask, 1e-8)
+    assert np.abs(out[4, 4]).max() < 1e-3  # the cut-off pair: no path from the hint
+    assert np.allclose(out[9, 9], 5.0, atol=0.01)  # everything else: reached
