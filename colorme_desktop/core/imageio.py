@@ -235,6 +235,9 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
     except ImageLoadError:
         raise
     except UnidentifiedImageError as exc:
+        if _is_empty(path):
+            raise ImageLoadError(f"{path.name} is empty (0 bytes): there is no photo in it. "
+                                 "It may not have finished copying or downloading.") from exc
         raise ImageLoadError(f"{path.name} is not an image ColorMe can read "
                              "(unknown or damaged format).") from exc
     except Image.DecompressionBombError as exc:
@@ -245,6 +248,11 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
     except FileNotFoundError as exc:
         raise ImageLoadError(f"{path} disappeared before it could be read.") from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        if "truncated" in str(exc):
+            # Pillow's own words ("image file is truncated (7 bytes not processed)") count
+            # what its last read left over, not what is missing, which misled a user.
+            raise ImageLoadError(f"{path.name} is cut short: the file ends before the photo does. "
+                                 "It may not have finished copying or downloading.") from exc
         raise ImageLoadError(f"{path.name} is damaged or incomplete and cannot be read ({exc}).") from exc
     except MemoryError as exc:
         raise ImageLoadError(f"{path.name} is too large for the available memory.") from exc
@@ -254,6 +262,13 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
     if _looks_grey(rgb):
         return LoadedImage(grey=luma(rgb), rgb=None, path=path, notes=notes)
     return LoadedImage(grey=luma(rgb), rgb=rgb, path=path, notes=notes)
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
 
 
 def read_image_size(path: str | os.PathLike) -> tuple[int, int]:

@@ -547,7 +547,10 @@ class Spreader:
             with self._lock:
                 self._factor = factor
 
-        self._refresh = threading.Thread(target=work, name="colorme-refactorise", daemon=True)
+        # Not a daemon: one still factorising when the program ended broke the interpreter's
+        # shutdown (its last flush of stdout failed, exit status 120, a flaky test); waiting
+        # for it costs an exit at most a few hundred milliseconds at the working size.
+        self._refresh = threading.Thread(target=work, name="colorme-refactorise", daemon=False)
         self._refresh.start()
 
 

@@ -28,7 +28,16 @@ from PySide6.QtWidgets import (
 
 from colorme_desktop.batch import BatchOptions, ItemResult
 from colorme_desktop.core.batch_plan import BatchPlanError, hints_beside, plan_batch
-from colorme_desktop.core.document import Change, Document, ImageSave, RenderKey, Tool, Unsaved, clamp_radius
+from colorme_desktop.core.document import (
+    Change,
+    Document,
+    ImageSave,
+    RenderKey,
+    Tool,
+    Unsaved,
+    clamp_radius,
+    next_brush_size,
+)
 from colorme_desktop.core.hints import HintsFileError, load_hints_file, save_hints_file
 from colorme_desktop.core.imageio import SAVE_FORMATS, ImageLoadError, ImageSaveError, load_image, save_image
 from colorme_desktop.core.text import plural
@@ -250,9 +259,9 @@ class MainWindow(QMainWindow):
             self.tool_actions[tool] = action
         edit.addSeparator()
         self.larger_brush_action = self._action(edit, "Larger Brush",
-                                                lambda: doc.set_radius(doc.brush.radius * 1.25), "]")
+                                                lambda: doc.set_radius(next_brush_size(doc.brush.radius, True)), "]")
         self.smaller_brush_action = self._action(edit, "Smaller Brush",
-                                                 lambda: doc.set_radius(doc.brush.radius / 1.25), "[")
+                                                 lambda: doc.set_radius(next_brush_size(doc.brush.radius, False)), "[")
 
         view = self.menuBar().addMenu("&View")
         self._action(view, "&Fit to Window", lambda: self.view.set(fit=True), "Ctrl+0")

@@ -109,6 +109,7 @@ class PaletteDock(QWidget):
         self.radius = QDoubleSpinBox()
         self.radius.setRange(RADIUS_MIN, RADIUS_MAX)
         self.radius.setSingleStep(1.0)
+        self.radius.setDecimals(1)
         self.radius.setSuffix(" px")
         self.radius.setToolTip("Brush radius in image pixels ([ and ] change it)")
         self.radius.valueChanged.connect(self.radius_changed)

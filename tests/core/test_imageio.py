@@ -81,6 +81,22 @@ def test_broken_files_are_refused_with_a_message(tmp_path):
         assert path.name in str(info.value) or "folder" in str(info.value)
 
 
+def test_an_empty_file_and_a_cut_short_photo_are_named_as_such(tmp_path):
+    """Not "unknown format" for an empty file, nor Pillow's "(7 bytes not processed)" for a
+    photo that lost half its bytes (a walk-through found both misleading)."""
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageLoadError, match=r"empty \(0 bytes\)"):
+        load_image(empty)
+    good = tmp_path / "good.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8)).save(good, quality=95)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ImageLoadError, match="cut short") as info:
+        load_image(cut)
+    assert "bytes not processed" not in str(info.value)
+
+
 def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(imageio, "MAX_PIXELS", 100)
     path = tmp_path / "big.png"

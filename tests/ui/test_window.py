@@ -382,10 +382,11 @@ def test_hints_file_save_and_open(qtbot, window, grey_photo, tmp_path):
 
 def test_brush_radius_keys_bounds_and_persistence(qtbot, make_window):
     window = make_window()
-    before = window.document.brush.radius
-    qtbot.keyClick(window, "]")
-    assert window.document.brush.radius == pytest.approx(before * 1.25)
-    assert window.palette_dock.radius.value() == pytest.approx(before * 1.25, abs=0.01)
+    assert window.document.brush.radius == 4.0
+    for expected in (5.0, 6.0, 8.0):  # sizes one can read, not 4 x 1.25^3 = 7.81
+        qtbot.keyClick(window, "]")
+        assert window.document.brush.radius == expected
+    assert window.palette_dock.radius.value() == 8.0 and window.palette_dock.radius.text() == "8.0 px"
     assert window.hint_canvas.brush_radius == window.document.brush.radius
     for _ in range(30):
         qtbot.keyClick(window, "[")
