@@ -74,3 +74,18 @@ def test_an_engine_that_does_not_start_is_named_and_the_old_result_marked(qtbot,
     win.set_engine(None)  # back to the engine that made the result on screen
     assert win.document.result_is_current and win.result_canvas.notice == ""
     qtbot.waitUntil(lambda: "did not start" not in win.palette_dock.engine_label.text(), timeout=TIMEOUT)
+
+
+def test_a_failed_update_marks_the_result_left_on_screen_until_one_comes(qtbot, window, fake_engine, grey_photo):
+    from colorme_desktop.core.hints import point_hint
+
+    window.open_path(grey_photo)
+    qtbot.waitUntil(lambda: window.document.result_is_current, timeout=TIMEOUT)
+    fake_engine.fail_next = True
+    with qtbot.waitSignal(window.worker.failed, timeout=TIMEOUT):
+        window.document.add_hint(point_hint(10, 10, (200, 0, 0)))  # one request, no drafts: it fails
+    assert not window.document.result_is_current  # the result on screen is the one before the hint
+    assert window.result_canvas.notice.startswith("Not up to date:") and "simulated" in window.result_canvas.notice
+    window.document.add_hint(point_hint(30, 10, (0, 200, 0)))
+    qtbot.waitUntil(lambda: window.document.result_is_current, timeout=TIMEOUT)
+    assert window.result_canvas.notice == ""
