@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from colorme_desktop.core.color import chroma_of, compose, luma, resize_to_max_side
@@ -119,9 +117,9 @@ def photo_colors(rgb: np.ndarray, count: int = 5, seed: int = 0) -> list[Color]:
     return _distinct_first(centres, sizes, count)
 
 
-# Two suggestions closer than this (RGB distance) are shades of one colour: a lake photo's
-# palette once offered five blues and not the green of its forest.
-_SHADE_DISTANCE = 60.0
+# Two suggestions of one hue and near in brightness are shades of one colour (``_alike``):
+# a lake photo's palette once offered five blues and not the green of its forest, and by
+# RGB distance alone a canyon's three pale blues still counted as three colours.
 # A colour the network finds likely counts when its bins hold this share of the photo's
 # probability: less is a stray guess somewhere, not a colour of a part of the photo.
 _LIKELY_MIN_SHARE = 0.01
@@ -174,15 +172,22 @@ def _alike(a: Color, b: Color) -> bool:
 
 def merged_suggestions(first: list[Color], second: list[Color], count: int = 5, reserved: int = 2
                        ) -> list[Color]:
-    """``first`` with up to ``reserved`` places kept for colours of ``second`` unlike any taken
-    (another hue, not a shade); places left over go to the rest of ``first``, then ``second``."""
-    merged = list(first[:count - reserved])
-    for colour in second:
-        if len(merged) < count and not any(_alike(colour, other) for other in merged):
-            merged.append(colour)
-    for colour in first[count - reserved:] + second:
-        if len(merged) < count and colour not in merged:
-            merged.append(colour)
+    """Different colours first: ``first``'s up to ``count - reserved``, then ``second``'s unlike
+    any taken (another hue, not a shade), then the rest of ``first``'s; shades of colours
+    already taken only when nothing else is left."""
+    merged: list[Color] = []
+
+    def take(colours: list[Color], limit: int, unlike: bool) -> None:
+        for colour in colours:
+            if len(merged) >= limit:
+                return
+            if colour not in merged and not (unlike and any(_alike(colour, other) for other in merged)):
+                merged.append(colour)
+
+    take(first, count - reserved, unlike=True)
+    take(second, count, unlike=True)
+    take(first, count, unlike=True)
+    take(first + second, count, unlike=False)
     return merged
 
 
@@ -195,7 +200,7 @@ def _distinct_first(centres: list[Color], sizes: list[int], count: int) -> list[
     greys = [c for c, _ in ranked if _chroma_of_colour(c) < _GREY_CHROMA]
     distinct: list[Color] = []
     for colour in colourful:
-        if all(math.dist(colour, other) >= _SHADE_DISTANCE for other in distinct):
+        if not any(_alike(colour, other) for other in distinct):
             distinct.append(colour)
     shades = [c for c in colourful if c not in distinct]
     return (distinct + shades + greys)[:count]
