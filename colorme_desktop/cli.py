@@ -87,7 +87,7 @@ def _colorize_one(args: argparse.Namespace) -> None:
         rgb = compose(image.grey, chroma, args.saturation)
     except ColourError as exc:
         raise ColourError(f"The {engine.name} engine failed: {exc}; nothing was written.") from None
-    save_image(output, rgb)
+    save_image(output, rgb, alpha=image.alpha)
 
 
 def _colorize_many(args: argparse.Namespace) -> int:

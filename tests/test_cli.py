@@ -97,6 +97,21 @@ def _swapped_pair_files(tmp_path):
     return tmp_path / "reference.png", tmp_path / "grey.png"
 
 
+def test_a_cut_out_keeps_its_transparency_one_photo_and_a_folder(tmp_path):
+    grey = np.asarray(Image.fromarray(colourful_rgb(30, 40)).convert("L"))
+    alpha = np.zeros((30, 40), np.uint8)
+    alpha[5:25, 10:30] = 255  # the subject; around it, nothing
+    folder = tmp_path / "album"
+    folder.mkdir()
+    Image.fromarray(np.dstack([grey, alpha]), "LA").save(folder / "cut-out.png")
+    one = tmp_path / "one.png"
+    assert main(["colorize", str(folder / "cut-out.png"), "-o", str(one), "--engine", "levin"]) == 0
+    assert main(["colorize", str(folder), "-o", str(tmp_path / "out"), "--engine", "levin", "--jobs", "1"]) == 0
+    for path in (one, tmp_path / "out" / "cut-out.png"):
+        with Image.open(path) as saved:
+            assert saved.mode == "RGBA" and np.array_equal(np.asarray(saved.getchannel("A")), alpha), path
+
+
 def test_colorize_with_a_reference_takes_its_colours(tmp_path):
     reference, grey = _swapped_pair_files(tmp_path)
     out = tmp_path / "out.png"

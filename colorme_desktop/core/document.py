@@ -104,6 +104,7 @@ class ImageSave:
     path: Path
     rgb: np.ndarray
     key: RenderKey
+    alpha: np.ndarray | None = None  # the photo's transparency, kept where the format can hold it
 
 
 Listener = Callable[[Change], None]
@@ -241,7 +242,7 @@ class Document:
         """Start on a new photo.  Given hints count as unsaved (a restored session), unless
         they were read from ``hints_path`` (saved beside the photo): then they are the saved
         ones, and the photo coloured with them is nothing to lose either."""
-        _freeze(image.grey, image.rgb)
+        _freeze(image.grey, image.rgb, image.alpha)
         self._image = image
         self._photo += 1
         self._history.reset(tuple(hints))
@@ -461,7 +462,7 @@ class Document:
         if self._pending_save is None or self._preview is not None or not self.full_result_is_current:
             return None
         path, self._pending_save = self._pending_save, None
-        return ImageSave(path, self._result, self._result_key)
+        return ImageSave(path, self._result, self._result_key, self._image.alpha)
 
     def image_saved(self, save: ImageSave) -> None:
         """``save`` was written: the image is saved as it was when the save began."""

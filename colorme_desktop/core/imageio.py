@@ -59,6 +59,9 @@ class LoadedImage:
     rgb: np.ndarray | None  # (H, W, 3) uint8 when the source had colour, else None
     path: Path | None = None
     notes: list[str] = field(default_factory=list)  # things the user should know
+    # (H, W) uint8 opacity when the source had transparency (grey and rgb are composited on
+    # white), else None: a save in a format that can hold it keeps it.
+    alpha: np.ndarray | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -75,6 +78,15 @@ def _on_white(image: Image.Image) -> Image.Image:
     paper, and what full transparency hides (left-overs of a cut-out) is not to be shown."""
     rgba = image.convert("RGBA")
     return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+
+
+def _transparency(image: Image.Image) -> np.ndarray | None:
+    """The image's opacity (H, W) uint8 if any pixel is less than opaque, else None."""
+    if image.mode not in ("LA", "La", "RGBA", "RGBa", "PA") and not (
+            image.mode == "P" and "transparency" in image.info):
+        return None
+    alpha = np.asarray(image.convert("RGBA").getchannel("A"))
+    return np.ascontiguousarray(alpha) if alpha.min() < 255 else None
 
 
 def _to_8bit_array(image: Image.Image) -> tuple[np.ndarray, bool]:
@@ -228,6 +240,7 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
                     and image.info.get("bits", 8) == 16)
                 oriented = ImageOps.exif_transpose(image)
                 array, is_grey = _to_8bit_array(oriented)
+                alpha = _transparency(oriented)
             if is_16bit_rgb:
                 full = _read_16bit_rgb(handle)
                 if full is not None and full.shape == array.shape:
@@ -257,11 +270,11 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
     except MemoryError as exc:
         raise ImageLoadError(f"{path.name} is too large for the available memory.") from exc
     if is_grey:
-        return LoadedImage(grey=np.ascontiguousarray(array), rgb=None, path=path, notes=notes)
+        return LoadedImage(grey=np.ascontiguousarray(array), rgb=None, path=path, notes=notes, alpha=alpha)
     rgb = np.ascontiguousarray(array)
     if _looks_grey(rgb):
-        return LoadedImage(grey=luma(rgb), rgb=None, path=path, notes=notes)
-    return LoadedImage(grey=luma(rgb), rgb=rgb, path=path, notes=notes)
+        return LoadedImage(grey=luma(rgb), rgb=None, path=path, notes=notes, alpha=alpha)
+    return LoadedImage(grey=luma(rgb), rgb=rgb, path=path, notes=notes, alpha=alpha)
 
 
 def _is_empty(path: Path) -> bool:
@@ -412,11 +425,21 @@ def _disk_full_reason(folder: Path, exc: OSError, needed: int) -> str | None:
 PNG_COMPRESS_LEVEL = 3
 
 
-def save_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> None:
-    """Write ``rgb`` to ``path`` in the format its extension names, atomically."""
+# Formats that hold transparency; JPEG does not, and gets the colours on white.
+ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
+
+
+def save_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95, alpha: np.ndarray | None = None
+               ) -> None:
+    """Write ``rgb`` to ``path`` in the format its extension names, atomically; with the
+    source's ``alpha`` (``LoadedImage.alpha``) where the format can hold it."""
     path = Path(path)
     target = check_output_path(path)
     fmt = SAVE_FORMATS[path.suffix.lower()]
+    if alpha is not None and fmt in ALPHA_FORMATS:
+        image = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+    else:
+        image = Image.fromarray(rgb)
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     if fmt == "TIFF":
         options = {"compression": "tiff_lzw"}
@@ -425,7 +448,7 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> N
         # for a file 2 % larger (busy 2-core machine); a 24 MP save then fits in 3 s.
         options = {"compress_level": PNG_COMPRESS_LEVEL}
     try:
-        _replace_atomically(target, lambda handle: Image.fromarray(rgb).save(handle, format=fmt, **options))
+        _replace_atomically(target, lambda handle: image.save(handle, format=fmt, **options))
     except OSError as exc:
         folder = target.parent if str(target.parent) else Path(".")
         reason = _disk_full_reason(folder, exc, rgb.nbytes) or exc.strerror or str(exc)

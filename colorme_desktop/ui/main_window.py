@@ -652,7 +652,7 @@ class MainWindow(QMainWindow):
 
         def write() -> None:
             try:
-                save_image(save.path, save.rgb)
+                save_image(save.path, save.rgb, alpha=save.alpha)
                 error = ""
             except ImageSaveError as exc:
                 error = str(exc)

@@ -194,6 +194,26 @@ def test_transparent_parts_come_out_white_in_grey_and_colour_alike(tmp_path, mod
     assert (loaded.grey[:, : W // 2] == 40).all() and (loaded.grey[:, W // 2:] == 255).all()
 
 
+def test_transparency_is_kept_by_formats_that_hold_it(tmp_path):
+    rgb = _rgb()
+    alpha = np.full((H, W), 255, np.uint8)
+    alpha[:, : W // 3] = 0
+    alpha[:, W // 3: W // 2] = 128
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(tmp_path / "cut-out.png")
+    loaded = load_image(tmp_path / "cut-out.png")
+    assert np.array_equal(loaded.alpha, alpha)
+    for name in ("out.png", "out.webp", "out.tif"):
+        save_image(tmp_path / name, loaded.rgb, alpha=loaded.alpha)
+        with Image.open(tmp_path / name) as saved:
+            assert saved.mode == "RGBA", name
+            assert np.abs(np.asarray(saved.getchannel("A")).astype(int) - alpha).max() <= 1, name
+    save_image(tmp_path / "out.jpg", loaded.rgb, alpha=loaded.alpha)  # JPEG: the colours on white
+    with Image.open(tmp_path / "out.jpg") as saved:
+        assert saved.mode == "RGB"
+    Image.fromarray(np.dstack([rgb, np.full((H, W), 255, np.uint8)]), "RGBA").save(tmp_path / "opaque.png")
+    assert load_image(tmp_path / "opaque.png").alpha is None  # an alpha channel that hides nothing
+
+
 def test_sixteen_bit_rgb_tiff(tmp_path):
     import cv2
 

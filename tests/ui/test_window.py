@@ -248,6 +248,19 @@ def test_save_writes_full_resolution_but_keeps_the_hints_unsaved(qtbot, window, 
     assert window.isWindowModified()  # the hints are still only in memory
 
 
+def test_a_cut_outs_transparency_is_kept_when_saved(qtbot, window, tmp_path):
+    alpha = np.zeros((90, 120), np.uint8)
+    alpha[20:70, 30:90] = 255
+    photo = tmp_path / "cut-out.png"
+    Image.fromarray(np.dstack([np.full((90, 120), 90, np.uint8), alpha]), "LA").save(photo)
+    window.open_path(photo)
+    out = tmp_path / "result.png"
+    with qtbot.waitSignal(window.save_finished, timeout=TIMEOUT):
+        window.save_image_to(out)
+    with Image.open(out) as saved:
+        assert saved.mode == "RGBA" and np.array_equal(np.asarray(saved.getchannel("A")), alpha)
+
+
 def test_failed_save_keeps_old_file_and_stays_unsaved(qtbot, window, grey_photo, tmp_path, monkeypatch):
     window.open_path(grey_photo)
     window.document.add_hint(point_hint(10, 10, (200, 0, 0)))
@@ -797,10 +810,10 @@ def test_terminate_finishes_the_save_in_progress_and_keeps_the_hints(qtbot, wind
     _settle(qtbot, window)
     real_save, started = main_window.save_image, threading.Event()
 
-    def slow_save(path, rgb):
+    def slow_save(path, rgb, **options):
         started.set()
         time.sleep(0.5)  # still writing when the signal arrives
-        real_save(path, rgb)
+        real_save(path, rgb, **options)
 
     monkeypatch.setattr(main_window, "save_image", slow_save)
     out = tmp_path / "saving.png"
