@@ -47,6 +47,7 @@ from colorme_desktop.ui.canvas import HintCanvas, ImageCanvas, ViewState
 from colorme_desktop.ui.dialogs import Prompts, ShortcutsDialog, about_box
 from colorme_desktop.ui.palette_dock import PaletteDock
 from colorme_desktop.ui.recovery import RecoveryStore
+from colorme_desktop.ui.scrollbars import ViewScrollBars
 from colorme_desktop.ui.worker import ColorizeRequest, ColorizeWorker, default_engine_factory
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,8 @@ class MainWindow(QMainWindow):
             self.splitter.addWidget(canvas)
         self.splitter.setChildrenCollapsible(False)
         self.original_canvas.hide()
-        self.setCentralWidget(self.splitter)
+        self.scroll_bars = ViewScrollBars(self.view, self.hint_canvas, self)
+        self.setCentralWidget(self.scroll_bars.wrap(self.splitter))
 
         self.palette_dock = PaletteDock()
         self.palette_dock.restore_recent(self.settings.value("recent_colours", []))

@@ -261,6 +261,23 @@ def test_a_cut_outs_transparency_is_kept_when_saved(qtbot, window, tmp_path):
         assert saved.mode == "RGBA" and np.array_equal(np.asarray(saved.getchannel("A")), alpha)
 
 
+def test_scroll_bars_show_where_a_zoomed_view_is_and_move_it(qtbot, window, grey_photo):
+    window.open_path(grey_photo)
+    bars = window.scroll_bars
+    assert bars.horizontal.isHidden() and bars.vertical.isHidden()  # fitted: the whole photo shows
+    window.view.set(zoom=8.0, centre=QPointF(60, 45))  # 120 x 90 photo, eight times
+    assert window.view.centre == QPointF(60, 45)  # showing the bars moved nothing
+    assert not bars.horizontal.isHidden() and not bars.vertical.isHidden()
+    visible = window.hint_canvas.width() / 8.0
+    assert bars.horizontal.maximum() == round(120 - visible)
+    assert abs(bars.horizontal.value() - (60 - visible / 2)) <= 1
+    bars.horizontal.setValue(0)  # dragged to the left edge: every pane shows the photo's left edge
+    assert abs(window.view.centre.x() - visible / 2) <= 1 and window.view.centre.y() == 45
+    assert window.hint_canvas.to_image(QPointF(0, 0)).x() == pytest.approx(0, abs=1)
+    window.view.set(fit=True)
+    assert bars.horizontal.isHidden() and bars.vertical.isHidden()
+
+
 def test_failed_save_keeps_old_file_and_stays_unsaved(qtbot, window, grey_photo, tmp_path, monkeypatch):
     window.open_path(grey_photo)
     window.document.add_hint(point_hint(10, 10, (200, 0, 0)))
