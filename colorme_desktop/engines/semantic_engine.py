@@ -114,7 +114,7 @@ class SemanticEngine:
         self.backbone = backbone if backbone is not None else load_backbone()
         self.head = head
         self.settings = settings
-        self._lock = threading.Lock()  # one photo analysed at a time: each pass uses both cores
+        self._lock = threading.Lock()  # one analysis at a time: two at once would only share the cores
         self._photos = LruCache(cache_size)
         self._draft_stop: Callable[[], bool] | None = None
 
