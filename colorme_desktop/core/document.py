@@ -26,9 +26,12 @@ Color = tuple[int, int, int]
 # 64 a single click recolours a region the network should decide about.
 RADIUS_MIN = 1.0
 RADIUS_MAX = 64.0
-# What [ and ] step through: sizes a user can read and come back to.  Multiplying by 1.25
-# left "7.81 px" after three presses from 4.
-BRUSH_SIZES = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0, 20.0, 24.0, 32.0, 40.0, 48.0, 64.0)
+RADIUS_DEFAULT = 4.0
+DEFAULT_COLOUR: Color = (200, 120, 60)
+# What [ and ] step through, RADIUS_MIN to RADIUS_MAX: sizes a user can read and come back
+# to.  Multiplying by 1.25 left "7.81 px" after three presses from 4.
+BRUSH_SIZES = (RADIUS_MIN, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0, 20.0, 24.0, 32.0, 40.0, 48.0,
+               RADIUS_MAX)
 
 
 def next_brush_size(radius: float, larger: bool) -> float:
@@ -36,8 +39,6 @@ def next_brush_size(radius: float, larger: bool) -> float:
     if larger:
         return next((size for size in BRUSH_SIZES if size > radius + 1e-6), BRUSH_SIZES[-1])
     return next((size for size in reversed(BRUSH_SIZES) if size < radius - 1e-6), BRUSH_SIZES[0])
-RADIUS_DEFAULT = 4.0
-DEFAULT_COLOUR: Color = (200, 120, 60)
 
 
 class Tool(enum.Enum):

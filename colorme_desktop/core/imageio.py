@@ -73,24 +73,19 @@ class LoadedImage:
         return self.rgb is not None
 
 
-def _on_white(image: Image.Image) -> Image.Image:
-    """The image composited on white (RGBA): transparent areas of a photo are most often
-    paper, and what full transparency hides (left-overs of a cut-out) is not to be shown."""
+def _on_white(image: Image.Image) -> tuple[Image.Image, np.ndarray | None]:
+    """The image composited on white (RGBA), and its opacity (H, W) uint8 unless every pixel
+    is opaque: transparent areas of a photo are most often paper, and what full transparency
+    hides (left-overs of a cut-out) is not to be shown; a save that can hold it keeps it."""
     rgba = image.convert("RGBA")
-    return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    alpha = np.asarray(rgba.getchannel("A"))
+    composited = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return composited, (np.ascontiguousarray(alpha) if alpha.min() < 255 else None)
 
 
-def _transparency(image: Image.Image) -> np.ndarray | None:
-    """The image's opacity (H, W) uint8 if any pixel is less than opaque, else None."""
-    if image.mode not in ("LA", "La", "RGBA", "RGBa", "PA") and not (
-            image.mode == "P" and "transparency" in image.info):
-        return None
-    alpha = np.asarray(image.convert("RGBA").getchannel("A"))
-    return np.ascontiguousarray(alpha) if alpha.min() < 255 else None
-
-
-def _to_8bit_array(image: Image.Image) -> tuple[np.ndarray, bool]:
-    """Return an 8-bit array and whether it is single-channel grey."""
+def _to_8bit_array(image: Image.Image) -> tuple[np.ndarray, bool, np.ndarray | None]:
+    """Return an 8-bit array, whether it is single-channel grey, and its opacity if it has
+    transparency (``_on_white``)."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         # float32, in place: a float64 copy of a 24 MP scan was 192 MB (16-bit values are exact in float32).
@@ -100,15 +95,17 @@ def _to_8bit_array(image: Image.Image) -> tuple[np.ndarray, bool]:
             top = max(1.0, float(data.max(initial=1.0)))
         data *= np.float32(255.0 / top)
         np.rint(data, out=data)
-        return np.clip(data, 0, 255, out=data).astype(np.uint8), True
+        return np.clip(data, 0, 255, out=data).astype(np.uint8), True, None
     if mode in ("LA", "La"):
-        return np.asarray(_on_white(image).convert("L")), True
+        composited, alpha = _on_white(image)
+        return np.asarray(composited.convert("L")), True, alpha
     if mode in ("1", "L"):
-        return np.asarray(image if mode == "L" else image.convert("L")), True
+        return np.asarray(image if mode == "L" else image.convert("L")), True, None
     if mode in ("RGBA", "PA", "RGBa") or (mode == "P" and "transparency" in image.info):
-        return np.asarray(_on_white(image).convert("RGB")), False
+        composited, alpha = _on_white(image)
+        return np.asarray(composited.convert("RGB")), False, alpha
     # Already RGB: converting would only copy it (96 MB at 24 MP, beside the decoded one).
-    return np.asarray(image if mode == "RGB" else image.convert("RGB")), False
+    return np.asarray(image if mode == "RGB" else image.convert("RGB")), False, None
 
 
 def _read_16bit_rgb(handle: BinaryIO) -> np.ndarray | None:
@@ -239,8 +236,7 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
                     image.format in ("PNG", "TIFF") and image.mode in ("RGB", "RGBA")
                     and image.info.get("bits", 8) == 16)
                 oriented = ImageOps.exif_transpose(image)
-                array, is_grey = _to_8bit_array(oriented)
-                alpha = _transparency(oriented)
+                array, is_grey, alpha = _to_8bit_array(oriented)
             if is_16bit_rgb:
                 full = _read_16bit_rgb(handle)
                 if full is not None and full.shape == array.shape:

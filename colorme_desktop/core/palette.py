@@ -117,9 +117,6 @@ def photo_colors(rgb: np.ndarray, count: int = 5, seed: int = 0) -> list[Color]:
     return _distinct_first(centres, sizes, count)
 
 
-# Two suggestions of one hue and near in brightness are shades of one colour (``_alike``):
-# a lake photo's palette once offered five blues and not the green of its forest, and by
-# RGB distance alone a canyon's three pale blues still counted as three colours.
 # A colour the network finds likely counts when its bins hold this share of the photo's
 # probability: less is a stray guess somewhere, not a colour of a part of the photo.
 _LIKELY_MIN_SHARE = 0.01
@@ -149,7 +146,7 @@ def likely_colors(probabilities: np.ndarray, centres: np.ndarray, grey: np.ndarr
     taken: list[float] = []
     for i in (int(i) for i in np.argsort(-share) if wanted[i]):
         # One bin per hue: neighbouring bins are shades of one guess (olive and green are not).
-        if any(abs((hue[i] - other + 180.0) % 360.0 - 180.0) < _LIKELY_HUE_STEP for other in taken):
+        if any(_hue_gap(hue[i], other) < _LIKELY_HUE_STEP for other in taken):
             continue
         taken.append(hue[i])
         brightness = float((flat[i] * grey.reshape(-1)).sum() / max(flat[i].sum(), 1e-12))
@@ -160,14 +157,24 @@ def likely_colors(probabilities: np.ndarray, centres: np.ndarray, grey: np.ndarr
     return colours
 
 
+def _hue_gap(a: float, b: float) -> float:
+    """Degrees between two hues (Cb/Cr angles in degrees), the short way round."""
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
 def _alike(a: Color, b: Color) -> bool:
-    """Two colours a user would call the same: of one hue (or both greyish) and brightness."""
-    ca, cb = (chroma_of(np.array([[c]], dtype=np.uint8))[0, 0] for c in (a, b))
+    """Two colours a user would call the same: of one hue (or both greyish) and brightness.
+
+    Shades of one colour by this measure: a lake photo's palette once offered five blues
+    and not the green of its forest, and by RGB distance alone a canyon's three pale blues
+    still counted as three colours."""
+    (cb_a, cr_a), (cb_b, cr_b) = (chroma_of(np.array([[c]], dtype=np.uint8))[0, 0] for c in (a, b))
+    strength_a, strength_b = np.hypot(cb_a, cr_a), np.hypot(cb_b, cr_b)
     brightness = abs(float(np.mean(a)) - float(np.mean(b)))
-    if min(np.hypot(*ca), np.hypot(*cb)) < _GREY_CHROMA:
-        return max(np.hypot(*ca), np.hypot(*cb)) < 2 * _GREY_CHROMA and brightness < 40
-    hue = abs((np.degrees(np.arctan2(ca[1], ca[0]) - np.arctan2(cb[1], cb[0])) + 180.0) % 360.0 - 180.0)
-    return hue < _SAME_HUE and brightness < 60
+    if min(strength_a, strength_b) < _GREY_CHROMA:
+        return max(strength_a, strength_b) < 2 * _GREY_CHROMA and brightness < 40
+    hue_a, hue_b = np.degrees(np.arctan2(cr_a, cb_a)), np.degrees(np.arctan2(cr_b, cb_b))
+    return _hue_gap(hue_a, hue_b) < _SAME_HUE and brightness < 60
 
 
 def merged_suggestions(first: list[Color], second: list[Color], count: int = 5, reserved: int = 2

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -102,10 +103,9 @@ class HeadEnsemble(nn.Module):
 
 def head_from_state(state: dict[str, torch.Tensor]) -> SemanticColorHead | HeadEnsemble:
     """One head, or an ensemble if the weights are prefixed by member: sizes come from the file."""
-    members = split_members(state)
-    if len(members) == 1 and not any(key.startswith(MEMBER_PREFIX) for key in state):
-        return SemanticColorHead.from_state(members[0])
-    return HeadEnsemble([SemanticColorHead.from_state(member) for member in members])
+    if not any(key.startswith(MEMBER_PREFIX) for key in state):
+        return SemanticColorHead.from_state(state)
+    return HeadEnsemble([SemanticColorHead.from_state(member) for member in split_members(state)])
 
 
 def ensemble_state(members: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -113,9 +113,13 @@ def ensemble_state(members: list[dict[str, torch.Tensor]]) -> dict[str, torch.Te
     return {f"{MEMBER_PREFIX}{i}.{key}": value for i, state in enumerate(members) for key, value in state.items()}
 
 
+def numpy_state(module: nn.Module) -> dict[str, np.ndarray]:
+    """A module's weights as float32 numpy arrays, the form ``numpy_nets`` runs them in."""
+    return {name: value.detach().cpu().float().numpy() for name, value in module.state_dict().items()}
+
+
 def head_runtime(head: SemanticColorHead | HeadEnsemble) -> HeadRuntime:
     """A trained head as the app runs it (numpy), from the weights it would be saved with."""
-    members = head.members if isinstance(head, HeadEnsemble) else [head]
-    states = [{name: value.detach().cpu().float().numpy() for name, value in member.state_dict().items()}
-              for member in members]
-    return HeadRuntime(states[0] if len(states) == 1 else ensemble_state(states))
+    if isinstance(head, HeadEnsemble):
+        return HeadRuntime(ensemble_state([numpy_state(member) for member in head.members]))
+    return HeadRuntime(numpy_state(head))

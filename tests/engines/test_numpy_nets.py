@@ -8,11 +8,7 @@ import torch
 
 from colorme_desktop.engines.dinov2 import Dinov2Small
 from colorme_desktop.engines.numpy_nets import Dinov2Runtime, HeadRuntime, resize
-from colorme_desktop.engines.semantic import HeadEnsemble, SemanticColorHead, ensemble_state
-
-
-def numpy_state(module: torch.nn.Module) -> dict[str, np.ndarray]:
-    return {name: value.detach().numpy() for name, value in module.state_dict().items()}
+from colorme_desktop.engines.semantic import HeadEnsemble, SemanticColorHead, ensemble_state, numpy_state
 
 
 def random_backbone() -> Dinov2Small:

@@ -22,6 +22,7 @@ from colorme_desktop.engines.semantic import (
     ensemble_state,
     head_from_state,
     head_runtime,
+    numpy_state,
 )
 from colorme_desktop.engines.semantic_engine import SemanticEngine, SemanticSettings
 
@@ -39,7 +40,7 @@ class CountingBackbone(Dinov2Runtime):
         for p in module.parameters():
             torch.nn.init.normal_(p, std=0.02)
         self.calls = 0
-        super().__init__({name: value.detach().numpy() for name, value in module.state_dict().items()})
+        super().__init__(numpy_state(module))
         self.calls = 0  # the check of the weights' shapes at construction is no photo
 
     def tokens(self, grey: np.ndarray, layer: int = DEPTH) -> np.ndarray:
