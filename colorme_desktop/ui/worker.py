@@ -41,6 +41,10 @@ PREPARE_AFTER_S = 0.25
 DRAFT_FRESH_S = 0.04
 # The chroma of the newest result is kept up to this size (a 2048 px preview is 22 MB).
 MAX_KEPT_CHROMA_BYTES = 32 * 2**20
+# The suggestions are found on the result made again at this long side, whatever the panes'
+# size: found on the result as shown, they changed with the window's width (k-means on
+# another sample of the same colours; the sample photo gave two sets at 420-640 px).
+PALETTE_SIDE = 128
 
 EngineFactory = Callable[[str | None], tuple[object, str | None]]
 
@@ -285,6 +289,15 @@ class ColorizeWorker(QThread):
             self._preview_grey = key, cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         return self._preview_grey[1]
 
+    @staticmethod
+    def _palette_render(engine, request: ColorizeRequest, own: np.ndarray | None) -> np.ndarray:
+        """The result at ``PALETTE_SIDE`` for the suggestions: the engine's work is kept
+        per photo, so this is only its last step again at a small size."""
+        grey = request.grey
+        small = cv2.resize(grey, fit_size(grey.shape, PALETTE_SIDE), interpolation=cv2.INTER_AREA)
+        chroma = engine.colorize(grey, request.hints, shown=small, **({} if own is None else {"photo_rgb": own}))
+        return compose(small, chroma, request.saturation)
+
     def _process(self, request: ColorizeRequest) -> None:
         self._ensure_engine(request.engine_name)
         shown = self._shown(request)
@@ -318,7 +331,7 @@ class ColorizeWorker(QThread):
         if self._has_pending() or request.draft:
             return  # the result is already outdated or rough: no palette for it
         if request.palette:
-            colours = vivid_colors(rgb, count=5)
+            colours = vivid_colors(self._palette_render(engine, request, own), count=5)
             likely = getattr(engine, "likely_colors", None)
             if likely is not None and own is None:
                 # Also what the network found likely where the result came out dull: the

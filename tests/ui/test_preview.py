@@ -290,3 +290,24 @@ def test_the_worker_runs_dense_algebra_on_one_thread():
     if not any(n > 1 for n in before):
         pytest.skip("no BLAS library here runs more than one thread")
     assert after and all(n == 1 for n in after), (before, after)
+
+
+def test_suggestions_do_not_depend_on_the_panes_size(qtbot):
+    """The sample's suggestions were found on the result as shown, and a window 420 or 563 px
+    wide offered two different sets; now they are found at one size."""
+    from colorme_desktop.core.imageio import load_image
+    from colorme_desktop.engines.semantic_engine import SemanticEngine
+    from colorme_desktop.engines.weights import weights_dir
+
+    grey = load_image(weights_dir().parent / "resources" / "sample" / "summer-palace-grey.jpg").grey
+    engine = SemanticEngine()
+    worker = ColorizeWorker(lambda name: (engine, None))
+    palettes = {}
+    try:
+        for generation, side in enumerate((420, 563, 640), start=1):
+            with qtbot.waitSignal(worker.palette_ready, timeout=TIMEOUT):
+                worker.request(ColorizeRequest(generation, grey, (), preview_side=side))
+            palettes[side] = worker.take_palette(generation)
+    finally:
+        worker.stop()
+    assert palettes[420] and palettes[420] == palettes[563] == palettes[640], palettes
