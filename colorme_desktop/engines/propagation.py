@@ -58,15 +58,20 @@ def _guided(features: np.ndarray, grey: np.ndarray, radius: int, eps: float) -> 
     return box(slope) * guide[..., None] + box(offset)
 
 
-def feature_map(tokens: np.ndarray, size: tuple[int, int], grey: np.ndarray | None = None) -> np.ndarray:
-    """(C, h, w) backbone tokens -> unit-length features (H, W, FEATURE_COMPONENTS) at ``size`` = (W, H):
-    the tokens' principal components around their mean, upsampled, snapped to the edges
-    of ``grey`` (the photo at ``size``) when given."""
+def token_components(tokens: np.ndarray) -> np.ndarray:
+    """(C, h, w) backbone tokens -> (h, w, FEATURE_COMPONENTS): their principal components
+    around the photo's mean token, what tells one thing in the photo from another."""
     c, h, w = tokens.shape
     flat = tokens.reshape(c, h * w).T.astype(np.float64)
     flat -= flat.mean(axis=0)
     _, _, axes = np.linalg.svd(flat, full_matrices=False)
-    components = (flat @ axes[:FEATURE_COMPONENTS].T).astype(np.float32).reshape(h, w, -1)
+    return (flat @ axes[:FEATURE_COMPONENTS].T).astype(np.float32).reshape(h, w, -1)
+
+
+def feature_map(components: np.ndarray, size: tuple[int, int], grey: np.ndarray | None = None) -> np.ndarray:
+    """(h, w, K) principal components of the tokens (``token_components``) -> unit-length
+    features (H, W, K) at ``size`` = (W, H): upsampled, snapped to the edges of ``grey``
+    (the photo at ``size``) when given."""
     features = np.empty((size[1], size[0], components.shape[-1]), dtype=np.float32)
     for i in range(components.shape[-1]):
         features[..., i] = cv2.resize(np.ascontiguousarray(components[..., i]), size, interpolation=cv2.INTER_LINEAR)
@@ -554,18 +559,20 @@ class Spreader:
         self._refresh.start()
 
 
-def nonlocal_target(tokens: np.ndarray, points: np.ndarray, changes: np.ndarray, size: tuple[int, int],
+def nonlocal_target(components: np.ndarray, points: np.ndarray, changes: np.ndarray, size: tuple[int, int],
                     softness: float) -> np.ndarray:
     """The change each pixel would take from the hints on the same kind of thing.
 
-    ``tokens`` (C, h, w) are the backbone's; ``points`` (K, 2) are hint positions as
-    fractions of the width and height, ``changes`` (K, 2) the chroma change asked there.
-    Each token weighs each hint by exp((cos - 1) / softness) of their features; the
-    weighted mean change, shrunk where the total weight is below one, is brought to
-    ``size`` = (W, H).  A token like no hint gets (almost) no change.
+    ``components`` (h, w, K) are the backbone tokens' principal components
+    (``token_components``: raw tokens share so much that sky and tree stayed alike, and a
+    hint reached both or neither); ``points`` (K, 2) are hint positions as fractions of the
+    width and height, ``changes`` (K, 2) the chroma change asked there.  Each token weighs
+    each hint by exp((cos - 1) / softness) of their components; the weighted mean change, shrunk
+    where the total weight is below one, is brought to ``size`` = (W, H).  A token like no
+    hint gets (almost) no change.
     """
-    c, h, w = tokens.shape
-    flat = tokens.reshape(c, -1).T.astype(np.float32)
+    h, w = components.shape[:2]
+    flat = components.reshape(h * w, -1).copy()
     flat /= np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-6)
     cols = np.clip((points[:, 0] * w).astype(int), 0, w - 1)
     rows = np.clip((points[:, 1] * h).astype(int), 0, h - 1)
@@ -574,3 +581,4 @@ def nonlocal_target(tokens: np.ndarray, points: np.ndarray, changes: np.ndarray,
     total = weights.sum(axis=1, keepdims=True)
     mean = (weights @ changes) / np.maximum(total, 1.0)
     return cv2.resize(mean.reshape(h, w, 2).astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+

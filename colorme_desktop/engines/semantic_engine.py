@@ -27,7 +27,14 @@ from colorme_desktop.core.hints import BrushCache, Hint, finish, rasterize
 from colorme_desktop.core.palette import likely_colors
 from colorme_desktop.engines.base import EngineError, give_up_if, image_key
 from colorme_desktop.engines.numpy_nets import Dinov2Runtime, HeadRuntime, backbone_size
-from colorme_desktop.engines.propagation import LruCache, Spreader, affinity_laplacian, feature_map, nonlocal_target
+from colorme_desktop.engines.propagation import (
+    LruCache,
+    Spreader,
+    affinity_laplacian,
+    feature_map,
+    nonlocal_target,
+    token_components,
+)
 from colorme_desktop.engines.weights import BACKBONE_FILE, HEAD_FILE, load_checked, weights_dir
 
 log = logging.getLogger(__name__)
@@ -91,6 +98,7 @@ class _PhotoState:
     shrunk grey and the pixel graph with its solver's memory."""
 
     tokens: np.ndarray  # (384, h, w)
+    components: np.ndarray  # (h, w, 32) the tokens' principal components (propagation.token_components)
     prior: np.ndarray  # (h8, w8, 2) automatic chroma at the head's resolution
     greys: dict  # (w, h) -> the photo at that size: shrinking 12 MP took 40 ms a stroke
     spreaders: dict  # (h, w, colour photo?) -> Spreader: the pixel graph at that size and its solver's memory
@@ -136,7 +144,8 @@ class SemanticEngine:
         prior = self.head.decode(log_probs, regression, self.settings.temperature, self.settings.blend)
         grey_at_prior = cv2.resize(small, (prior.shape[1], prior.shape[0]), interpolation=cv2.INTER_AREA)
         likely = likely_colors(np.exp(log_probs), self.head.centres, grey_at_prior)
-        return _PhotoState(tokens=tokens, prior=prior * np.float32(self.settings.chroma_scale), greys={},
+        return _PhotoState(tokens=tokens, components=token_components(tokens),
+                           prior=prior * np.float32(self.settings.chroma_scale), greys={},
                            spreaders={}, own={}, likely=likely)
 
     @staticmethod
@@ -175,7 +184,7 @@ class SemanticEngine:
         there (recolouring), another graph whose links its colour edges cut too."""
         key = (*grey_small.shape, own_small is not None)
         if key not in state.spreaders:
-            features = feature_map(state.tokens, (grey_small.shape[1], grey_small.shape[0]), grey_small)
+            features = feature_map(state.components, (grey_small.shape[1], grey_small.shape[0]), grey_small)
             laplacian = affinity_laplacian(grey_small, features, self.settings.feature_softness,
                                            grey_cap=self.settings.grey_cap, chroma=own_small)
             state.spreaders[key] = Spreader(laplacian, grey_small.shape[1])
@@ -211,8 +220,8 @@ class SemanticEngine:
                 here = prior[min(ph - 1, int(fy * ph)), min(pw - 1, int(fx * pw))]
                 points.append((fx, fy))
                 changes.append(wanted - here)
-        return nonlocal_target(state.tokens, np.array(points, dtype=np.float32), np.array(changes, dtype=np.float32),
-                               (pw, ph), self.settings.nonlocal_softness)
+        return nonlocal_target(state.components, np.array(points, dtype=np.float32),
+                               np.array(changes, dtype=np.float32), (pw, ph), self.settings.nonlocal_softness)
 
     # -------------------------------------------------------------- the interface
 
@@ -277,7 +286,10 @@ class SemanticEngine:
             # The photo's own colours are no guess that more hints should override further:
             # each hint keeps its reach however many there are.
             decay = next_decay = s.decay
-        target = self._nonlocal(state, hints, prior, grey.shape) if s.nonlocal_softness > 0 else None
+        # Recolouring keeps what no hint reaches as it is: a far thing of the same kind but
+        # another colour (a second person's coat) must not take this coat's change.
+        far = s.nonlocal_softness > 0 and photo_rgb is None
+        target = self._nonlocal(state, hints, prior, grey.shape) if far else None
         # Many hints describe a photo better than any prior: the hints' own colours,
         # spread the same way, get the say N / (N + share):
         #   (1 - own) * (prior + S(change, target)) + own * S(hint colours, 0).

@@ -47,7 +47,7 @@ AUTOMATIC_GRID = {"temperature": (0.35, 0.6, 1.0), "blend": (0.0, 0.5, 1.0),
 HINT_GRID = {"working_side": (256, 192), "feature_softness": (0.03, 0.003, 0.002, 0.0015, 0.001),
              "grey_cap": (0.01, 1e-3, 5e-4, 2e-4),
              "decay": (5e-5, 1e-4, 1.5e-4, 2e-4, 3e-4), "decay_power": (1.0, 1.5, 2.0),
-             "hints_share": (1e9, 30.0, 10.0), "nonlocal_softness": (0.0, 0.15)}
+             "hints_share": (1e9, 30.0, 10.0), "nonlocal_softness": (0.0, 0.01, 0.02, 0.03)}
 SPILL_LIMIT = 0.05  # issue 8's target: a hint may move other things by 5 % of what it asks
 HINT_COUNTS = (1, 5, 20, 50)
 

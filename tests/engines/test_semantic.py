@@ -14,7 +14,13 @@ from colorme_desktop.core.hints import Hint, point_hint
 from colorme_desktop.engines.base import EngineError
 from colorme_desktop.engines.dinov2 import Dinov2Small
 from colorme_desktop.engines.numpy_nets import DEPTH, Dinov2Runtime
-from colorme_desktop.engines.propagation import affinity_laplacian, spread
+from colorme_desktop.engines.propagation import (
+    affinity_laplacian,
+    feature_map,
+    nonlocal_target,
+    spread,
+    token_components,
+)
 from colorme_desktop.engines.semantic import (
     HeadEnsemble,
     SemanticColorHead,
@@ -105,15 +111,13 @@ def test_hints_own_colours_get_their_say_in_one_solve(engine):
     """With hints_share finite the result is (1 - own) * (prior + S(change)) + own * S(hint
     colours), as two separate solves would give it; the engine solves it as one."""
     from colorme_desktop.core.hints import paint_exact, rasterize
-    from colorme_desktop.engines.propagation import feature_map
-
     engine.settings = replace(SETTINGS, working_side=120, hints_share=2.0, decay=1e-3)
     grey = two_rooms()
     hints = [point_hint(20.5, 40.5, (200, 30, 30), radius=3), point_hint(90.5, 20.5, (30, 30, 200), radius=3)]
     out = engine.colorize(grey, hints)
     state = engine._photo(grey)
     prior = cv2.resize(state.prior, (120, 80), interpolation=cv2.INTER_LINEAR)
-    laplacian = affinity_laplacian(grey, feature_map(state.tokens, (120, 80), grey), SETTINGS.feature_softness,
+    laplacian = affinity_laplacian(grey, feature_map(state.components, (120, 80), grey), SETTINGS.feature_softness,
                                    grey_cap=SETTINGS.grey_cap)
     colours, mask = rasterize(hints, (120, 80))
     decay = 1e-3 / len(hints) ** SETTINGS.decay_power
@@ -168,8 +172,6 @@ def test_features_stop_a_hint_where_grey_alone_would_not():
 def test_feature_map_puts_a_change_of_object_on_the_grey_edge():
     """Two kinds of token meeting mid-token; the grey edge lies elsewhere in that token.
     The features must change across the grey edge, not evenly across the token's width."""
-    from colorme_desktop.engines.propagation import feature_map
-
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(384), rng.standard_normal(384)
     tokens = np.stack([a] * 4 + [b] * 4, axis=1)[:, None, :].repeat(4, axis=1).astype(np.float32)  # (384, 4, 8)
@@ -179,10 +181,11 @@ def test_feature_map_puts_a_change_of_object_on_the_grey_edge():
     def steps(features):  # cosine between horizontal neighbours, per column
         return (features[:, 1:] * features[:, :-1]).sum(-1).mean(axis=0)
 
-    guided = steps(feature_map(tokens, (96, 48), grey))
+    guided = steps(feature_map(token_components(tokens), (96, 48), grey))
     assert guided.argmin() == 49 and guided[49] < 0.5  # the change: between x = 49 and 50
     assert guided[40:48].min() > 0.9 and guided[51:60].min() > 0.9
-    assert steps(feature_map(tokens, (96, 48))).argmin() != 49  # without the grey: where the tokens meet
+    unguided = steps(feature_map(token_components(tokens), (96, 48)))
+    assert unguided.argmin() != 49  # without the grey: where the tokens meet
 
 
 def test_settings_come_only_from_the_manifest():
@@ -198,15 +201,14 @@ def test_settings_come_only_from_the_manifest():
 
 def test_a_hint_reaches_the_same_thing_beyond_a_wall_but_not_the_wall():
     """Sky left and right of a tower: the hint on the left sky also colours the right sky."""
-    from colorme_desktop.engines.propagation import nonlocal_target
-
     tokens = np.zeros((4, 8, 12), dtype=np.float32)
     tokens[0] = 1.0  # sky everywhere ...
     tokens[:, :, 4:8] = 0.0
     tokens[1, :, 4:8] = 1.0  # ... but a tower in the middle columns
     grey = np.full((40, 60), 200, dtype=np.uint8)
     grey[:, 20:40] = 80
-    target = nonlocal_target(tokens, np.array([[0.05, 0.5]]), np.array([[12.0, -6.0]]), (60, 40), softness=0.1)
+    target = nonlocal_target(token_components(tokens), np.array([[0.05, 0.5]]), np.array([[12.0, -6.0]]), (60, 40),
+                             softness=0.1)
     values = np.zeros((40, 60, 2), dtype=np.float32)
     mask = np.zeros((40, 60), dtype=np.float32)
     values[20, 3], mask[20, 3] = (12.0, -6.0), 1.0
@@ -325,6 +327,24 @@ def test_recolouring_keeps_the_photos_own_colours_where_no_hint_reaches(engine):
     # the stripe stays as distinct from the wall around it as it was.
     stripe_contrast = lambda c: np.linalg.norm(c[30, 10:50] - c[25, 10:50], axis=-1).mean()  # noqa: E731
     assert stripe_contrast(after) > 0.8 * stripe_contrast(own)
+
+
+def test_recolouring_leaves_far_things_of_the_same_kind_as_they_are(engine):
+    """A hint's far reach (``nonlocal_softness``) stands in for the automatic colour's guesses;
+    a colour photo's own colours are no guess, and the room no hint reaches keeps them."""
+    from colorme_desktop.core.color import chroma_of, luma
+
+    rgb = _painted_rooms()
+    grey = luma(rgb)
+    far = SemanticEngine(engine.backbone, engine.head, replace(SETTINGS, nonlocal_softness=1.0))
+    hint = point_hint(30.5, 60.5, (220, 200, 40), radius=3)
+    # On the grey photo the far reach does carry the hint into the other room ...
+    assert np.abs(far.colorize(grey, [hint])[:, 70:] - engine.colorize(grey, [hint])[:, 70:]).max() > 1.0
+    # ... and recolouring does not.
+    own = chroma_of(rgb)
+    asked = np.linalg.norm(np.array(chroma_of_color(hint.color)) - own[60, 30])
+    after = far.colorize(grey, [hint], photo_rgb=rgb)
+    assert np.abs(after[:, 70:] - own[:, 70:]).max() < 0.02 * asked
 
 
 def test_recolouring_drafts_and_screen_size_results_agree_with_the_final(engine):
