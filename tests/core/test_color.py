@@ -149,6 +149,23 @@ def test_upsampling_by_colour_gives_a_pale_blend_its_share_of_the_change():
                   - (30.0, -20.0)).max() < 1.0
 
 
+def test_upsampling_by_colour_leaves_no_rim_of_the_old_colour_along_a_recoloured_coat():
+    """The working pixel that straddles a coat's edge mixes coat and lawn; the graph's colour
+    cut leaves it almost unchanged, and the coat's last full-size pixels, likest to it, kept a
+    rim of the old colour (a walk-through saw a blue line along a jacket recoloured red)."""
+    from colorme_desktop.core.color import upsample_by_colour
+
+    photo = np.empty((200, 300, 3), np.uint8)
+    photo[:] = (190, 175, 150)  # lawn
+    photo[:, :187] = (20, 90, 200)  # coat, ending 7 px into working pixel 18 (10 px each)
+    change = np.zeros((20, 30, 2), np.float32)
+    change[:, :18] = (-60.0, 100.0)  # the coat's working pixels: recoloured
+    change[:, 18] = (-3.0, 5.0)  # the mixed one, as the colour cut leaves it
+    out = upsample_by_colour(change, photo)
+    assert np.abs(out[:, :187] - (-60.0, 100.0)).max() < 2.0  # every coat pixel, to its edge
+    assert np.abs(out[:, 187:]).max() < 1.0  # the lawn, from its first pixel
+
+
 def test_upsampling_by_colour_leaves_a_thin_thing_unlike_everything_around_it():
     """A one-pixel red line across a wall whose change is uniform: no working pixel is like
     it, so it keeps its colour instead of taking the wall's change."""
