@@ -42,7 +42,8 @@ MOUSE_GESTURES = (
 class UnsavedDialog(QDialog):
     """Names what is unsaved and lets the user save each part, all of it, or none."""
 
-    def __init__(self, parent: QWidget | None, photo: str, items: list[Unsaved], hint_count: int) -> None:
+    def __init__(self, parent: QWidget | None, photo: str, items: list[Unsaved], hint_count: int,
+                 result: str = "colorized image") -> None:
         super().__init__(parent)
         self.setWindowTitle("Unsaved work")
         layout = QVBoxLayout(self)
@@ -50,13 +51,15 @@ class UnsavedDialog(QDialog):
         # if the save had failed.  "As it is now": right whether it was saved before or
         # never ("changed since it was saved" puzzled a user who had never saved it).
         heading = {
-            (Unsaved.IMAGE,): f"The colorized image of {photo} is not saved as it is now. Save it first?",
+            (Unsaved.IMAGE,): f"The {result} of {photo} is not saved as it is now. Save it first?",
             (Unsaved.HINTS,): f"The hints you painted on {photo} are not saved. Save them first?",
-        }.get(tuple(items), f"The colorized image of {photo} (as it is now) and the hints you painted "
+        }.get(tuple(items), f"The {result} of {photo} (as it is now) and the hints you painted "
                             "are not saved. Save them first?")
-        layout.addWidget(QLabel(heading))
+        label = QLabel(heading)
+        label.setWordWrap(True)  # a long file name made the dialog wider than a small window
+        layout.addWidget(label)
         texts = {
-            Unsaved.IMAGE: "The colorized image, as it is now",
+            Unsaved.IMAGE: f"The {result}, as it is now",
             Unsaved.HINTS: f"The {plural(hint_count, 'hint')} you painted (to continue later)",
         }
         self.checks: dict[Unsaved, QCheckBox] = {}
@@ -94,9 +97,11 @@ class UnsavedDialog(QDialog):
 class Prompts:
     """Real dialogs."""
 
-    def unsaved(self, parent: QWidget, photo: str, items: list[Unsaved], hint_count: int) -> set[Unsaved] | None:
-        """What to save before going on (empty: nothing), or None to stay."""
-        dialog = UnsavedDialog(parent, photo, items, hint_count)
+    def unsaved(self, parent: QWidget, photo: str, items: list[Unsaved], hint_count: int,
+                result: str = "colorized image") -> set[Unsaved] | None:
+        """What to save before going on (empty: nothing), or None to stay; ``result`` names
+        the image as its pane does ("recoloured image" for a colour photo)."""
+        dialog = UnsavedDialog(parent, photo, items, hint_count, result)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.choice()

@@ -70,6 +70,9 @@ MAX_RECENT_FILES = 8
 # A first start (no saved window geometry) takes this share of the screen's width and height.
 FIRST_START_SHARE = 0.85
 HIT_TOLERANCE_PX = 6.0  # screen pixels around a hint that still hit it
+# The tools, as the Edit menu and the status bar name them, with their keys.
+TOOL_ACTIONS = {Tool.PAINT: ("&Paint Hints", "P"), Tool.SELECT: ("&Select and Move Hints", "S"),
+                Tool.EYEDROPPER: ("&Eyedropper", "I")}
 ICON = Path(__file__).resolve().parents[2] / "resources" / "colorme.svg"
 # Set (to anything) to log the wall-clock time of the first paint of the window and of the
 # first colour; benchmarks/run.py measures start-up with it in a fresh process.
@@ -158,6 +161,9 @@ class MainWindow(QMainWindow):
         self.busy_bar.setMaximumWidth(80)
         self.busy_bar.setTextVisible(False)
         self.busy_bar.hide()
+        # The tool in use, always in sight: a drag with Select on looked like a broken brush.
+        self.tool_label = QLabel()
+        self.statusBar().addPermanentWidget(self.tool_label)
         self.statusBar().addPermanentWidget(self.activity_label)
         self.statusBar().addPermanentWidget(self.busy_bar)
         self.statusBar().addPermanentWidget(self.zoom_label)
@@ -254,8 +260,7 @@ class MainWindow(QMainWindow):
         edit.addSeparator()
         tools = QActionGroup(self)
         self.tool_actions: dict[Tool, QAction] = {}
-        for tool, text, key in ((Tool.PAINT, "&Paint Hints", "P"), (Tool.SELECT, "&Select and Move Hints", "S"),
-                                (Tool.EYEDROPPER, "&Eyedropper", "I")):
+        for tool, (text, key) in TOOL_ACTIONS.items():
             action = self._action(edit, text, lambda checked=False, t=tool: doc.set_tool(t), key, True)
             tools.addAction(action)
             self.tool_actions[tool] = action
@@ -416,6 +421,8 @@ class MainWindow(QMainWindow):
         for canvas in self.canvases:
             canvas.tool = brush.tool
         self.tool_actions[brush.tool].setChecked(True)
+        text, key = TOOL_ACTIONS[brush.tool]
+        self.tool_label.setText(f"{text.replace('&', '')} ({key})")
         self.palette_dock.eyedropper.blockSignals(True)
         self.palette_dock.eyedropper.setChecked(brush.tool == Tool.EYEDROPPER)
         self.palette_dock.eyedropper.blockSignals(False)
@@ -551,7 +558,9 @@ class MainWindow(QMainWindow):
         if not items:
             return True
         photo = doc.image_path.name if doc.image_path else "this photo"
-        choice = self.prompts.unsaved(self, photo, items, len(doc.hints))
+        recolouring = doc.image is not None and doc.image.rgb is not None
+        choice = self.prompts.unsaved(self, photo, items, len(doc.hints),
+                                      "recoloured image" if recolouring else "colorized image")
         if choice is None:
             return False
         if Unsaved.HINTS in choice and not self.save_hints():
@@ -876,7 +885,14 @@ class MainWindow(QMainWindow):
 
     @Slot(float, float)
     def _on_select_requested(self, x: float, y: float) -> None:
-        self.document.select(self._hint_at(x, y))
+        index = self._hint_at(x, y)
+        self.document.select(index)
+        if index is None and self.document.hints:
+            self.statusBar().showMessage("No hint here: the Select tool picks hints to move or recolour; "
+                                         f"press {TOOL_ACTIONS[Tool.PAINT][1]} to paint.", 8000)
+        elif index is None:
+            self.statusBar().showMessage("No hints to select yet: press "
+                                         f"{TOOL_ACTIONS[Tool.PAINT][1]} to paint.", 8000)
 
     @Slot(float, float)
     def _on_move_changed(self, dx: float, dy: float) -> None:

@@ -81,8 +81,9 @@ class ScriptedPrompts:
         self.folder_job_answer = None  # a FolderJob, or None: "Cancel"
         self.summaries: list = []
 
-    def unsaved(self, parent, photo, items, hint_count):
+    def unsaved(self, parent, photo, items, hint_count, result="colorized image"):
         self.asked.append(("unsaved", photo, list(items), hint_count))
+        self.unsaved_result = result
         return None if self.unsaved_answer is None else set(self.unsaved_answer)
 
     def restore(self, parent, photo, hint_count, instead_of):

@@ -179,6 +179,19 @@ def test_select_tool_drags_a_hint_in_one_undo_step(qtbot, window, grey_photo, fa
     assert doc.hints == ()
 
 
+def test_the_tool_in_use_is_always_shown_and_a_select_click_on_nothing_says_how_to_paint(
+        qtbot, window, grey_photo):
+    """With Select on, a drag on the photo did nothing and nothing said why (walk-through)."""
+    window.open_path(grey_photo)
+    assert "Paint" in window.tool_label.text()
+    qtbot.keyClick(window, Qt.Key.Key_S)
+    assert "Select" in window.tool_label.text()
+    _click(qtbot, window, 50, 50)  # nothing there to select
+    assert window.document.hints == () and "press P to paint" in window.statusBar().currentMessage()
+    qtbot.keyClick(window, Qt.Key.Key_P)
+    assert "Paint" in window.tool_label.text()
+
+
 def test_palette_colour_applies_to_the_next_hint_and_swatches_stay_in_place(qtbot, window, colour_photo):
     window.open_path(colour_photo)
     dock = window.palette_dock
@@ -334,6 +347,22 @@ def test_real_unsaved_dialog_lists_each_part(qtbot, make_window, grey_photo):
     QTimer.singleShot(0, answer)
     assert window.close()
     assert len(seen) == 2 and "colorized image" in seen[0] and "1 hint you painted" in seen[1]
+
+
+def test_the_unsaved_question_calls_a_colour_photos_result_recoloured(qtbot, window, grey_photo, colour_photo):
+    """The pane says "Recoloured"; the question said "the colorized image" (walk-through)."""
+    window.open_path(colour_photo)
+    window.document.add_hint(point_hint(10, 10, (200, 0, 0)))
+    window.prompts.unsaved_answer = None
+    assert not window.close()
+    assert window.prompts.unsaved_result == "recoloured image"
+    window.prompts.unsaved_answer = set()
+    assert window.open_path(grey_photo)
+    window.document.add_hint(point_hint(10, 10, (200, 0, 0)))
+    window.prompts.unsaved_answer = None
+    assert not window.close()
+    assert window.prompts.unsaved_result == "colorized image"
+    window.prompts.unsaved_answer = set()
 
 
 def test_unsaved_prompt_on_open_and_close_can_be_cancelled(qtbot, window, grey_photo, colour_photo):
