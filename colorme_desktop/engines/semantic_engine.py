@@ -69,6 +69,21 @@ class SemanticSettings:
         return cls(**{n: int(values[n]) if n.endswith("_side") else float(values[n]) for n in names})
 
 
+# Recolouring: a change (chroma levels) below the first is dropped, above the second kept
+# whole, and between them it grows from nothing.  The graph's weak links carry a trace of a
+# recoloured coat's change into a dark neighbour (2.6-3 levels over a person's black trousers,
+# invisible but not "keeps its colour"); what a hint asks for is tens of levels.
+TRACE_BELOW = 3.0
+TRACE_WHOLE_FROM = 6.0
+
+
+def _without_traces(change: np.ndarray) -> np.ndarray:
+    """A recolouring's working-size ``change`` (h, w, 2) with traces dropped (``TRACE_BELOW``)."""
+    size = cv2.magnitude(np.ascontiguousarray(change[..., 0]), np.ascontiguousarray(change[..., 1]))
+    keep = np.clip((size - TRACE_BELOW) / (TRACE_WHOLE_FROM - TRACE_BELOW), 0.0, 1.0)
+    return change * keep[..., None]
+
+
 def _does_not_fit(name: str, exc: Exception) -> EngineError:
     reason = str(exc).splitlines()[0] if str(exc) else repr(exc)
     return EngineError(f"{name} does not fit this version's network: {reason}")
@@ -259,7 +274,8 @@ class SemanticEngine:
         if not hints:
             return chroma_of(own)
         # Only the hints' change is upsampled: the photo keeps its own colour detail.
-        change = chroma - chroma_of(self._own_rgb(state, photo_rgb, (chroma.shape[1], chroma.shape[0])))
+        own_small = self._own_rgb(state, photo_rgb, (chroma.shape[1], chroma.shape[0]))
+        change = _without_traces(chroma - chroma_of(own_small))
         return finish(change, grey, hints, shown, base_rgb=own, brushes=state.brushes)
 
     def _chroma(self, state: _PhotoState, grey: np.ndarray, hints: Sequence[Hint], side: int,

@@ -329,6 +329,24 @@ def test_recolouring_keeps_the_photos_own_colours_where_no_hint_reaches(engine):
     assert stripe_contrast(after) > 0.8 * stripe_contrast(own)
 
 
+def test_recolouring_leaves_no_trace_on_a_dark_neighbour(engine):
+    """The graph's weak links carried a trace of a recoloured coat's change into the dark
+    trousers below it (2.6-3 levels of chroma on a real photo: unseen, but no longer the
+    photo's own colour); what no hint really reaches keeps its colour exactly."""
+    from colorme_desktop.core.color import chroma_of, luma
+
+    rgb = np.zeros((90, 120, 3), np.uint8)
+    rgb[:] = (190, 175, 150)  # grass
+    rgb[10:50, 30:90] = (20, 90, 200)  # a blue coat
+    rgb[50:85, 35:85] = (25, 30, 55)  # dark bluish trousers under it
+    rgb = cv2.GaussianBlur(rgb, (0, 0), 1.0)  # edges soft as a lens makes them
+    rgb = np.clip(rgb + np.random.default_rng(0).normal(0, 3, rgb.shape), 0, 255).astype(np.uint8)
+    own = chroma_of(rgb)
+    out = engine.colorize(luma(rgb), [Hint(((60.0, 20.0), (60.0, 40.0)), (200, 30, 30), 3.0)], photo_rgb=rgb)
+    assert np.linalg.norm(out[15:45, 35:85] - own[15:45, 35:85], axis=-1).mean() > 100  # the coat: red
+    assert np.abs(out[55:85, 40:80] - own[55:85, 40:80]).max() < 1e-3  # the trousers: as they were
+
+
 def test_recolouring_leaves_far_things_of_the_same_kind_as_they_are(engine):
     """A hint's far reach (``nonlocal_softness``) stands in for the automatic colour's guesses;
     a colour photo's own colours are no guess, and the room no hint reaches keeps them."""
