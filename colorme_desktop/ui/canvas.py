@@ -238,6 +238,8 @@ class HintCanvas(ImageCanvas):
         super().__init__(view, title, parent)
         self.hints: tuple[Hint, ...] = ()
         self.selected: int | None = None
+        # Off: the markers are not drawn (they hide the photo under them); hints still work.
+        self.hints_visible = True
         self.brush_radius = RADIUS_DEFAULT
         self.brush_colour = DEFAULT_COLOUR
         self._stroke: list[tuple[float, float]] | None = None
@@ -248,6 +250,10 @@ class HintCanvas(ImageCanvas):
     def set_hints(self, hints: tuple[Hint, ...], selected: int | None = None) -> None:
         self.hints = hints
         self.selected = selected
+        self.update()
+
+    def set_hints_visible(self, visible: bool) -> None:
+        self.hints_visible = visible
         self.update()
 
     def set_brush(self, colour: tuple[int, int, int], radius: float) -> None:
@@ -317,7 +323,7 @@ class HintCanvas(ImageCanvas):
 
     def paint_overlay(self, painter: QPainter) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        for index, hint in enumerate(self.hints):
+        for index, hint in enumerate(self.hints if self.hints_visible else ()):
             self._paint_hint(painter, hint, index == self.selected)
         if (self.tool == Tool.PAINT and self._hover is not None and self._stroke is None
                 and self._inside(self.to_image(self._hover))):  # only where a click would paint

@@ -278,6 +278,10 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         self.original_action = self._action(view, "Show &Original", self._on_show_original_toggled,
                                             checkable=True)
+        # Hint markers are opaque: to see the photo under them, hide them for a while.
+        self.show_hints_action = self._action(view, "Show &Hints", self.hint_canvas.set_hints_visible, "H",
+                                              checkable=True)
+        self.show_hints_action.setChecked(True)
         view.addAction(self.dock.toggleViewAction())
 
         engine = self.menuBar().addMenu("E&ngine")
@@ -862,6 +866,9 @@ class MainWindow(QMainWindow):
 
     @Slot(list)
     def _on_stroke_changed(self, points: list) -> None:
+        if not self.show_hints_action.isChecked():  # painting blind helps no one: show them again
+            self.show_hints_action.setChecked(True)
+            self.hint_canvas.set_hints_visible(True)
         self.document.preview_stroke(points)
 
     @Slot(list)

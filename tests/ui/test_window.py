@@ -192,6 +192,25 @@ def test_the_tool_in_use_is_always_shown_and_a_select_click_on_nothing_says_how_
     assert "Paint" in window.tool_label.text()
 
 
+def test_hints_can_be_hidden_to_see_the_photo_under_them_and_come_back_to_paint(qtbot, window, grey_photo):
+    """Hint markers are opaque and hid the photo under them (walk-through)."""
+    window.open_path(grey_photo)
+    window.document.add_hint(point_hint(60, 40, (255, 0, 0), radius=8))
+    canvas = window.hint_canvas
+    centre = canvas.to_widget(60, 40).toPoint()
+
+    def red_at_hint() -> bool:
+        colour = canvas.grab().toImage().pixelColor(centre)
+        return colour.red() > 200 and colour.green() < 60
+
+    assert red_at_hint()
+    qtbot.keyClick(window, Qt.Key.Key_H)
+    assert not window.show_hints_action.isChecked() and not red_at_hint()  # the grey photo shows
+    assert len(window.document.hints) == 1  # hidden, not removed
+    _click(qtbot, window, 20, 20)  # painting shows them again
+    assert window.show_hints_action.isChecked() and red_at_hint() and len(window.document.hints) == 2
+
+
 def test_palette_colour_applies_to_the_next_hint_and_swatches_stay_in_place(qtbot, window, colour_photo):
     window.open_path(colour_photo)
     dock = window.palette_dock
