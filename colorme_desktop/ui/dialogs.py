@@ -52,9 +52,10 @@ class UnsavedDialog(QDialog):
         # never ("changed since it was saved" puzzled a user who had never saved it).
         heading = {
             (Unsaved.IMAGE,): f"The {result} of {photo} is not saved as it is now. Save it first?",
-            (Unsaved.HINTS,): f"The hints you painted on {photo} are not saved. Save them first?",
-        }.get(tuple(items), f"The {result} of {photo} (as it is now) and the hints you painted "
-                            "are not saved. Save them first?")
+            (Unsaved.HINTS,): (f"The hint you painted on {photo} is not saved. Save it first?" if hint_count == 1
+                               else f"The hints you painted on {photo} are not saved. Save them first?"),
+        }.get(tuple(items), f"The {result} of {photo} (as it is now) and the "
+                            f"{'hint' if hint_count == 1 else 'hints'} you painted are not saved. Save them first?")
         label = QLabel(heading)
         label.setWordWrap(True)  # a long file name made the dialog wider than a small window
         layout.addWidget(label)

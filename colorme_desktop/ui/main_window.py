@@ -377,7 +377,11 @@ class MainWindow(QMainWindow):
         the colour photo stays in use for every photo opened after it (an album's worth),
         and a new photo coloured from an earlier choice surprised a user who had forgotten it."""
         doc = self.document
-        title = "Recoloured" if doc.image is not None and doc.image.rgb is not None else "Colorized"
+        kind = "Recoloured" if doc.image is not None and doc.image.rgb is not None else "Colorized"
+        # The menu names the result as the pane does.
+        self.save_action.setText(f"&Save {kind} Image")
+        self.save_as_action.setText(f"Save {kind} Image &As...")
+        title = kind
         if doc.reference_path is not None:
             title += f" from {doc.reference_path.name}"
         if title != self.result_canvas.title:
@@ -426,7 +430,10 @@ class MainWindow(QMainWindow):
             canvas.tool = brush.tool
         self.tool_actions[brush.tool].setChecked(True)
         text, key = TOOL_ACTIONS[brush.tool]
-        self.tool_label.setText(f"{text.replace('&', '')} ({key})")
+        label = f"{text.replace('&', '')} ({key})"
+        if label != self.tool_label.text():
+            self.tool_label.setText(label)
+            self.statusBar().clearMessage()  # "press P to paint" is done with once P is pressed
         self.palette_dock.eyedropper.blockSignals(True)
         self.palette_dock.eyedropper.setChecked(brush.tool == Tool.EYEDROPPER)
         self.palette_dock.eyedropper.blockSignals(False)

@@ -189,7 +189,7 @@ def test_the_tool_in_use_is_always_shown_and_a_select_click_on_nothing_says_how_
     _click(qtbot, window, 50, 50)  # nothing there to select
     assert window.document.hints == () and "press P to paint" in window.statusBar().currentMessage()
     qtbot.keyClick(window, Qt.Key.Key_P)
-    assert "Paint" in window.tool_label.text()
+    assert "Paint" in window.tool_label.text() and window.statusBar().currentMessage() == ""
 
 
 def test_hints_can_be_hidden_to_see_the_photo_under_them_and_come_back_to_paint(qtbot, window, grey_photo):
@@ -374,13 +374,13 @@ def test_the_unsaved_question_calls_a_colour_photos_result_recoloured(qtbot, win
     window.document.add_hint(point_hint(10, 10, (200, 0, 0)))
     window.prompts.unsaved_answer = None
     assert not window.close()
-    assert window.prompts.unsaved_result == "recoloured image"
+    assert window.prompts.unsaved_result == "recoloured image" and "Recoloured" in window.save_action.text()
     window.prompts.unsaved_answer = set()
     assert window.open_path(grey_photo)
     window.document.add_hint(point_hint(10, 10, (200, 0, 0)))
     window.prompts.unsaved_answer = None
     assert not window.close()
-    assert window.prompts.unsaved_result == "colorized image"
+    assert window.prompts.unsaved_result == "colorized image" and "Colorized" in window.save_action.text()
     window.prompts.unsaved_answer = set()
 
 
@@ -905,4 +905,7 @@ def test_the_unsaved_question_names_what_is_unsaved(qtbot, items, words):
     dialog = UnsavedDialog(None, "a.png", items, 2)
     qtbot.addWidget(dialog)
     assert any(words in label.text() for label in dialog.findChildren(QLabel))
+    one = UnsavedDialog(None, "a.png", items, 1)  # one hint: "the hint", not "the hints"
+    qtbot.addWidget(one)
+    assert not any("hints you painted" in label.text() for label in one.findChildren(QLabel))
 
