@@ -146,7 +146,7 @@ def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0, own_
         chroma, note = colorize_photo(engine, image, hints, own_colours)
         result.notes += [note] if note else []
         try:
-            rgb = compose(image.grey, chroma, saturation)
+            rgb = compose(image.grey, chroma, saturation, photo=image.rgb)
         except ColourError as exc:
             raise ColourError(f"the {engine.name} engine failed: {exc}") from None
         save_image(item.output, rgb, alpha=image.alpha)

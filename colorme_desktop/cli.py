@@ -84,7 +84,7 @@ def _colorize_one(args: argparse.Namespace) -> None:
     if unchanged:
         print(f"note: {unchanged}", file=sys.stderr)
     try:
-        rgb = compose(image.grey, chroma, args.saturation)
+        rgb = compose(image.grey, chroma, args.saturation, photo=image.rgb)
     except ColourError as exc:
         raise ColourError(f"The {engine.name} engine failed: {exc}; nothing was written.") from None
     save_image(output, rgb, alpha=image.alpha)

@@ -113,6 +113,7 @@ class ColorizeWorker(QThread):
         self._last_key: tuple | None = None
         self._last_chroma: np.ndarray | None = None
         self._preview_grey: tuple[tuple, np.ndarray] | None = None  # ((photo, size), the photo at that size)
+        self._preview_own: tuple[tuple, np.ndarray] | None = None  # the same of a colour photo being recoloured
         self._guided = None  # the engine wrapped for the current reference photo
         self._guided_key: tuple | None = None
         self._outbox_lock = threading.Lock()
@@ -289,6 +290,16 @@ class ColorizeWorker(QThread):
             self._preview_grey = key, cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         return self._preview_grey[1]
 
+    def _own_shown(self, own: np.ndarray, shown: np.ndarray) -> np.ndarray:
+        """The colour photo being recoloured at the size of ``shown``, as the engine shrinks it
+        (so that its untouched pixels are the photo's own: ``compose``'s ``photo``)."""
+        if own.shape[:2] == shown.shape:
+            return own
+        key = (image_key(own), shown.shape)
+        if self._preview_own is None or self._preview_own[0] != key:
+            self._preview_own = key, cv2.resize(own, (shown.shape[1], shown.shape[0]), interpolation=cv2.INTER_AREA)
+        return self._preview_own[1]
+
     @staticmethod
     def _palette_render(engine, request: ColorizeRequest, own: np.ndarray | None) -> np.ndarray:
         """The result at ``PALETTE_SIDE`` for the suggestions: the engine's work is kept
@@ -320,7 +331,7 @@ class ColorizeWorker(QThread):
             # or a newer draft waits while the screen is fresh: composing and painting this
             # one would only hold the newer one up.
             return
-        rgb = compose(shown, chroma, request.saturation)
+        rgb = compose(shown, chroma, request.saturation, photo=None if own is None else self._own_shown(own, shown))
         # The colours alone go out, and the chroma is not held through the palette and the
         # idle wait below: at full resolution (a save) it is 192 MB at 24 MP, and it lived
         # beside the file being encoded.

@@ -181,3 +181,22 @@ def test_upsampling_by_colour_leaves_a_thin_thing_unlike_everything_around_it():
     assert np.abs(out[50] - (40.0, 30.0)).max() < 0.5  # the wall takes the change
     assert np.abs(out[101]).max() < 5.0  # the tube does not
     assert cv2.resize(change, (300, 200)).shape == out.shape
+
+
+def test_compose_gives_a_photos_own_pixels_where_its_chroma_is_its_own():
+    """Through an 8-bit grey and back, 0.1-3 % of a photo's pixels came out 1-4 levels off:
+    what no hint reached on a recoloured photo was not quite its own colour."""
+    from colorme_desktop.core.color import chroma_of, compose, luma
+
+    rgb = np.random.default_rng(7).integers(0, 256, (60, 300, 3)).astype(np.uint8)  # 128-row bands: rows 0-59
+    rgb = np.vstack([rgb, rgb[::-1], rgb, rgb[:, ::-1]])  # 240 rows: two bands
+    grey, own = luma(rgb), chroma_of(rgb)
+    assert not np.array_equal(compose(grey, own), rgb)  # the round trip alone rounds
+    assert np.array_equal(compose(grey, own, photo=rgb), rgb)
+    changed = own.copy()
+    changed[100:140] += (12.0, -7.0)  # a hint's change, across the bands' border
+    out = compose(grey, changed, photo=rgb)
+    assert np.array_equal(out[100:140], compose(grey[100:140], changed[100:140]))  # changed: composed
+    assert np.array_equal(out[:100], rgb[:100]) and np.array_equal(out[140:], rgb[140:])
+    half = compose(grey, own, saturation=0.5, photo=rgb)  # a saturation asked for applies everywhere
+    assert np.array_equal(half, compose(grey, own, saturation=0.5))
