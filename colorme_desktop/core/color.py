@@ -64,6 +64,11 @@ def add_chroma_of(chroma: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     return chroma
 
 
+def chroma_size(chroma: np.ndarray) -> np.ndarray:
+    """How far each pixel of a chroma (or a chroma change) (H, W, 2) is from grey (from none)."""
+    return cv2.magnitude(np.ascontiguousarray(chroma[..., 0]), np.ascontiguousarray(chroma[..., 1]))
+
+
 def chroma_of_color(color: tuple[int, int, int]) -> tuple[float, float]:
     rgb = np.asarray(color, dtype=np.float32)
     return float(rgb @ _CB), float(rgb @ _CR)
@@ -307,7 +312,7 @@ def _share_with_mixed(change: np.ndarray, colour: np.ndarray) -> np.ndarray:
     opposite neighbours' (``UPSAMPLE_MIX_FIT``) with some of the changed one's in it.
     """
     h, w = change.shape[:2]
-    size = cv2.magnitude(np.ascontiguousarray(change[..., 0]), np.ascontiguousarray(change[..., 1]))
+    size = chroma_size(change)
     # Only a pixel next to one that changed much more, with neighbours of colours far enough
     # apart, can take a change: along the edges of what the hints changed, a small part of the
     # photo (all of it took 15 ms at 192 px; every pixel of a fading change, 9 ms).

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from colorme_desktop.core.color import chroma_of, chroma_of_color, fit_size
+from colorme_desktop.core.color import chroma_of, chroma_of_color, chroma_size, fit_size
 from colorme_desktop.core.hints import BrushCache, Hint, finish, rasterize
 from colorme_desktop.core.palette import likely_colors
 from colorme_desktop.engines.base import EngineError, give_up_if, image_key
@@ -79,7 +79,7 @@ TRACE_WHOLE_FROM = 6.0
 
 def _without_traces(change: np.ndarray) -> np.ndarray:
     """A recolouring's working-size ``change`` (h, w, 2) with traces dropped (``TRACE_BELOW``)."""
-    size = cv2.magnitude(np.ascontiguousarray(change[..., 0]), np.ascontiguousarray(change[..., 1]))
+    size = chroma_size(change)
     keep = np.clip((size - TRACE_BELOW) / (TRACE_WHOLE_FROM - TRACE_BELOW), 0.0, 1.0)
     return change * keep[..., None]
 
