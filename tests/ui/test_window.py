@@ -262,7 +262,9 @@ def test_stale_results_are_dropped(qtbot, window, grey_photo, fake_engine):
     deadline = time.monotonic() + 5
     while fake_engine.completed < done + 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert fake_engine.completed == done + 2
+    # At least: after the newer result the worker may already be rendering its palette
+    # suggestions (another colorize call; a fresh clone's CI once counted it).
+    assert fake_engine.completed >= done + 2
     _settle(qtbot, window)
     qtbot.wait(50)  # anything else queued would arrive now
     blue = tuple(compose(doc.image.grey[:1, :1], np.array([[chroma_of_color((0, 0, 200))]], np.float32))[0, 0])
