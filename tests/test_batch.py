@@ -246,3 +246,17 @@ def test_a_folder_of_colour_photos_without_hints_comes_out_as_it_was_said_once(t
     for name in ("one.png", "two.png"):
         assert np.abs(_pixels(out / name).astype(int) - colourful_rgb(40, 60)).max() <= 3
     assert capsys.readouterr().err.count("--from-grey") == 1  # one note for the folder, not one a photo
+
+
+def test_a_photo_tried_again_runs_alone_so_that_a_second_crash_is_its_own():
+    """Beside a photo that kills its worker, an innocent one broke its pool twice and was
+    reported as failed (a fresh clone's CI); retried photos now run one at a time."""
+    from colorme_desktop.batch import _AHEAD_PER_WORKER, _may_submit
+
+    first, retried = ("a.png", 1), ("b.png", 2)
+    assert _may_submit(1, {}, jobs=2) and _may_submit(2, {}, jobs=2)
+    assert _may_submit(1, {"f1": first}, jobs=2)  # first tries share the pool
+    assert not _may_submit(2, {"f1": first}, jobs=2)  # a retry waits until the pool is empty ...
+    assert not _may_submit(1, {"f2": retried}, jobs=2)  # ... and nothing joins it
+    full = {f"f{i}": first for i in range(2 * _AHEAD_PER_WORKER)}
+    assert not _may_submit(1, full, jobs=2)
