@@ -279,9 +279,10 @@ class MainWindow(QMainWindow):
         self.original_action = self._action(view, "Show &Original", self._on_show_original_toggled,
                                             checkable=True)
         # Hint markers are opaque: to see the photo under them, hide them for a while.
-        self.show_hints_action = self._action(view, "Show &Hints", self.hint_canvas.set_hints_visible, "H",
-                                              checkable=True)
+        # The action's check is the one place the choice lives; the canvas follows it.
+        self.show_hints_action = self._action(view, "Show &Hints", lambda checked=False: None, "H", checkable=True)
         self.show_hints_action.setChecked(True)
+        self.show_hints_action.toggled.connect(self.hint_canvas.set_hints_visible)
         view.addAction(self.dock.toggleViewAction())
 
         engine = self.menuBar().addMenu("E&ngine")
@@ -372,12 +373,17 @@ class MainWindow(QMainWindow):
             self.autosave_timer.start()
         self._update_actions()
 
+    def _result_kind(self) -> str:
+        """What the result is called: a colour photo's is recoloured, a grey one's colorized."""
+        image = self.document.image
+        return "Recoloured" if image is not None and image.rgb is not None else "Colorized"
+
     def _show_result_title(self) -> None:
         """What the result pane shows, and where its colours come from when that is a photo:
         the colour photo stays in use for every photo opened after it (an album's worth),
         and a new photo coloured from an earlier choice surprised a user who had forgotten it."""
         doc = self.document
-        kind = "Recoloured" if doc.image is not None and doc.image.rgb is not None else "Colorized"
+        kind = self._result_kind()
         # The menu names the result as the pane does.
         self.save_action.setText(f"&Save {kind} Image")
         self.save_as_action.setText(f"Save {kind} Image &As...")
@@ -569,9 +575,7 @@ class MainWindow(QMainWindow):
         if not items:
             return True
         photo = doc.image_path.name if doc.image_path else "this photo"
-        recolouring = doc.image is not None and doc.image.rgb is not None
-        choice = self.prompts.unsaved(self, photo, items, len(doc.hints),
-                                      "recoloured image" if recolouring else "colorized image")
+        choice = self.prompts.unsaved(self, photo, items, len(doc.hints), f"{self._result_kind().lower()} image")
         if choice is None:
             return False
         if Unsaved.HINTS in choice and not self.save_hints():
@@ -873,9 +877,7 @@ class MainWindow(QMainWindow):
 
     @Slot(list)
     def _on_stroke_changed(self, points: list) -> None:
-        if not self.show_hints_action.isChecked():  # painting blind helps no one: show them again
-            self.show_hints_action.setChecked(True)
-            self.hint_canvas.set_hints_visible(True)
+        self.show_hints_action.setChecked(True)  # painting blind helps no one: hidden hints show again
         self.document.preview_stroke(points)
 
     @Slot(list)

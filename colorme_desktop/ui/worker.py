@@ -290,12 +290,13 @@ class ColorizeWorker(QThread):
             self._preview_grey = key, cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         return self._preview_grey[1]
 
-    def _own_shown(self, own: np.ndarray, shown: np.ndarray) -> np.ndarray:
-        """The colour photo being recoloured at the size of ``shown``, as the engine shrinks it
-        (so that its untouched pixels are the photo's own: ``compose``'s ``photo``)."""
+    def _own_shown(self, own: np.ndarray, own_key: str, shown: np.ndarray) -> np.ndarray:
+        """The colour photo being recoloured (``image_key`` ``own_key``) at the size of ``shown``,
+        as the engine shrinks it (so that its untouched pixels are the photo's own:
+        ``compose``'s ``photo``)."""
         if own.shape[:2] == shown.shape:
             return own
-        key = (image_key(own), shown.shape)
+        key = (own_key, shown.shape)
         if self._preview_own is None or self._preview_own[0] != key:
             self._preview_own = key, cv2.resize(own, (shown.shape[1], shown.shape[0]), interpolation=cv2.INTER_AREA)
         return self._preview_own[1]
@@ -313,8 +314,9 @@ class ColorizeWorker(QThread):
         self._ensure_engine(request.engine_name)
         shown = self._shown(request)
         own = self._own_colours(request)
+        own_key = None if own is None else image_key(own)
         key = (image_key(request.grey), shown.shape, request.hints, self._engine_request, request.draft,
-               request.reference_id, None if own is None else image_key(own))
+               request.reference_id, own_key)
         engine = self._engine_for(request)
         if key == self._last_key and self._last_chroma is not None:
             chroma = self._last_chroma  # only the saturation changed
@@ -331,7 +333,8 @@ class ColorizeWorker(QThread):
             # or a newer draft waits while the screen is fresh: composing and painting this
             # one would only hold the newer one up.
             return
-        rgb = compose(shown, chroma, request.saturation, photo=None if own is None else self._own_shown(own, shown))
+        photo = None if own is None else self._own_shown(own, own_key, shown)
+        rgb = compose(shown, chroma, request.saturation, photo=photo)
         # The colours alone go out, and the chroma is not held through the palette and the
         # idle wait below: at full resolution (a save) it is 192 MB at 24 MP, and it lived
         # beside the file being encoded.
