@@ -41,8 +41,9 @@ class PhotoBank:
         return self.canvas.shape[0]
 
     def sample(self, batch: int, size: int, config: AugmentConfig,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """Return (batch, 3, size, size) float RGB in 0..255."""
+               generator: torch.Generator | None = None, with_photos: bool = False
+               ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Return (batch, 3, size, size) float RGB in 0..255 (and each crop's photo index, if asked)."""
         device = self.canvas.device
 
         def rand(*shape: int) -> torch.Tensor:
@@ -72,4 +73,5 @@ class PhotoBank:
         ], dim=1)
         grid = F.affine_grid(theta, (batch, 3, size, size), align_corners=False)
         images = self.canvas[pick].float()
-        return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        crops = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        return (crops, pick) if with_photos else crops

@@ -25,7 +25,7 @@ import io
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,7 @@ from colorme_desktop.training.train import compose_rgb, lr_factor, split_luma_ch
 log = logging.getLogger(__name__)
 
 # Colour settings the in-training validation reports; tune_semantic later searches properly.
-EVAL_COLOURS = ((1.0, 0.0), (0.6, 0.5), (0.45, 0.5), (0.6, 1.0))  # (temperature, blend)
+EVAL_COLOURS = ((1.0, 0.0), (0.6, 0.5), (0.35, 1.0), (0.6, 1.0))  # (temperature, blend); 0.35/1 ships
 KEEP_BEST = 3  # states kept per variant, by validation gain: tune_semantic chooses among them
 
 
@@ -60,6 +60,13 @@ class Variant:
     lr: float = 1e-3
     weight_decay: float = 0.05
     regression_weight: float = 10.0
+    # Regularisers for a few hundred photos (session 11): drop whole token channels on the
+    # way in, so that no head leans on a few of DINOv2's 384 features; and let each head of
+    # an ensemble see only its own share of the photos (bagging), so that the members learn
+    # different photos by heart and their average is less wrong.
+    token_dropout: float = 0.0
+    photo_share: float = 1.0
+    seed: int = 0
 
 
 VARIANTS = {
@@ -72,6 +79,10 @@ VARIANTS = {
     "reg-slow": Variant("reg-slow", regression_weight=40.0, lr=3e-4),
     "base-slow": Variant("base-slow", lr=3e-4),
     "reg-decay": Variant("reg-decay", regression_weight=40.0, weight_decay=0.5),
+    "reg-decay-slow": Variant("reg-decay-slow", regression_weight=40.0, weight_decay=0.5, lr=3e-4),
+    "drop-slow": Variant("drop-slow", lr=3e-4, token_dropout=0.3),
+    "drop-reg-decay-slow": Variant("drop-reg-decay-slow", regression_weight=40.0, weight_decay=0.5, lr=3e-4,
+                                   token_dropout=0.3),
 }
 EMA_DECAY = 0.998  # validation scores the running average of the weights: steadier than the last step
 
@@ -107,6 +118,26 @@ def unpack(path: Path) -> dict[str, list[np.ndarray]]:
 
 
 # ------------------------------------------------------------------ validation
+
+def replicas(variants: list[Variant], seeds: int, photo_share: float) -> list[Variant]:
+    """Each variant ``seeds`` times (named NAME-sK), each seeing its own ``photo_share`` of the photos."""
+    if seeds <= 1 and photo_share >= 1.0:
+        return variants
+    return [replace(v, name=f"{v.name}-s{k}", seed=k, photo_share=photo_share)
+            for v in variants for k in range(1, max(1, seeds) + 1)]
+
+
+def photo_bags(variants: list[Variant], photos: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """For each variant, which photos it may learn from: a random ``photo_share`` of them, by its seed."""
+    bags = {}
+    for v in variants:
+        generator = torch.Generator().manual_seed(1000 + v.seed)
+        order = torch.randperm(photos, generator=generator)
+        bag = torch.zeros(photos, dtype=torch.bool)
+        bag[order[:max(1, round(v.photo_share * photos))]] = True
+        bags[v.name] = bag.to(device)
+    return bags
+
 
 def _image(rgb: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) float RGB -> (H, W, 3) uint8, as a saved result would be."""
@@ -161,7 +192,11 @@ def train(pack_path: Path, out: Path, variants: list[Variant], minutes: float, b
     validation = Validation(photos["val"], backbone, device)
     log.info("%d training photos, %d validation photos (grey %.2f dB) on %s",
              len(bank), len(validation.items), validation.grey_psnr, device)
-    heads = {v.name: SemanticColorHead(v.token_width, v.width, v.dropout).to(device).train() for v in variants}
+    heads = {}
+    for v in variants:
+        torch.manual_seed(seed + v.seed)  # a replica's own initial weights
+        heads[v.name] = SemanticColorHead(v.token_width, v.width, v.dropout).to(device).train()
+    bags = photo_bags(variants, len(bank), device)
     averages = {name: copy.deepcopy(head).eval().requires_grad_(False) for name, head in heads.items()}
     optimizers = {v.name: torch.optim.AdamW(heads[v.name].parameters(), lr=v.lr, weight_decay=v.weight_decay)
                   for v in variants}
@@ -180,7 +215,7 @@ def train(pack_path: Path, out: Path, variants: list[Variant], minutes: float, b
         progress = (time.time() - started) / (minutes * 60.0)
         if progress >= 1.0:
             break
-        rgb = bank.sample(batch, CROP_SIDE, config, generator)
+        rgb, picked = bank.sample(batch, CROP_SIDE, config, generator, with_photos=True)
         grey, chroma = split_luma_chroma(rgb)
         with torch.no_grad(), autocast:
             tokens = backbone.features(grey).float()
@@ -190,7 +225,11 @@ def train(pack_path: Path, out: Path, variants: list[Variant], minutes: float, b
             head, optimizer = heads[variant.name], optimizers[variant.name]
             for group in optimizer.param_groups:
                 group["lr"] = variant.lr * lr_factor(progress, step, 200)
-            loss, parts[variant.name] = head_loss(head, tokens, grey, target, variant.regression_weight)
+            mine = bags[variant.name][picked]
+            if not bool(mine.any()):
+                continue
+            seen = F.dropout2d(tokens[mine], variant.token_dropout) if variant.token_dropout else tokens[mine]
+            loss, parts[variant.name] = head_loss(head, seen, grey[mine], target[mine], variant.regression_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(head.parameters(), 5.0)
@@ -215,7 +254,7 @@ def _checkpoint(out: Path, heads: dict[str, SemanticColorHead], validation: Vali
     for name, head in heads.items():
         scores = validation.score(head)
         row = {"variant": name, "step": step, "samples": samples, "seconds": round(seconds, 1),
-               **{k: round(v, 5) for k, v in parts[name].items()}, **scores}
+               **{k: round(v, 5) for k, v in parts.get(name, {}).items()}, **scores}
         log.info("%s", row)
         with open(out / "log.jsonl", "a") as handle:
             handle.write(json.dumps(row) + "\n")
@@ -266,6 +305,8 @@ def main() -> None:
     t.add_argument("--batch", type=int, default=128)
     t.add_argument("--variants", default="base,wide,reg,small", help=f"some of {','.join(VARIANTS)}")
     t.add_argument("--eval-seconds", type=float, default=45.0)
+    t.add_argument("--seeds", type=int, default=1, help="train each variant this many times, seeded apart")
+    t.add_argument("--photo-share", type=float, default=1.0, help="share of the photos each replica sees")
     t.add_argument("--device", default="auto")
     u = sub.add_parser("unbundle", help="turn a run's bundles into head files for tune_semantic")
     u.add_argument("run", type=Path)
@@ -277,8 +318,8 @@ def main() -> None:
         for path in unbundle(args.run):
             log.info("wrote %s", path)
     else:
-        train(args.pack, args.out, [VARIANTS[name] for name in args.variants.split(",")], args.minutes,
-              args.batch, args.eval_seconds, pick_device(args.device))
+        variants = replicas([VARIANTS[name] for name in args.variants.split(",")], args.seeds, args.photo_share)
+        train(args.pack, args.out, variants, args.minutes, args.batch, args.eval_seconds, pick_device(args.device))
 
 
 if __name__ == "__main__":

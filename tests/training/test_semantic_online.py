@@ -54,7 +54,29 @@ def test_a_short_run_keeps_states_per_variant_and_unbundles(tmp_path):
     assert summary["run"]["device"] == "cpu"
     for path in written:
         row = summary["checkpoints"][path.name]
-        assert row["variant"] in ("a", "b") and "gain_T0.6_b0.5" in row
+        assert row["variant"] in ("a", "b") and "gain_T0.35_b1.0" in row
         head = SemanticColorHead.from_state(load_file(str(path)))
         expected = 16 if row["variant"] == "a" else 8
         assert head.tokens_in[0].out_channels == expected
+
+
+def test_replicas_are_seeded_apart_and_see_their_own_photos():
+    variants = semantic_online.replicas([Variant("a"), Variant("b", token_dropout=0.3)], seeds=3, photo_share=0.7)
+    assert [v.name for v in variants] == ["a-s1", "a-s2", "a-s3", "b-s1", "b-s2", "b-s3"]
+    assert all(v.photo_share == 0.7 for v in variants) and variants[3].token_dropout == 0.3
+    bags = semantic_online.photo_bags(variants, 100, torch.device("cpu"))
+    assert all(int(bag.sum()) == 70 for bag in bags.values())
+    assert not torch.equal(bags["a-s1"], bags["a-s2"])
+    assert torch.equal(bags["a-s1"], bags["b-s1"])  # the same seed, the same photos: variants compare fairly
+
+
+def test_a_replica_learns_only_from_its_photos(tmp_path):
+    photos = [colourful_rgb(100, 120, seed=i) for i in range(4)]
+    pack = tmp_path / "photos.npz"
+    _write_pack(pack, photos)
+    run = tmp_path / "run"
+    variants = semantic_online.replicas([Variant("d", token_width=8, width=8, token_dropout=0.5)], 2, 0.5)
+    train(pack, run, variants, minutes=0.02, batch=4, eval_seconds=1e9, device=torch.device("cpu"))
+    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert {row["variant"] for row in rows} == {"d-s1", "d-s2"}
+    assert all(np.isfinite(row["gain_T0.35_b1.0"]) for row in rows)
