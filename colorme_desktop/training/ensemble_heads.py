@@ -3,6 +3,8 @@
     python -m colorme_desktop.training.ensemble_heads HEAD.safetensors HEAD.safetensors [...]
 
 (the shipped four, session 3's best state of each variant, are named in the model card.)
+With ``--add-to-shipped`` the heads join the shipped ensemble's members instead of
+replacing them (session 11: three heads of its GPU runs joined session 3's four).
 
 Each head, and their average, is scored on every validation photo without hints, with the
 inference settings already shipped (``weights.json``); the ensemble replaces the shipped
@@ -49,10 +51,12 @@ def main() -> None:
     parser.add_argument("--val", type=Path, default=DEFAULT_CACHE / "val")
     parser.add_argument("--max-side", type=int, default=384)
     parser.add_argument("--weights", type=Path, default=weights_dir())
+    parser.add_argument("--add-to-shipped", action="store_true",
+                        help="keep the shipped ensemble's members and add these heads to them")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(2)
-    if len(args.heads) < 2:
+    if len(args.heads) < 2 and not args.add_to_shipped:
         parser.error("an ensemble needs at least two heads")
     manifest_path = args.weights / MANIFEST
     manifest = json.loads(manifest_path.read_text())
@@ -67,25 +71,33 @@ def main() -> None:
 
     members = [read_head(path) for path in args.heads]
     scores = {path.name: score(head) for path, head in zip(args.heads, members)}
-    shipped = score(read_head(args.weights / HEAD_FILE))
+    shipped_head = read_head(args.weights / HEAD_FILE)
+    shipped = score(shipped_head)
+    states = [{k: v.half().contiguous() for k, v in load_file(str(path)).items()} for path in args.heads]
+    records = [member_record(path) for path in args.heads]
+    if args.add_to_shipped:
+        kept = list(shipped_head.members) if isinstance(shipped_head, HeadEnsemble) else [shipped_head]
+        members = kept + members
+        states = [{k: v.half().contiguous() for k, v in head.state_dict().items()} for head in kept] + states
+        previous = entry.get("provenance") or {}
+        records = previous.get("ensemble", [{"checkpoint": "the shipped head"}]) + records
     together = score(HeadEnsemble(members))
     log.info("members %s; shipped %s; ensemble %s", scores, shipped, together)
     if together["psnr_auto"] <= shipped["psnr_auto"]:
         log.info("the ensemble does not beat the shipped head on validation: nothing written")
         return
     target = args.weights / HEAD_FILE
-    states = [{k: v.half().contiguous() for k, v in load_file(str(path)).items()} for path in args.heads]
     save_file(ensemble_state(states), str(target))
     target.chmod(0o644)
     entry["sha256"] = sha256_of(target)
     entry["provenance"] = {
-        "ensemble": [member_record(path) for path in args.heads],
+        "ensemble": records,
         "validation": {"photos": len(photos), "max_side": args.max_side, "members": scores,
                        "previous_head": shipped, "ensemble": together},
         "previous": entry.get("provenance"),
     }
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
-    log.info("wrote %s (%d heads)", target, len(args.heads))
+    log.info("wrote %s (%d heads)", target, len(members))
 
 
 if __name__ == "__main__":
