@@ -11,13 +11,18 @@
 set -euo pipefail
 out=${OUT:?this runs on the device machine, where OUT names the folder that comes back}
 run=/tmp/heads-run
+rm -rf "$run"
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
+# A run that fails part way still sends back what it kept: the states scored so far.
+status=0
 python -m colorme_desktop.training.semantic_online train --pack .gpu/photos.npz --out "$run" "$@" \
-    2>&1 | tee "$out/train.log"
-cp "$run/log.jsonl" "$run/variants.json" "$out/"
-cd "$run"
+    2>&1 | tee "$out/train.log" || status=$?
+cp "$run"/log.jsonl "$run"/variants.json "$out/" 2>/dev/null || true
+cd "$run" 2>/dev/null || exit "$((status ? status : 1))"
+shopt -s nullglob
 bundles=(bundle-*.safetensors)
 per=$(( (${#bundles[@]} + 4) / 5 ))
 for ((i = 0; i < ${#bundles[@]}; i += per)); do
     tar -cf "$out/bundles-$((i / per)).tar" "${bundles[@]:i:per}"
 done
+exit "$status"

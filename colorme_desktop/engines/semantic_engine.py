@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from colorme_desktop.core.color import chroma_of, chroma_of_color, chroma_size, fit_size
+from colorme_desktop.core.color import chroma_of, chroma_of_color, chroma_size, fit_size, upsample_chroma
 from colorme_desktop.core.hints import BrushCache, Hint, finish, rasterize
 from colorme_desktop.core.palette import likely_colors
 from colorme_desktop.engines.base import EngineError, give_up_if, image_key
@@ -285,7 +285,10 @@ class SemanticEngine:
         w = grey.shape[1]
         size = fit_size(grey.shape, side)
         if photo_rgb is None:
-            prior = cv2.resize(state.prior, size, interpolation=cv2.INTER_LINEAR)
+            # Edge-aware, not bilinear: a cell of the head's grid is about 7 working pixels wide,
+            # and bilinear blending carried each cell's colour over the edges inside it
+            # (+0.04 dB on validation with no hints, session 12).
+            prior = upsample_chroma(state.prior, self._grey_at(state, grey, size))
         else:
             prior = chroma_of(self._own_rgb(state, photo_rgb, size))
         if not hints:

@@ -2,7 +2,7 @@
 
     python -m colorme_desktop.training.ensemble_heads HEAD.safetensors HEAD.safetensors [...]
 
-(the shipped four, session 3's best state of each variant, are named in the model card.)
+(the heads shipped so far are named in the model card and in ``weights.json``'s provenance.)
 With ``--add-to-shipped`` the heads join the shipped ensemble's members instead of
 replacing them (session 11: three heads of its GPU runs joined session 3's four).
 
@@ -80,7 +80,10 @@ def main() -> None:
         members = kept + members
         states = [{k: v.half().contiguous() for k, v in head.state_dict().items()} for head in kept] + states
         previous = entry.get("provenance") or {}
-        records = previous.get("ensemble", [{"checkpoint": "the shipped head"}]) + records
+        records = previous.get("ensemble", [previous]) + records
+        if len(records) != len(members):
+            raise SystemExit(f"the shipped head's provenance names {len(records) - len(args.heads)} members, "
+                             f"its file holds {len(kept)}: not writing a manifest that would misname them")
     together = score(HeadEnsemble(members))
     log.info("members %s; shipped %s; ensemble %s", scores, shipped, together)
     if together["psnr_auto"] <= shipped["psnr_auto"]:
@@ -92,7 +95,8 @@ def main() -> None:
     entry["sha256"] = sha256_of(target)
     entry["provenance"] = {
         "ensemble": records,
-        "validation": {"photos": len(photos), "max_side": args.max_side, "members": scores,
+        "validation": {"photos": len(photos), "max_side": args.max_side,
+                       ("added" if args.add_to_shipped else "members"): scores,
                        "previous_head": shipped, "ensemble": together},
         "previous": entry.get("provenance"),
     }

@@ -61,9 +61,11 @@ class Variant:
     weight_decay: float = 0.05
     regression_weight: float = 10.0
     # Regularisers for a few hundred photos (session 11): drop whole token channels on the
-    # way in, so that no head leans on a few of DINOv2's 384 features; and let each head of
+    # way in, so that no head leans on a few of DINOv2's 384 features; and let each seed of
     # an ensemble see only its own share of the photos (bagging), so that the members learn
-    # different photos by heart and their average is less wrong.
+    # different photos by heart and their average is less wrong.  The seed, not the
+    # variant, picks the share and the starting weights: two variants with the same seed
+    # differ by their settings alone (a paired comparison).
     token_dropout: float = 0.0
     photo_share: float = 1.0
     seed: int = 0
@@ -125,8 +127,8 @@ def unpack(path: Path) -> dict[str, list[np.ndarray]]:
 # ------------------------------------------------------------------ validation
 
 def replicas(variants: list[Variant], seeds: int, photo_share: float, first_seed: int = 1) -> list[Variant]:
-    """Each variant ``seeds`` times (named NAME-sK), each seeing its own ``photo_share`` of the photos."""
-    if seeds <= 1 and photo_share >= 1.0:
+    """Each variant ``seeds`` times (named NAME-sK), seed K seeing its own ``photo_share`` of the photos."""
+    if seeds <= 1 and photo_share >= 1.0 and first_seed == 1:
         return variants
     return [replace(v, name=f"{v.name}-s{k}", seed=k, photo_share=photo_share)
             for v in variants for k in range(first_seed, first_seed + max(1, seeds))]
@@ -199,7 +201,7 @@ def train(pack_path: Path, out: Path, variants: list[Variant], minutes: float, b
              len(bank), len(validation.items), validation.grey_psnr, device)
     heads = {}
     for v in variants:
-        torch.manual_seed(seed + v.seed)  # a replica's own initial weights
+        torch.manual_seed(seed + v.seed)  # a seed's own initial weights (shared by variants of one size)
         heads[v.name] = SemanticColorHead(v.token_width, v.width, v.dropout).to(device).train()
     bags = photo_bags(variants, len(bank), device)
     averages = {name: copy.deepcopy(head).eval().requires_grad_(False) for name, head in heads.items()}
@@ -233,8 +235,8 @@ def train(pack_path: Path, out: Path, variants: list[Variant], minutes: float, b
             mine = bags[variant.name][picked]
             if not bool(mine.any()):
                 continue
-            seen = F.dropout2d(tokens[mine], variant.token_dropout) if variant.token_dropout else tokens[mine]
-            loss, parts[variant.name] = head_loss(head, seen, grey[mine], target[mine], variant.regression_weight)
+            loss, parts[variant.name] = head_loss(head, tokens[mine], grey[mine], target[mine],
+                                                  variant.regression_weight, variant.token_dropout)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(head.parameters(), 5.0)
@@ -312,7 +314,9 @@ def main() -> None:
     t.add_argument("--eval-seconds", type=float, default=45.0)
     t.add_argument("--seeds", type=int, default=1, help="train each variant this many times, seeded apart")
     t.add_argument("--first-seed", type=int, default=1, help="seeds count from here (a second run: new seeds)")
-    t.add_argument("--photo-share", type=float, default=1.0, help="share of the photos each replica sees")
+    t.add_argument("--photo-share", type=float, default=1.0, help="share of the photos each seed sees")
+    t.add_argument("--seed", type=int, default=0,
+                   help="the run's random stream: its crops, and an offset to every seed's start")
     t.add_argument("--device", default="auto")
     u = sub.add_parser("unbundle", help="turn a run's bundles into head files for tune_semantic")
     u.add_argument("run", type=Path)
@@ -326,7 +330,8 @@ def main() -> None:
     else:
         variants = replicas([VARIANTS[name] for name in args.variants.split(",")], args.seeds, args.photo_share,
                             args.first_seed)
-        train(args.pack, args.out, variants, args.minutes, args.batch, args.eval_seconds, pick_device(args.device))
+        train(args.pack, args.out, variants, args.minutes, args.batch, args.eval_seconds, pick_device(args.device),
+              args.seed)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from colorme_desktop.core.color import chroma_of_color
+from colorme_desktop.core.color import chroma_of_color, upsample_chroma
 from colorme_desktop.core.hints import Hint, point_hint
 from colorme_desktop.engines.base import EngineError
 from colorme_desktop.engines.dinov2 import Dinov2Small
@@ -116,7 +116,7 @@ def test_hints_own_colours_get_their_say_in_one_solve(engine):
     hints = [point_hint(20.5, 40.5, (200, 30, 30), radius=3), point_hint(90.5, 20.5, (30, 30, 200), radius=3)]
     out = engine.colorize(grey, hints)
     state = engine._photo(grey)
-    prior = cv2.resize(state.prior, (120, 80), interpolation=cv2.INTER_LINEAR)
+    prior = upsample_chroma(state.prior, grey)  # the working size is the photo's here
     laplacian = affinity_laplacian(grey, feature_map(state.components, (120, 80), grey), SETTINGS.feature_softness,
                                    grey_cap=SETTINGS.grey_cap)
     colours, mask = rasterize(hints, (120, 80))
@@ -458,3 +458,21 @@ def test_recolouring_one_thing_does_not_widen_another_hints_reach(engine):
     alone = engine.colorize(grey, [left], photo_rgb=rgb)
     both = engine.colorize(grey, [left, right], photo_rgb=rgb)
     assert np.abs(both[:, :55] - alone[:, :55]).max() < 1.0
+
+
+def test_the_automatic_colour_changes_at_the_grey_edge_not_between_cells(engine):
+    """A head cell is several working pixels wide: blended bilinearly, the colour of one
+    side of a wall would leak onto the other; brought up on the grey, it stops at the wall."""
+    grey = two_rooms()
+    state = engine._photo(grey)
+    h8, w8 = state.prior.shape[:2]
+    cells = np.arange(w8)[None, :, None] + 0.5
+    state.prior = np.where(cells < w8 / 2, np.float32([-30, 20]), np.float32([25, -35])) * np.ones((h8, 1, 1),
+                                                                                                    np.float32)
+    out = engine.colorize(grey, [])
+    blended = cv2.resize(state.prior, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_LINEAR)
+    wall = grey.shape[1] // 2
+    near = np.s_[:, wall - 3:wall + 3]
+    truth = np.where(np.arange(grey.shape[1])[None, :, None] < wall, np.float32([-30, 20]), np.float32([25, -35]))
+    truth = np.broadcast_to(truth, out.shape)
+    assert np.abs(out[near] - truth[near]).mean() < 0.5 * np.abs(blended[near] - truth[near]).mean()
