@@ -107,9 +107,10 @@ def test_draft_and_final_agree(engine):
     assert np.abs(final - draft)[5:-5, 5:-5].mean() < 6.0
 
 
-def test_hints_own_colours_get_their_say_in_one_solve(engine):
-    """With hints_share finite the result is (1 - own) * (prior + S(change)) + own * S(hint
-    colours), as two separate solves would give it; the engine solves it as one."""
+def test_hints_own_colours_get_their_say_where_they_reach(engine):
+    """With hints_share finite the result is (1 - own * reach) * prior + S(hint colours -
+    (1 - own) * prior), reach = S(1 at the hints), as separate solves would give it; the
+    engine solves it as one of three channels."""
     from colorme_desktop.core.hints import paint_exact, rasterize
     engine.settings = replace(SETTINGS, working_side=120, hints_share=2.0, decay=1e-3)
     grey = two_rooms()
@@ -121,12 +122,26 @@ def test_hints_own_colours_get_their_say_in_one_solve(engine):
                                    grey_cap=SETTINGS.grey_cap)
     colours, mask = rasterize(hints, (120, 80))
     decay = 1e-3 / len(hints) ** SETTINGS.decay_power
-    change = spread(laplacian, (colours - prior) * mask[..., None], mask, decay)
-    own_colours = spread(laplacian, colours * mask[..., None], mask, decay)
     own = 2 / (2 + 2.0)
-    expected = paint_exact((1 - own) * (prior + change) + own * own_colours, hints)
-    assert np.abs(own_colours - change - prior).max() > 5.0  # the two parts differ: the share matters
+    spread_part = spread(laplacian, (colours - (1 - own) * prior) * mask[..., None], mask, decay)
+    reach = np.clip(spread(laplacian, mask[..., None], mask, decay), 0.0, 1.0)
+    expected = paint_exact((1 - own * reach) * prior + spread_part, hints)
+    assert reach.min() < 0.5 < reach.max()  # the share differs across the photo: the test can tell
     assert np.abs(out - expected).max() < 0.05
+
+
+def test_one_hint_leaves_what_it_does_not_reach_as_it_was(engine):
+    """The hints' share of the say is taken only where they reach: one hint in one room
+    does not dim the automatic colour of the other (before session 14 it dimmed every
+    pixel by 1 / (1 + hints_share))."""
+    engine.settings = replace(SETTINGS, working_side=120, hints_share=2.0, decay=1e-2)
+    grey = two_rooms()
+    before = engine.colorize(grey, [])
+    after = engine.colorize(grey, [point_hint(20.5, 40.5, (200, 30, 30), radius=3)])
+    far = np.abs(after - before)[:, 70:]  # the other room, behind the wall
+    near = np.abs(after - before)[35:46, 15:26]
+    assert near.max() > 20.0
+    assert far.max() < 0.5
 
 
 def test_output_has_the_photos_size_for_odd_shapes(engine):
