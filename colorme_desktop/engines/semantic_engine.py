@@ -331,7 +331,9 @@ class SemanticEngine:
         spreader = self._spreader(state, small, None if photo_rgb is None else prior)
         spread_out = spreader.spread(values, mask, decay, target, quick=quick, stop=self._draft_stop,
                                      next_decay=next_decay)
-        if spread_out is None or not own:
-            return None if spread_out is None else prior + spread_out
+        if spread_out is None:
+            return None
+        if not own:
+            return prior + spread_out
         reach = np.clip(spread_out[..., 2:], 0.0, 1.0)
         return (1.0 - own * reach) * prior + spread_out[..., :2]

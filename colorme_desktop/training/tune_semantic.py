@@ -44,10 +44,12 @@ AUTOMATIC_GRID = {"temperature": (0.35, 0.6, 1.0), "blend": (0.0, 0.5, 1.0),
 # Feature softness mattered only once the features were compared around their mean and
 # snapped to grey edges (session 8, ``propagation.feature_map``): before, 0.03-0.3 moved
 # validation PSNR by less than 0.01 dB.  The decay's power mattered once the grey cap was tight.
+# A far reach of 0.05 fits the spill target only since the hints' share stopped dimming
+# pixels they do not reach (session 14).
 HINT_GRID = {"working_side": (256, 192), "feature_softness": (0.03, 0.003, 0.002, 0.0015, 0.001),
              "grey_cap": (0.01, 1e-3, 5e-4, 2e-4),
              "decay": (5e-5, 1e-4, 1.5e-4, 2e-4, 3e-4), "decay_power": (1.0, 1.5, 2.0),
-             "hints_share": (1e9, 30.0, 10.0), "nonlocal_softness": (0.0, 0.01, 0.02, 0.03)}
+             "hints_share": (1e9, 30.0, 10.0), "nonlocal_softness": (0.0, 0.01, 0.02, 0.03, 0.05)}
 SPILL_LIMIT = 0.05  # issue 8's target: a hint may move other things by 5 % of what it asks
 HINT_COUNTS = (1, 5, 20, 50)
 
