@@ -315,7 +315,7 @@ class Spreader:
         values[self._on_diagonal] = diagonal[self._rows[self._on_diagonal]]
         return sp.csr_matrix((values, cols.copy(), pattern.indptr.copy()), shape=pattern.shape)
 
-    def prime(self, decay: float, channels: int = 2) -> None:
+    def prime(self, decay: float) -> None:
         """Factorise the system with no pixel fixed, before any stroke needs it.
 
         Its solution is zero (no hint, no change), and its factorisation preconditions the
@@ -327,13 +327,11 @@ class Spreader:
         with self._lock:
             if self._factor is None:
                 self._factor = factor
-        if self._last is None:
-            self._last = np.zeros((fixed.size, channels))
 
     @property
     def primed(self) -> bool:
         with self._lock:
-            return self._factor is not None and self._last is not None
+            return self._factor is not None
 
     def spread(self, values: np.ndarray, mask: np.ndarray, decay: float,
                target: np.ndarray | None = None, quick: bool = False,
@@ -371,7 +369,13 @@ class Spreader:
         rhs[fixed] = flat[fixed]
         system = self._system(fixed, decay)
         x = None
-        if factor is not None and self._last is not None and self._last.shape == flat.shape:
+        if factor is not None:
+            # Before the first stroke (or after a change in what is solved), the start is
+            # no change at all: that is the primed system's solution.  Until session 15 a
+            # start of another channel count meant a whole factorisation instead, and the
+            # semantic engine's third channel (session 14) made every first stroke pay one.
+            if self._last is None or self._last.shape != flat.shape:
+                self._last = np.zeros_like(flat)
             x = self._incremental(system, rhs, fixed, factor, quick, stop if quick else None,
                                   (decay, decay if next_decay is None else next_decay))
         if x is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import cv2
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from colorme_desktop.core.color import chroma_of_color, upsample_chroma
+from colorme_desktop.core.color import chroma_of_color, fit_size, upsample_chroma
 from colorme_desktop.core.hints import Hint, point_hint
+from colorme_desktop.engines import propagation
 from colorme_desktop.engines.base import EngineError
 from colorme_desktop.engines.dinov2 import Dinov2Small
 from colorme_desktop.engines.numpy_nets import DEPTH, Dinov2Runtime
@@ -255,6 +257,27 @@ def test_draft_during_a_stroke_is_what_its_final_will_be(engine):
     # 12 MP the jump is 0.09 grey levels on average, 2.6 at most.
     assert jump.mean() < 0.15 * change.mean()
     assert np.percentile(jump, 99) < 0.15 * change.max()
+
+
+def test_the_first_stroke_after_preparing_needs_no_whole_factorisation(engine, monkeypatch):
+    """``prepare_strokes`` factorises the graph so the first stroke need not: it solves
+    three channels (colours and reach), and a start made for two cost a whole factorisation."""
+    engine.settings = replace(SETTINGS, hints_share=30.0)
+    grey = two_rooms()
+    engine.prepare_strokes(grey)
+    pixels = fit_size(grey.shape, SETTINGS.working_side)
+    here, sizes = threading.current_thread(), []
+    real_factorise = propagation._factorise
+
+    def factorise(matrix):
+        if threading.current_thread() is here:  # the refresh for the next stroke runs behind it
+            sizes.append(matrix.shape[0])
+        return real_factorise(matrix)
+
+    monkeypatch.setattr(propagation, "_factorise", factorise)
+    out = engine.colorize(grey, [point_hint(20.5, 40.5, (200, 30, 30), radius=3)])
+    assert np.isfinite(out).all()
+    assert sizes and max(sizes) < pixels[0] * pixels[1]  # only the stroke's surroundings
 
 
 def test_drafts_before_the_graph_is_ready_still_come(engine):

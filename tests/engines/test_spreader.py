@@ -96,19 +96,20 @@ def test_quick_draft_is_near_the_final_and_never_overshoots():
     laplacian, spreader = _primed(grey)
     rng = np.random.default_rng(7)
     hints: list[Hint] = []
+    before = np.zeros((h, w, 2), np.float32)  # the previous stroke's result: none yet
     for _ in range(4):
         stroke = _stroke(rng, w, h)
         chroma, mask = rasterize([*hints, stroke], (w, h))
         values = chroma * mask[..., None]
         d = 1e-4 / (len(hints) + 1)
         exact = spread(laplacian, values, mask, d)
-        before = spreader._last.reshape(exact.shape)
         draft = spreader.spread(values, mask, d, quick=True)
         assert np.abs(before - exact).max() > 10.0  # the stroke asks for a visible change ...
         assert np.abs(draft - exact).max() < 2.0  # ... and the draft is within 2 grey levels of the final
         hints.append(stroke)
         final = spreader.spread(values, mask, d)
         assert np.abs(final - exact).max() < 0.25
+        before = final
         if spreader._refresh:
             spreader._refresh.join()
 
