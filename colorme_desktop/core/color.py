@@ -64,6 +64,28 @@ def add_chroma_of(chroma: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     return chroma
 
 
+# A table over chroma (``keep_by_colour``): one entry per whole level of Cb and of Cr,
+# from -CHROMA_TABLE_HALF to CHROMA_TABLE_HALF - 1 (the YCbCr range is -128 to 127.5).
+CHROMA_TABLE_HALF = 128
+
+
+def chroma_table_index(chroma: np.ndarray) -> np.ndarray:
+    """Each chroma's (..., 2) flat index into a (256, 256) table over Cb and Cr, rounded."""
+    index = np.clip(chroma + (CHROMA_TABLE_HALF + 0.5), 0, 2 * CHROMA_TABLE_HALF - 0.5).astype(np.int32)
+    return index[..., 0] * (2 * CHROMA_TABLE_HALF) + index[..., 1]
+
+
+def keep_by_colour(change: np.ndarray, rgb: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``change`` (H, W, 2) times ``table`` (256, 256) at each pixel's own chroma in ``rgb``,
+    in place, in bands (a whole 24 MP chroma would be 192 MB more)."""
+    rows = max(1, CHROMA_BAND_PIXELS // max(1, rgb.shape[1]))
+    flat = np.ascontiguousarray(table, dtype=np.float32).reshape(-1)
+    for top in range(0, len(rgb), rows):
+        keep = flat.take(chroma_table_index(chroma_of(rgb[top:top + rows])))
+        change[top:top + rows] *= keep[..., None]
+    return change
+
+
 def chroma_size(chroma: np.ndarray) -> np.ndarray:
     """How far each pixel of a chroma (or a chroma change) (H, W, 2) is from grey (from none)."""
     return cv2.magnitude(np.ascontiguousarray(chroma[..., 0]), np.ascontiguousarray(chroma[..., 1]))

@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from colorme_desktop.core.color import add_chroma_of, chroma_of, upsample_by_colour, upsample_chroma
+from colorme_desktop.core.color import add_chroma_of, chroma_of, keep_by_colour, upsample_by_colour, upsample_chroma
 from colorme_desktop.core.imageio import MAX_PIXELS, NotARegularFileError, open_regular_file, write_text_atomically
 
 HINTS_FILE_VERSION = 1
@@ -208,7 +208,7 @@ def scale_hints(hints: Sequence[Hint], sx: float, sy: float) -> tuple[Hint, ...]
 
 def finish(chroma: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], shown: np.ndarray | None = None,
            edge_aware: bool = True, base_rgb: np.ndarray | None = None,
-           brushes: BrushCache | None = None) -> np.ndarray:
+           brushes: BrushCache | None = None, keep: np.ndarray | None = None) -> np.ndarray:
     """An engine's working-size chroma -> its output: upsampled with the grey as the
     guide, then the painted pixels made exact.
 
@@ -219,6 +219,8 @@ def finish(chroma: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], shown: n
     ``base_rgb`` (a colour photo at the output's size) makes ``chroma`` a change to its
     colours: the change is upsampled and added to them, so a recoloured photo keeps its own
     colour detail.  ``brushes`` keeps the hints' drawing for the next call (``paint_exact``).
+    ``keep`` (256, 256): the share of the change each colour of ``base_rgb`` takes
+    (``color.keep_by_colour``), applied at the output's size, where the colours are sharp.
     """
     out = grey if shown is None else shown
     if out.shape != grey.shape:
@@ -228,7 +230,10 @@ def finish(chroma: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], shown: n
     settle = out.shape[1] / chroma.shape[1] if edge_aware else 0.0
     if base_rgb is None:
         return paint_exact(upsample_chroma(chroma, out, edge_aware=edge_aware), hints, out, settle, brushes=brushes)
-    full = add_chroma_of(upsample_by_colour(chroma, base_rgb), base_rgb)
+    change = upsample_by_colour(chroma, base_rgb)
+    if keep is not None:
+        keep_by_colour(change, base_rgb, keep)
+    full = add_chroma_of(change, base_rgb)
     return paint_exact(full, hints, out, settle, look=base_rgb, brushes=brushes)
 
 

@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -335,7 +335,8 @@ class Spreader:
 
     def spread(self, values: np.ndarray, mask: np.ndarray, decay: float,
                target: np.ndarray | None = None, quick: bool = False,
-               stop: Callable[[], bool] | None = None, next_decay: float | None = None) -> np.ndarray | None:
+               stop: Callable[[], bool] | None = None, next_decay: float | None = None,
+               tolerances: Sequence[float] | None = None) -> np.ndarray | None:
         """The same as ``propagation.spread`` (and within ``PCG_TOLERANCE`` of it).
 
         ``quick``: a draft while the user drags.  Where the older factorisation's system
@@ -348,7 +349,8 @@ class Spreader:
         given up (``DraftSupersededError``), what it reached kept as the start of the next solve.
         ``next_decay``: the decay the next stroke's system will have (one more hint); the
         background refactorisation after this solve is made with it, so that stroke's drafts
-        can be exact.
+        can be exact.  ``tolerances``: a relative residual per channel for the incremental
+        solve, where one channel needs less than ``PCG_TOLERANCE`` (else that for every one).
         """
         h, w = mask.shape
         fixed = mask.reshape(-1) > 0.5
@@ -376,8 +378,9 @@ class Spreader:
             # semantic engine's third channel (session 14) made every first stroke pay one.
             if self._last is None or self._last.shape != flat.shape:
                 self._last = np.zeros_like(flat)
+            goals = np.full(channels, PCG_TOLERANCE) if tolerances is None else np.asarray(tolerances, float)
             x = self._incremental(system, rhs, fixed, factor, quick, stop if quick else None,
-                                  (decay, decay if next_decay is None else next_decay))
+                                  (decay, decay if next_decay is None else next_decay), goals)
         if x is None:
             if quick:
                 return None
@@ -473,10 +476,12 @@ class Spreader:
         return columns[:, order[np.searchsorted(kept, new, sorter=order)]]
 
     def _incremental(self, system, rhs, fixed, factor: _Factor, quick: bool,
-                     stop: Callable[[], bool] | None, decays: tuple[float, float]) -> np.ndarray | None:
+                     stop: Callable[[], bool] | None, decays: tuple[float, float],
+                     tolerances: np.ndarray) -> np.ndarray | None:
         """Preconditioned CG from the previous solution; None if it does not converge
         (``quick``: the solution after ``QUICK_STEPS``, converged or not).  ``decays``: the
-        system's and the next one's (``spread``'s ``next_decay``)."""
+        system's and the next one's (``spread``'s ``next_decay``); ``tolerances``: each
+        column's relative residual at which it is done."""
         inverse, factor_fixed = factor.inverse, factor.fixed
         changed = fixed != factor_fixed
         is_changed = bool(changed.any())
@@ -512,18 +517,28 @@ class Spreader:
         x[fixed] = rhs[fixed]
         give_up_if_stopped()
         residual = rhs - system @ x
-        goal = PCG_TOLERANCE * np.maximum(_norms(rhs), 1e-12)
+        goal = tolerances * np.maximum(_norms(rhs), 1e-12)
+        active = np.arange(x.shape[1])  # the columns still stepping
         z = precondition(residual)
         direction = z.copy()
         rz = _dots(residual, z)
         for step in range(PCG_MAX_STEPS):
-            if (_norms(residual) <= goal).all():
-                if not quick:  # a draft's system is gone with the next mouse move
-                    self._refresh_factor(system, fixed, *decays)
-                return x
+            going = _norms(residual) > goal
+            if not going.all():
+                if not going.any():
+                    if not quick:  # a draft's system is gone with the next mouse move
+                        self._refresh_factor(system, fixed, *decays)
+                    return x
+                # A column that has converged takes no more steps: each step's solves
+                # cost about as much per column as they save.
+                active, goal, rz = active[going], goal[going], rz[going]
+                residual, direction = residual[:, going], direction[:, going]
             image = system @ direction
             alpha = rz / np.maximum(_dots(direction, image), 1e-300)
-            x += alpha * direction
+            if active.size == x.shape[1]:
+                x += alpha * direction
+            else:
+                x[:, active] += alpha * direction
             residual -= alpha * image
             if quick and step + 1 == QUICK_STEPS:
                 return x

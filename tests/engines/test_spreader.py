@@ -269,3 +269,23 @@ def test_pixels_cut_off_together_do_not_break_the_factorisation():
     out = spreader.spread(values, mask, 1e-8)
     assert np.abs(out[4, 4]).max() < 1e-3  # the cut-off pair: no path from the hint
     assert np.allclose(out[9, 9], 5.0, atol=0.01)  # everything else: reached
+
+
+def test_a_column_that_may_stop_sooner_leaves_the_others_exact():
+    """Per-channel tolerances: the loose channel stops stepping, the strict ones carry on."""
+    grey = _grey()
+    h, w = grey.shape
+    laplacian, spreader = _primed(grey)
+    rng = np.random.default_rng(11)
+    hints: list[Hint] = []
+    for _ in range(3):
+        hints.append(_stroke(rng, w, h))
+        chroma, mask = rasterize(hints, (w, h))
+        values = np.concatenate([chroma, np.ones_like(chroma[..., :1])], axis=-1) * mask[..., None]
+        d = 1e-4 / len(hints)
+        exact = spread(laplacian, values, mask, d)
+        out = spreader.spread(values, mask, d, tolerances=(5e-5, 5e-5, 2e-3))  # the reach channel's
+        assert np.abs(out[..., :2] - exact[..., :2]).max() < 0.25
+        assert np.abs(out[..., 2] - exact[..., 2]).max() < 0.05  # a share between 0 and 1
+        if spreader._refresh:
+            spreader._refresh.join()
