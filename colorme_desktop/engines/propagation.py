@@ -17,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -250,21 +251,78 @@ class _Factor:
     decay: float
 
 
-def _preconditioner(matrix: sp.spmatrix) -> Callable[[np.ndarray], np.ndarray]:
-    """An approximate inverse of ``matrix`` from a single-precision factorisation.
+class _FactorHome:
+    """One long-lived thread that makes every factorisation kept between solves, and frees it.
 
-    It only preconditions conjugate gradients, which run in double precision: measured
-    at 256 px, each solve took 6.5 ms against 10.3 ms, its relative residual 1e-5.
+    scipy's SuperLU records what it allocates with the thread that allocates it and frees
+    memory only in that thread (scipy issue 15921).  A factorisation made in a short-lived
+    thread and dropped in another was never freed: the background refactorisation after
+    every stroke leaked about 12 MB a stroke at 192 px (session 15; 40 strokes on the sample
+    photo took the engine from 218 to 704 MB).  So each kept factorisation is made here and
+    handed back here to be freed (``KeptFactor``); one made and dropped inside one call of
+    the caller's thread (a local solve) needs none of this.
     """
-    try:
-        lu = _factorise(matrix.astype(np.float32))
-    except RuntimeError:
-        # "Factor is exactly singular": pixels that the features cut from all but each
-        # other, where single precision rounds 1 + 1e-9 to 1 and a pivot to zero.  Rare;
-        # double precision keeps them apart.
-        lu = _factorise(matrix)
-        return lu.solve
-    return lambda r: lu.solve(r.astype(np.float32))
+
+    def __init__(self, name: str, niceness: int = 0) -> None:
+        self._name, self._niceness = name, niceness
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _lower_priority(self) -> None:
+        # Linux gives a thread its own niceness; elsewhere nothing changes.
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._niceness)
+        except (AttributeError, OSError):
+            pass
+
+    def submit(self, work: Callable, *args) -> Future:
+        with self._lock:
+            if self._pool is None:  # made on first use: importing the module starts no thread
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix=self._name,
+                                                initializer=self._lower_priority if self._niceness else None)
+            return self._pool.submit(work, *args)
+
+    def factorise(self, matrix: sp.spmatrix, single: bool = False) -> KeptFactor:
+        """``matrix``'s factorisation (``single``: in single precision, as a preconditioner), made here."""
+        return self.submit(KeptFactor, matrix, self, single).result()
+
+
+class KeptFactor:
+    """A SuperLU factorisation made in its home's thread (``_FactorHome``), solving as
+    ``lu.solve``, and freed there when it is no longer used."""
+
+    def __init__(self, matrix: sp.spmatrix, home: _FactorHome, single: bool) -> None:
+        self._home, self._single = home, single
+        if single:
+            try:
+                self._lu = _factorise(matrix.astype(np.float32))
+                return
+            except RuntimeError:
+                # "Factor is exactly singular": pixels that the features cut from all but each
+                # other, where single precision rounds 1 + 1e-9 to 1 and a pivot to zero.  Rare;
+                # double precision keeps them apart.
+                self._single = False
+        self._lu = _factorise(matrix)
+
+    def __call__(self, rhs: np.ndarray) -> np.ndarray:
+        return self._lu.solve(rhs.astype(np.float32) if self._single else rhs)
+
+    def __del__(self) -> None:
+        # The box is the factorisation's only holder, emptied by the home's thread: whichever
+        # thread lets go of the box last, the factorisation itself is freed there.
+        box = [self.__dict__.pop("_lu", None)]
+        try:
+            self._home.submit(box.clear)
+        except RuntimeError:  # the interpreter is shutting down: nothing left to keep small
+            pass
+
+
+# Kept factorisations asked for by a solve (the first one of a photo, a fallback) are made
+# at normal priority: the solve waits for them.  Refactorisations for the next stroke are
+# made behind the strokes: on two cores their 200 ms slowed the next stroke's drafts.
+_ON_DEMAND = _FactorHome("colorme-factorise")
+BEHIND_THREAD = "colorme-refactorise"  # its thread's name (tests tell its work from a stroke's)
+_BEHIND = _FactorHome(BEHIND_THREAD, niceness=REFRESH_NICENESS)
 
 
 class Spreader:
@@ -297,7 +355,7 @@ class Spreader:
         self._width = width
         self._lock = threading.Lock()  # guards _factor against the refresh thread
         self._factor: _Factor | None = None  # of a system solved before
-        self._refresh: threading.Thread | None = None
+        self._refresh: Future | None = None  # the background refactorisation (``_refresh_factor``)
         self._last: np.ndarray | None = None  # the previous solution: where the next one starts
         # For exact drafts: the factor's solves of unit changes at pixels fixed since it was
         # made ((pixels, k) float32) and those pixels, in the columns' order.
@@ -323,7 +381,7 @@ class Spreader:
         paid a whole factorisation (the 1 MP p95 of 1.1 s in benchmarks/run.py).
         """
         fixed = np.zeros(self._degree.size, dtype=bool)
-        factor = _Factor(_preconditioner(self._system(fixed, decay)), fixed, decay)
+        factor = _Factor(_ON_DEMAND.factorise(self._system(fixed, decay), single=True), fixed, decay)
         with self._lock:
             if self._factor is None:
                 self._factor = factor
@@ -384,10 +442,10 @@ class Spreader:
         if x is None:
             if quick:
                 return None
-            lu = _factorise(system)
-            x = lu.solve(rhs)
+            lu = _ON_DEMAND.factorise(system)
+            x = lu(rhs)
             with self._lock:
-                self._factor = _Factor(lu.solve, fixed, decay)
+                self._factor = _Factor(lu, fixed, decay)
             if next_decay is not None and next_decay != decay:
                 self._refresh_factor(system, fixed, decay, next_decay)  # for the next stroke's drafts
         if not quick:
@@ -553,29 +611,23 @@ class Spreader:
     def _refresh_factor(self, system: sp.csr_matrix, fixed: np.ndarray, decay: float, next_decay: float) -> None:
         """Factorise this system in the background, with the next stroke's decay, so that
         stroke starts nearer (and its drafts can be exact)."""
-        if self._refresh is not None and self._refresh.is_alive():
+        if self._refresh is not None and not self._refresh.done():
             return
+        # Built here: numpy holds the GIL while it builds, and the low-priority thread
+        # holding it would keep the strokes waiting.
+        made = system if next_decay == decay else self._system(fixed, next_decay)
 
         def work() -> None:
             time.sleep(REFRESH_DELAY_S)
-            # Built before the priority drops: numpy holds the GIL here, and a thread holding
-            # it at low priority would keep the strokes waiting for it.
-            made = system if next_decay == decay else self._system(fixed, next_decay)
-            # Behind the strokes: on two cores this 200 ms of work slowed the drafts of the
-            # next stroke.  (Linux gives a thread its own niceness; elsewhere nothing changes.)
-            try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), REFRESH_NICENESS)
-            except (AttributeError, OSError):
-                pass
-            factor = _Factor(_preconditioner(made), fixed, next_decay)
+            factor = _Factor(KeptFactor(made, _BEHIND, single=True), fixed, next_decay)
             with self._lock:
                 self._factor = factor
 
-        # Not a daemon: one still factorising when the program ended broke the interpreter's
-        # shutdown (its last flush of stdout failed, exit status 120, a flaky test); waiting
-        # for it costs an exit at most a few hundred milliseconds at the working size.
-        self._refresh = threading.Thread(target=work, name="colorme-refactorise", daemon=False)
-        self._refresh.start()
+        # The executor's thread is joined at exit, not a daemon: a daemon thread still
+        # factorising when the program ended broke the interpreter's shutdown (its last flush
+        # of stdout failed, exit status 120, a flaky test); waiting costs an exit at most a
+        # few hundred milliseconds.
+        self._refresh = _BEHIND.submit(work)
 
 
 def nonlocal_target(components: np.ndarray, points: np.ndarray, changes: np.ndarray, size: tuple[int, int],

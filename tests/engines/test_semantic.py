@@ -266,11 +266,12 @@ def test_the_first_stroke_after_preparing_needs_no_whole_factorisation(engine, m
     grey = two_rooms()
     engine.prepare_strokes(grey)
     pixels = fit_size(grey.shape, SETTINGS.working_side)
-    here, sizes = threading.current_thread(), []
+    sizes = []
     real_factorise = propagation._factorise
 
     def factorise(matrix):
-        if threading.current_thread() is here:  # the refresh for the next stroke runs behind it
+        # The refresh for the next stroke runs behind it: not counted; every other thread is.
+        if not threading.current_thread().name.startswith(propagation.BEHIND_THREAD):
             sizes.append(matrix.shape[0])
         return real_factorise(matrix)
 
