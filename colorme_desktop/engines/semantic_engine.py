@@ -98,18 +98,32 @@ def _without_traces(change: np.ndarray) -> np.ndarray:
     return change * keep[..., None]
 
 
+# A recolouring hint fades this much more slowly than one on a grey photo: since only the
+# colours it was painted on can take its change (below), it may reach further through
+# them.  At the full fade a green stroke in one corner of a clear sky left the other half
+# of the sky blue; at 0.3 the whole sky turns, the clouds, hills and rock stay (session 15).
+RECOLOUR_DECAY_SHARE = 0.3
+
 # Recolouring changes the colours the hints were painted on, not others: a pixel whose own
-# chroma is within the first of these (grey levels) of a colour a hint was painted on
-# takes the spread change whole, from the second on none of it; judged at the output's
-# size, where a thing's edge is sharp.  The graph's colour cut alone did not stop it
-# (session 15, found by a walk-through): a link of 3 % between a white horse and tan
-# grass (21 levels apart) still let the grass around the horse take a visible share of
-# the horse's red, and a small brown rock under a recoloured sky took a third of the
-# sky's change, because nothing but the weak fade holds a region no hint reaches to its
-# own colour.
+# chroma is within the first of these (grey levels; ``_colour_distance``) of a colour a hint
+# was painted on takes the spread change whole, from the second on none of it; judged at
+# the output's size, where a thing's edge is sharp.  The graph's colour cut alone did not
+# stop it (session 15, found by a walk-through): a link of 3 % between a white horse and tan
+# grass (21 levels apart) still let the grass around the horse take a visible share of the
+# horse's red, and a small brown rock under a recoloured sky took a third of the sky's
+# change, because nothing but the weak fade holds a region no hint reaches to its own colour.
 LIKE_WHOLE_BELOW = 8.0
 LIKE_NONE_FROM = 20.0
 LIKE_SOURCES_MAX = 64  # distinct hinted colours compared with (a long stroke has hundreds)
+# A colour this strong has a hue: the same hue up to this factor stronger or weaker is the
+# same colour lit otherwise.  Measured by plain distance, the lit shoulders of a blue jacket
+# painted red (30 levels weaker than its shaded back) stayed blue in patches.
+HUE_FROM = 12.0
+SAME_UP_TO_FACTOR = 2.0
+# ... and light turns a strong colour's hue a little (the jacket's lit shoulders by 8
+# degrees toward cyan, 15 levels at its strength of 85): a turn this large counts as
+# ``LIKE_WHOLE_BELOW`` at most, while red against orange (30 degrees) stays apart.
+HUE_TURN_WHOLE_DEGREES = 10.0
 
 
 def _painted_on(own: np.ndarray, hints: Sequence[Hint], scale: float) -> np.ndarray:
@@ -127,17 +141,38 @@ def _painted_on(own: np.ndarray, hints: Sequence[Hint], scale: float) -> np.ndar
     return np.array(colours, dtype=np.float32).reshape(-1, 2)
 
 
+def _colour_distance(own: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """How far chromas ``own`` (..., 2) are from the colour ``source`` (2,), in grey levels.
+
+    Plain distance from a near-grey source.  From a colour with a hue (``HUE_FROM``): the
+    change of hue (the part across the source's direction; for a strong colour a turn of
+    ``HUE_TURN_WHOLE_DEGREES`` counts as little as a small step), and of strength only beyond
+    ``SAME_UP_TO_FACTOR`` either way, so shade and light on one thing stay one colour while
+    white against tan, red against orange, or a hue's opposite, stay apart.
+    """
+    strength = float(np.hypot(*source))
+    if strength < HUE_FROM:
+        return np.hypot(own[..., 0] - source[0], own[..., 1] - source[1])
+    along = (own[..., 0] * source[0] + own[..., 1] * source[1]) / strength
+    across = np.abs(own[..., 0] * source[1] - own[..., 1] * source[0]) / strength
+    across *= LIKE_WHOLE_BELOW / max(LIKE_WHOLE_BELOW, strength * np.tan(np.radians(HUE_TURN_WHOLE_DEGREES)))
+    ratio = np.maximum(along, 1e-3) / strength
+    beyond = np.maximum(np.abs(np.log(ratio)) - np.log(SAME_UP_TO_FACTOR), 0.0) * strength
+    return np.hypot(across, beyond)
+
+
 def _keep_table(painted_on: np.ndarray) -> np.ndarray:
     """The share of a recolouring's change that a pixel of each own chroma takes, as a
-    table over Cb and Cr (``color.keep_by_colour``): 1 within ``LIKE_WHOLE_BELOW`` levels
-    of a colour the hints were painted on (``painted_on``, (k, 2)), 0 from ``LIKE_NONE_FROM``."""
+    table over Cb and Cr (``color.keep_by_colour``): 1 within ``LIKE_WHOLE_BELOW`` of a
+    colour the hints were painted on (``painted_on``, (k, 2)), 0 from ``LIKE_NONE_FROM``."""
     sources = np.unique(np.round(painted_on / 2.0) * 2.0, axis=0)  # colours 2 levels apart are one
     if len(sources) > LIKE_SOURCES_MAX:
         sources = sources[np.linspace(0, len(sources) - 1, LIKE_SOURCES_MAX).astype(int)]
     levels = np.arange(-CHROMA_TABLE_HALF, CHROMA_TABLE_HALF, dtype=np.float32)
-    nearest = np.full((levels.size, levels.size), np.inf, dtype=np.float32)
-    for cb, cr in sources:
-        np.minimum(nearest, np.hypot((levels - cb)[:, None], (levels - cr)[None, :]), out=nearest)
+    grid = np.stack(np.meshgrid(levels, levels, indexing="ij"), axis=-1)
+    nearest = np.full(grid.shape[:2], np.inf, dtype=np.float32)
+    for source in sources:
+        np.minimum(nearest, _colour_distance(grid, source), out=nearest)
     return np.clip((LIKE_NONE_FROM - nearest) / (LIKE_NONE_FROM - LIKE_WHOLE_BELOW), 0.0, 1.0)
 
 
@@ -362,7 +397,7 @@ class SemanticEngine:
         else:
             # The photo's own colours are no guess that more hints should override further:
             # each hint keeps its reach however many there are.
-            decay = next_decay = s.decay
+            decay = next_decay = s.decay * RECOLOUR_DECAY_SHARE
         # Recolouring keeps what no hint reaches as it is: a far thing of the same kind but
         # another colour (a second person's coat) must not take this coat's change.
         far = s.nonlocal_softness > 0 and photo_rgb is None

@@ -536,3 +536,20 @@ def test_recolouring_a_white_thing_leaves_a_tan_patch_inside_it(engine):
     moved = np.linalg.norm(after - own, axis=-1)
     assert moved[30:42, 74:86].max() < 0.02 * asked  # the patch keeps its colour
     assert moved[20:50, 60:100].max() > 0.3 * asked  # while the white around it follows the hint
+
+
+def test_recolouring_a_strong_colour_takes_its_lit_side_along(engine):
+    """Light turns a strong colour a little (a blue jacket's lit shoulder: brighter, 8 degrees
+    toward cyan, 15 levels away): still the colour painted on, so it takes the change."""
+    from colorme_desktop.core.color import chroma_of, luma
+
+    rgb = np.zeros((80, 120, 3), np.uint8)
+    shade = np.linspace(0.0, 1.0, 120)[None, :, None]
+    rgb[:] = np.round((1 - shade) * np.array([5, 79, 212]) + shade * np.array([5, 119, 251])).astype(np.uint8)
+    own = chroma_of(rgb)
+    assert np.linalg.norm(own[40, 115] - own[40, 5]) > 14  # as far apart as on the jacket
+    red = (200, 40, 40)
+    after = engine.colorize(luma(rgb), [point_hint(5.5, 40.5, red, radius=3)], photo_rgb=rgb)
+    moved = np.linalg.norm(after - own, axis=-1)
+    asked = np.linalg.norm(np.array(chroma_of_color(red)) - own[40, 5])
+    assert moved[30:50, 100:120].mean() > 0.6 * asked  # the lit end turns as the shaded one does
