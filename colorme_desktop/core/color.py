@@ -75,13 +75,21 @@ def chroma_table_index(chroma: np.ndarray) -> np.ndarray:
     return index[..., 0] * (2 * CHROMA_TABLE_HALF) + index[..., 1]
 
 
-def keep_by_colour(change: np.ndarray, rgb: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """``change`` (H, W, 2) times ``table`` (256, 256) at each pixel's own chroma in ``rgb``,
-    in place, in bands (a whole 24 MP chroma would be 192 MB more)."""
+def keep_by_colour(change: np.ndarray, rgb: np.ndarray, grey: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``change`` (H, W, 2) times ``table`` at each pixel's own grey level and chroma, in
+    place, in bands (a whole 24 MP chroma would be 192 MB more).  ``table`` (B, 256, 256):
+    B tables over Cb and Cr for grey levels spread evenly over 0-255, interpolated between."""
+    bins = table.shape[0]
     rows = max(1, CHROMA_BAND_PIXELS // max(1, rgb.shape[1]))
-    flat = np.ascontiguousarray(table, dtype=np.float32).reshape(-1)
+    flat = np.ascontiguousarray(table, dtype=np.float32).reshape(bins, -1)
     for top in range(0, len(rgb), rows):
-        keep = flat.take(chroma_table_index(chroma_of(rgb[top:top + rows])))
+        index = chroma_table_index(chroma_of(rgb[top:top + rows]))
+        level = grey[top:top + rows].astype(np.float32) * ((bins - 1) / 255.0)
+        below = np.minimum(level.astype(np.int32), bins - 2)
+        above = level - below
+        keep = flat.reshape(-1).take(below * flat.shape[1] + index)
+        keep *= 1.0 - above
+        keep += above * flat.reshape(-1).take((below + 1) * flat.shape[1] + index)
         change[top:top + rows] *= keep[..., None]
     return change
 

@@ -219,8 +219,9 @@ def finish(chroma: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], shown: n
     ``base_rgb`` (a colour photo at the output's size) makes ``chroma`` a change to its
     colours: the change is upsampled and added to them, so a recoloured photo keeps its own
     colour detail.  ``brushes`` keeps the hints' drawing for the next call (``paint_exact``).
-    ``keep`` (256, 256): the share of the change each colour of ``base_rgb`` takes
-    (``color.keep_by_colour``), applied at the output's size, where the colours are sharp.
+    ``keep`` (B, 256, 256): the share of the change each grey level and colour of
+    ``base_rgb`` takes (``color.keep_by_colour``), applied at the output's size, where the
+    colours are sharp.
     """
     out = grey if shown is None else shown
     if out.shape != grey.shape:
@@ -232,7 +233,7 @@ def finish(chroma: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], shown: n
         return paint_exact(upsample_chroma(chroma, out, edge_aware=edge_aware), hints, out, settle, brushes=brushes)
     change = upsample_by_colour(chroma, base_rgb)
     if keep is not None:
-        keep_by_colour(change, base_rgb, keep)
+        keep_by_colour(change, base_rgb, out, keep)
     full = add_chroma_of(change, base_rgb)
     return paint_exact(full, hints, out, settle, look=base_rgb, brushes=brushes)
 

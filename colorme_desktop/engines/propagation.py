@@ -12,12 +12,14 @@ and the hints together describe the whole photo.
 
 from __future__ import annotations
 
+import atexit
 import os
+import queue
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import cv2
@@ -261,26 +263,57 @@ class _FactorHome:
     photo took the engine from 218 to 704 MB).  So each kept factorisation is made here and
     handed back here to be freed (``KeptFactor``); one made and dropped inside one call of
     the caller's thread (a local solve) needs none of this.
+
+    Its own thread and queue rather than an executor: a factorisation is handed back from
+    ``__del__``, which may run while its thread holds any lock, an executor's own among
+    them (a test run hung there); ``queue.SimpleQueue.put`` takes none that can be held.
     """
 
     def __init__(self, name: str, niceness: int = 0) -> None:
-        self._name, self._niceness = name, niceness
-        self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self.name, self._niceness = name, niceness
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
 
-    def _lower_priority(self) -> None:
-        # Linux gives a thread its own niceness; elsewhere nothing changes.
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._niceness)
-        except (AttributeError, OSError):
-            pass
+    def _serve(self) -> None:
+        if self._niceness:  # Linux gives a thread its own niceness; elsewhere nothing changes
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._niceness)
+            except (AttributeError, OSError):
+                pass
+        while (job := self._jobs.get()) is not None:
+            work, args, future = job
+            del job  # from here on only these names hold what the job carries
+            if future is None:
+                work(*args)
+            elif future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(work(*args))
+                except BaseException as exc:  # the caller's to handle, as an executor would
+                    future.set_exception(exc)
+            del work, args, future  # let go here, in this thread
+
+    def _stop(self) -> None:
+        # At exit, after what is queued: a daemon thread still factorising when the program
+        # ended broke the interpreter's shutdown (its last flush of stdout failed, exit
+        # status 120, a flaky test); waiting costs an exit a few hundred milliseconds.
+        self._jobs.put(None)
+        if self._thread is not None:
+            self._thread.join()
 
     def submit(self, work: Callable, *args) -> Future:
-        with self._lock:
-            if self._pool is None:  # made on first use: importing the module starts no thread
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix=self._name,
-                                                initializer=self._lower_priority if self._niceness else None)
-            return self._pool.submit(work, *args)
+        with self._starting:
+            if self._thread is None:  # started on first use: importing the module starts no thread
+                self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
+                self._thread.start()
+                atexit.register(self._stop)
+        future: Future = Future()
+        self._jobs.put((work, args, future))
+        return future
+
+    def free(self, release: Callable[[], None]) -> None:
+        """Call ``release`` in this thread; safe from ``__del__`` (takes no lock)."""
+        self._jobs.put((release, (), None))
 
     def factorise(self, matrix: sp.spmatrix, single: bool = False) -> KeptFactor:
         """``matrix``'s factorisation (``single``: in single precision, as a preconditioner), made here."""
@@ -311,10 +344,7 @@ class KeptFactor:
         # The box is the factorisation's only holder, emptied by the home's thread: whichever
         # thread lets go of the box last, the factorisation itself is freed there.
         box = [self.__dict__.pop("_lu", None)]
-        try:
-            self._home.submit(box.clear)
-        except RuntimeError:  # the interpreter is shutting down: nothing left to keep small
-            pass
+        self._home.free(box.clear)
 
 
 # Kept factorisations asked for by a solve (the first one of a photo, a fallback) are made
@@ -623,10 +653,6 @@ class Spreader:
             with self._lock:
                 self._factor = factor
 
-        # The executor's thread is joined at exit, not a daemon: a daemon thread still
-        # factorising when the program ended broke the interpreter's shutdown (its last flush
-        # of stdout failed, exit status 120, a flaky test); waiting costs an exit at most a
-        # few hundred milliseconds.
         self._refresh = _BEHIND.submit(work)
 
 

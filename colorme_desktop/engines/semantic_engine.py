@@ -100,10 +100,11 @@ def _without_traces(change: np.ndarray) -> np.ndarray:
 
 
 # A recolouring hint fades this much more slowly than one on a grey photo: since only the
-# colours it was painted on can take its change (below), it may reach further through
-# them.  At the full fade a green stroke in one corner of a clear sky left the other half
-# of the sky blue; at 0.3 the whole sky turns, the clouds, hills and rock stay (session 15).
-RECOLOUR_DECAY_SHARE = 0.3
+# colours and lightness it was painted on can take its change (below), it may reach
+# further through them.  A green stroke along the top left of a clear sky (session 15)
+# turned at least half of the asked change on 40 % of the blue sky at the full fade, 54 %
+# at 0.3 (none of its right third) and 99 % at 0.1; the clouds, hills and rock stay.
+RECOLOUR_DECAY_SHARE = 0.1
 
 # Recolouring changes the colours the hints were painted on, not others: a pixel whose own
 # chroma is within the first of these (grey levels; ``_colour_distance``) of a colour a hint
@@ -125,21 +126,28 @@ SAME_UP_TO_FACTOR = 2.0
 # degrees toward cyan, 15 levels at its strength of 85): a turn this large counts as
 # ``LIKE_WHOLE_BELOW`` at most, while red against orange (30 degrees) stays apart.
 HUE_TURN_WHOLE_DEGREES = 10.0
+# Chroma cannot tell white from grey or black, nor a clear sky from the dark grey-blue
+# shadows of a rock under it: lightness can.  Within one thing, light and shade differ
+# by a factor up to 1.5 (a white horse's lit back and shaded belly, 215 and 150); the
+# dark mud between its legs (about 100) is another thing.
+GREY_WHOLE_WITHIN = 1.5
+GREY_NONE_BEYOND = 2.0
+KEEP_GREY_BINS = 16  # grey levels of the table, 17 apart, interpolated between
 
 
-def _painted_on(own: np.ndarray, hints: Sequence[Hint], scale: float) -> np.ndarray:
-    """The colour each hint was painted on: the median of ``own`` (h, w, 2) along its line
-    (``scale``: working pixels per photo pixel).  The median, not every pixel the brush
-    covered: a brush's edge on a white horse takes in enough of the tan grass beside it
-    that all of the grass counted as painted on."""
+def _painted_on(own: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], scale: float) -> np.ndarray:
+    """What each hint was painted on, (k, 3): the medians of ``own`` (h, w, 2) and of
+    ``grey`` (h, w) along its line (``scale``: working pixels per photo pixel).  The median,
+    not every pixel the brush covered: a brush's edge on a white horse takes in enough of the
+    tan grass beside it that all of the grass counted as painted on."""
     h, w = own.shape[:2]
-    colours = []
+    painted = []
     for hint in hints:
         points = np.asarray(hint.points, dtype=np.float32)[::max(1, len(hint.points) // 32)] * scale
         cols = np.clip(points[:, 0].astype(int), 0, w - 1)
         rows = np.clip(points[:, 1].astype(int), 0, h - 1)
-        colours.append(np.median(own[rows, cols], axis=0))
-    return np.array(colours, dtype=np.float32).reshape(-1, 2)
+        painted.append([*np.median(own[rows, cols], axis=0), np.median(grey[rows, cols])])
+    return np.array(painted, dtype=np.float32).reshape(-1, 3)
 
 
 def _colour_distance(own: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -164,24 +172,55 @@ def _colour_distance(own: np.ndarray, source: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=LIKE_SOURCES_MAX)
 def _keep_table_of(cb: float, cr: float) -> np.ndarray:
-    """``_keep_table`` for one colour painted on, kept: each draft of a stroke asks again for
-    the colours of every hint before it (20 hints took 34 ms a draft to compute afresh)."""
+    """How far each chroma, as a (256, 256) table over Cb and Cr, counts as the colour
+    (``cb``, ``cr``); kept: each draft of a stroke asks again for the colours of every hint
+    before it (20 hints took 34 ms a draft to compute afresh)."""
     levels = np.arange(-CHROMA_TABLE_HALF, CHROMA_TABLE_HALF, dtype=np.float32)
     grid = np.stack(np.meshgrid(levels, levels, indexing="ij"), axis=-1)
     distance = _colour_distance(grid, np.array([cb, cr], dtype=np.float32))
     keep = np.clip((LIKE_NONE_FROM - distance) / (LIKE_NONE_FROM - LIKE_WHOLE_BELOW), 0.0, 1.0)
+    keep = keep.astype(np.float32, copy=False)
     keep.flags.writeable = False  # shared by every later call
-    return keep.astype(np.float32, copy=False)
+    return keep
+
+
+def _keep_by_grey(grey: float) -> np.ndarray:
+    """How far each of ``KEEP_GREY_BINS`` grey levels counts as ``grey``: whole within a
+    factor of ``GREY_WHOLE_WITHIN``, none beyond ``GREY_NONE_BEYOND`` (on grey + 16, so
+    that near black a few levels are not a large factor)."""
+    levels = np.linspace(0.0, 255.0, KEEP_GREY_BINS)
+    apart = np.abs(np.log((levels + 16.0) / (grey + 16.0)))
+    whole, none = np.log(GREY_WHOLE_WITHIN), np.log(GREY_NONE_BEYOND)
+    return np.clip((none - apart) / (none - whole), 0.0, 1.0).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _keep_table_for(painted_on: tuple[tuple[float, float, float], ...]) -> np.ndarray:
+    """``_keep_table`` of the things painted on, in the hints' order, kept: while a stroke
+    is drawn only its own (last) entry changes, so the table of the ones before it is
+    reused (20 hints: 25 ms a draft to combine afresh)."""
+    if len(painted_on) > 1:
+        return np.maximum(_keep_table_for(painted_on[:-1]), _keep_table_for(painted_on[-1:]))
+    (cb, cr, grey), = painted_on
+    colour = _keep_table_of(cb, cr)
+    table = np.zeros((KEEP_GREY_BINS, *colour.shape), dtype=np.float16)  # 2 MB: half of float32
+    for level, share in enumerate(_keep_by_grey(grey)):
+        if share > 0.0:
+            table[level] = colour * share
+    table.flags.writeable = False
+    return table
 
 
 def _keep_table(painted_on: np.ndarray) -> np.ndarray:
-    """The share of a recolouring's change that a pixel of each own chroma takes, as a
-    table over Cb and Cr (``color.keep_by_colour``): 1 within ``LIKE_WHOLE_BELOW`` of a
-    colour the hints were painted on (``painted_on``, (k, 2)), 0 from ``LIKE_NONE_FROM``."""
-    sources = np.unique(np.round(painted_on / 2.0) * 2.0, axis=0)  # colours 2 levels apart are one
+    """The share of a recolouring's change that a pixel takes, by its own grey level and
+    chroma (``color.keep_by_colour``): as much as it is the colour (``_colour_distance``:
+    whole within ``LIKE_WHOLE_BELOW``, none from ``LIKE_NONE_FROM``) and the lightness
+    (``_keep_by_grey``) of one thing painted on (``painted_on``, (k, 3): Cb, Cr, grey)."""
+    rounded = (tuple(float(v) for v in np.round(entry / 2.0) * 2.0) for entry in painted_on)
+    sources = list(dict.fromkeys(rounded))  # in the hints' order; 2 levels apart are one
     if len(sources) > LIKE_SOURCES_MAX:
-        sources = sources[np.linspace(0, len(sources) - 1, LIKE_SOURCES_MAX).astype(int)]
-    return np.maximum.reduce([_keep_table_of(float(cb), float(cr)) for cb, cr in sources])
+        sources = [sources[i] for i in np.linspace(0, len(sources) - 1, LIKE_SOURCES_MAX).astype(int)]
+    return _keep_table_for(tuple(sources))
 
 
 def _does_not_fit(name: str, exc: Exception) -> EngineError:
@@ -376,7 +415,8 @@ class SemanticEngine:
         # Only the hints' change is upsampled: the photo keeps its own colour detail.
         own_small = chroma_of(self._own_rgb(state, photo_rgb, (chroma.shape[1], chroma.shape[0])))
         change = _without_traces(chroma - own_small)
-        keep = _keep_table(_painted_on(own_small, hints, chroma.shape[1] / grey.shape[1]))
+        grey_small = self._grey_at(state, grey, (chroma.shape[1], chroma.shape[0]))
+        keep = _keep_table(_painted_on(own_small, grey_small, hints, chroma.shape[1] / grey.shape[1]))
         return finish(change, grey, hints, shown, base_rgb=own, brushes=state.brushes, keep=keep)
 
     def _chroma(self, state: _PhotoState, grey: np.ndarray, hints: Sequence[Hint], side: int,

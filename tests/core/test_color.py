@@ -99,17 +99,23 @@ def test_chroma_of_a_photo_larger_than_one_band_is_the_same_as_pixel_by_pixel():
     assert np.abs(chroma_of(rgb) - expected).max() < 1e-3
 
 
-def test_keeping_by_colour_looks_each_pixels_own_chroma_up_in_bands():
+def test_keeping_by_colour_looks_each_pixels_own_grey_and_chroma_up_in_bands():
     from colorme_desktop.core.color import CHROMA_BAND_PIXELS, chroma_of, keep_by_colour
 
-    rgb = np.random.default_rng(5).integers(0, 256, (1700, 1000, 3)).astype(np.uint8)
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (1700, 1000, 3)).astype(np.uint8)
+    grey = rng.integers(0, 256, rgb.shape[:2]).astype(np.uint8)
     assert rgb.shape[0] * rgb.shape[1] > 1.5 * CHROMA_BAND_PIXELS
-    table = np.random.default_rng(6).random((256, 256)).astype(np.float32)
-    change = np.random.default_rng(7).normal(0, 10, (*rgb.shape[:2], 2)).astype(np.float32)
+    table = rng.random((5, 256, 256)).astype(np.float32)  # grey levels 0, 63.75, ..., 255
+    change = rng.normal(0, 10, (*rgb.shape[:2], 2)).astype(np.float32)
     expected = change.copy()
     own = np.clip(np.floor(chroma_of(rgb) + 128.5).astype(int), 0, 255)  # rounded half up
-    expected *= table[own[..., 0], own[..., 1]][..., None]
-    assert np.array_equal(keep_by_colour(change, rgb, table), expected)
+    level = grey / 63.75
+    below = np.minimum(level.astype(int), 3)
+    share = level - below
+    keep = (1 - share) * table[below, own[..., 0], own[..., 1]] + share * table[below + 1, own[..., 0], own[..., 1]]
+    expected *= keep[..., None]
+    assert np.abs(keep_by_colour(change, rgb, grey, table) - expected).max() < 1e-3
 
 
 def test_upsampling_by_colour_interpolates_plainly_inside_one_colour_and_stops_at_another():

@@ -553,3 +553,20 @@ def test_recolouring_a_strong_colour_takes_its_lit_side_along(engine):
     moved = np.linalg.norm(after - own, axis=-1)
     asked = np.linalg.norm(np.array(chroma_of_color(red)) - own[40, 5])
     assert moved[30:50, 100:120].mean() > 0.6 * asked  # the lit end turns as the shaded one does
+
+
+def test_recolouring_a_white_thing_leaves_dark_grey_ground_of_no_colour_either(engine):
+    """Chroma cannot tell white from dark grey: lightness can.  Dark mud between a white
+    horse's legs, reached through the grass, took the horse's red (session 15)."""
+    from colorme_desktop.core.color import chroma_of, luma
+
+    yy, xx = np.mgrid[0:80, 0:120]
+    apart = np.clip((np.hypot(yy - 40, xx - 85) - 8) / 12, 0, 1)  # a dark patch fading into the white
+    rgb = np.repeat(np.round(90 + (225 - 90) * apart)[..., None], 3, axis=2).astype(np.uint8)
+    own = chroma_of(rgb)
+    red = (220, 40, 40)
+    after = engine.colorize(luma(rgb), [point_hint(20.5, 40.5, red, radius=3)], photo_rgb=rgb)
+    moved = np.linalg.norm(after - own, axis=-1)
+    asked = np.linalg.norm(np.array(chroma_of_color(red)))
+    assert moved[36:45, 81:90].max() < 0.05 * asked  # the dark patch keeps its grey
+    assert moved[10:70, 5:50].mean() > 0.5 * asked  # the white around the hint turns red
