@@ -322,7 +322,11 @@ class _FactorHome:
 
 class KeptFactor:
     """A SuperLU factorisation made in its home's thread (``_FactorHome``), solving as
-    ``lu.solve``, and freed there when it is no longer used."""
+    ``lu.solve``, and freed there when it is no longer used.
+
+    ``single``: in single precision, for one that only preconditions conjugate gradients,
+    which run in double precision (measured at 256 px: each solve 6.5 ms against 10.3 ms,
+    its relative residual 1e-5)."""
 
     def __init__(self, matrix: sp.spmatrix, home: _FactorHome, single: bool) -> None:
         self._home, self._single = home, single

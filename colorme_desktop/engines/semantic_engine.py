@@ -357,8 +357,8 @@ class SemanticEngine:
             self._use_colour_photo(state, photo_rgb)
         own = None if photo_rgb is None else chroma_of(self._own_rgb(state, photo_rgb, size))
         spreader = self._spreader(state, self._grey_at(state, grey, size), own)
-        if not spreader.primed:
-            spreader.prime(self.settings.decay)
+        if not spreader.primed:  # with the first stroke's decay, so that its drafts can be exact
+            spreader.prime(self.settings.decay * (1.0 if photo_rgb is None else RECOLOUR_DECAY_SHARE))
 
     def _nonlocal(self, state: _PhotoState, hints: Sequence[Hint], prior: np.ndarray,
                   shape: tuple[int, int]) -> np.ndarray:
