@@ -58,3 +58,21 @@ def blocking_pipe(path: Path, after: float = 10.0) -> Iterator[Path]:
     finally:
         done.set()
         thread.join()
+
+
+def count_stroke_factorisations(monkeypatch) -> list[int]:
+    """The sizes of the systems ``propagation`` factorises from now on, in any thread but
+    the background refactorisation's (that one runs for the next stroke, behind this one).
+    Kept factorisations are made in a thread of their own, so every other thread counts."""
+    from colorme_desktop.engines import propagation
+
+    sizes: list[int] = []
+    real_factorise = propagation._factorise
+
+    def factorise(matrix):
+        if not threading.current_thread().name.startswith(propagation.BEHIND_THREAD):
+            sizes.append(matrix.shape[0])
+        return real_factorise(matrix)
+
+    monkeypatch.setattr(propagation, "_factorise", factorise)
+    return sizes

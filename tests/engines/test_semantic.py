@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 
 import cv2
@@ -12,7 +11,7 @@ import torch
 
 from colorme_desktop.core.color import chroma_of_color, fit_size, upsample_chroma
 from colorme_desktop.core.hints import Hint, point_hint
-from colorme_desktop.engines import propagation, semantic_engine
+from colorme_desktop.engines import semantic_engine
 from colorme_desktop.engines.base import EngineError
 from colorme_desktop.engines.dinov2 import Dinov2Small
 from colorme_desktop.engines.numpy_nets import DEPTH, Dinov2Runtime
@@ -33,6 +32,7 @@ from colorme_desktop.engines.semantic import (
     numpy_state,
 )
 from colorme_desktop.engines.semantic_engine import SemanticEngine, SemanticSettings
+from tests.helpers import count_stroke_factorisations
 
 SETTINGS = SemanticSettings(temperature=0.6, blend=0.5, chroma_scale=1.0, working_side=96, draft_side=48,
                             feature_softness=0.1, grey_cap=5e-4, decay=1e-4, decay_power=1.0, nonlocal_softness=0.0,
@@ -266,16 +266,7 @@ def test_the_first_stroke_after_preparing_needs_no_whole_factorisation(engine, m
     grey = two_rooms()
     engine.prepare_strokes(grey)
     pixels = fit_size(grey.shape, SETTINGS.working_side)
-    sizes = []
-    real_factorise = propagation._factorise
-
-    def factorise(matrix):
-        # The refresh for the next stroke runs behind it: not counted; every other thread is.
-        if not threading.current_thread().name.startswith(propagation.BEHIND_THREAD):
-            sizes.append(matrix.shape[0])
-        return real_factorise(matrix)
-
-    monkeypatch.setattr(propagation, "_factorise", factorise)
+    sizes = count_stroke_factorisations(monkeypatch)
     out = engine.colorize(grey, [point_hint(20.5, 40.5, (200, 30, 30), radius=3)])
     assert np.isfinite(out).all()
     assert sizes and max(sizes) < pixels[0] * pixels[1]  # only the stroke's surroundings

@@ -1,7 +1,6 @@
 """Incremental solves (propagation.Spreader) give what a fresh direct solve gives."""
 
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ from colorme_desktop.core.hints import Hint, rasterize
 from colorme_desktop.engines import propagation
 from colorme_desktop.engines.base import DraftSupersededError
 from colorme_desktop.engines.propagation import Spreader, affinity_laplacian, spread
-from tests.helpers import colourful_rgb
+from tests.helpers import colourful_rgb, count_stroke_factorisations
 
 
 def _grey():
@@ -73,17 +72,7 @@ def test_primed_first_stroke_needs_no_whole_factorisation(monkeypatch):
     grey = _grey()
     h, w = grey.shape
     laplacian, spreader = _primed(grey)
-    solves = []
-    real_factorise = propagation._factorise
-
-    def factorise(m):
-        # The refresh for the next stroke runs in the background: not counted.  Every other
-        # thread is (kept factorisations are made in one of their own).
-        if not threading.current_thread().name.startswith(propagation.BEHIND_THREAD):
-            solves.append(m.shape[0])
-        return real_factorise(m)
-
-    monkeypatch.setattr(propagation, "_factorise", factorise)
+    solves = count_stroke_factorisations(monkeypatch)
     hints = [_stroke(np.random.default_rng(5), w, h)]
     chroma, mask = rasterize(hints, (w, h))
     values = chroma * mask[..., None]
