@@ -69,7 +69,7 @@ def add_chroma_of(chroma: np.ndarray, rgb: np.ndarray) -> np.ndarray:
 CHROMA_TABLE_HALF = 128
 
 
-def chroma_table_index(chroma: np.ndarray) -> np.ndarray:
+def _chroma_table_index(chroma: np.ndarray) -> np.ndarray:
     """Each chroma's (..., 2) flat index into a (256, 256) table over Cb and Cr, rounded."""
     index = np.clip(chroma + (CHROMA_TABLE_HALF + 0.5), 0, 2 * CHROMA_TABLE_HALF - 0.5).astype(np.int32)
     return index[..., 0] * (2 * CHROMA_TABLE_HALF) + index[..., 1]
@@ -79,17 +79,17 @@ def keep_by_colour(change: np.ndarray, rgb: np.ndarray, grey: np.ndarray, table:
     """``change`` (H, W, 2) times ``table`` at each pixel's own grey level and chroma, in
     place, in bands (a whole 24 MP chroma would be 192 MB more).  ``table`` (B, 256, 256):
     B tables over Cb and Cr for grey levels spread evenly over 0-255, interpolated between."""
-    bins = table.shape[0]
+    bins, plane = table.shape[0], table.shape[1] * table.shape[2]
+    flat = np.ascontiguousarray(table).reshape(-1)  # looked up as it is: no float32 copy per call
     rows = max(1, CHROMA_BAND_PIXELS // max(1, rgb.shape[1]))
-    flat = np.ascontiguousarray(table, dtype=np.float32).reshape(bins, -1)
     for top in range(0, len(rgb), rows):
-        index = chroma_table_index(chroma_of(rgb[top:top + rows]))
+        index = _chroma_table_index(chroma_of(rgb[top:top + rows]))
         level = grey[top:top + rows].astype(np.float32) * ((bins - 1) / 255.0)
         below = np.minimum(level.astype(np.int32), bins - 2)
         above = level - below
-        keep = flat.reshape(-1).take(below * flat.shape[1] + index)
+        keep = flat.take(below * plane + index).astype(np.float32)
         keep *= 1.0 - above
-        keep += above * flat.reshape(-1).take((below + 1) * flat.shape[1] + index)
+        keep += above * flat.take((below + 1) * plane + index)
         change[top:top + rows] *= keep[..., None]
     return change
 

@@ -475,7 +475,8 @@ def test_recolouring_a_thin_thing_leaves_the_ground_around_it(engine, monkeypatc
     assert change[:200].max() < 0.02 * asked  # the ground well away from it does not
     monkeypatch.setattr(hints_module, "RECOLOUR_MATCH", 1e9)  # the rule off: the brush's ground pixels are fixed too
     # ... and the later check by colour too (``_keep_table``), which would hide the flood at the output
-    monkeypatch.setattr(semantic_engine, "_keep_table", lambda painted_on: np.ones((256, 256), np.float32))
+    keep_all = np.ones((semantic_engine.KEEP_GREY_BINS, 256, 256), np.float32)
+    monkeypatch.setattr(semantic_engine, "_keep_table", lambda painted_on: keep_all)
     flooded, _ = _recolour_change(SemanticEngine(engine.backbone, engine.head, engine.settings), rgb, hint, (310, 400))
     assert flooded[:200].max() > 0.1 * asked  # what the rule prevents
 
