@@ -27,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from colorme_desktop.core.memory import release_freed_memory
 from colorme_desktop.engines.base import DraftSupersededError, give_up_if
 
 NEIGHBOUR_OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))  # each undirected 8-neighbour pair once
@@ -174,8 +175,11 @@ class LruCache:
     def get(self, key, make: Callable[[], object]):
         if key not in self._entries:
             self._entries[key] = make()
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+            if len(self._entries) > self._size:
+                while len(self._entries) > self._size:
+                    self._entries.popitem(last=False)
+                # Without this the process grew by about 5 MB a photo (core.memory).
+                release_freed_memory()
         self._entries.move_to_end(key)
         return self._entries[key]
 

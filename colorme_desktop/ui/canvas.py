@@ -19,6 +19,9 @@ __all__ = ["HintCanvas", "ImageCanvas", "Tool", "ViewState", "qimage_view"]
 # A hint smaller than this on screen (radius, screen pixels) is still drawn this large,
 # or a one-pixel hint at a zoomed-out view could be neither seen nor clicked.
 MIN_MARKER_RADIUS = 1.5
+# An image this many device pixels larger or smaller than the place it covers is drawn
+# unscaled: its edges a pixel off beat every pixel resampled.
+ONE_TO_ONE_SLACK = 2.0
 
 
 def qimage_view(array: np.ndarray) -> QImage:
@@ -148,6 +151,13 @@ class ImageCanvas(QWidget):
         s = self.scale()
         return QRectF(top_left.x(), top_left.y(), self._size.width() * s, self._size.height() * s)
 
+    def _one_image_pixel_per_screen_pixel(self, target: QRectF) -> bool:
+        """Whether ``image`` covers ``target`` at one of its pixels per device pixel, give or take
+        ONE_TO_ONE_SLACK device pixels."""
+        dpr = self.devicePixelRatioF()
+        return (abs(target.width() * dpr - self.image.width()) <= ONE_TO_ONE_SLACK
+                and abs(target.height() * dpr - self.image.height()) <= ONE_TO_ONE_SLACK)
+
     # ------------------------------------------------------------ painting
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
         painter = QPainter(self)
@@ -157,8 +167,19 @@ class ImageCanvas(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
                              self.notice or "Open a photo (Ctrl+O) or drop one here")
             return
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale() < 2.0)
-        painter.drawImage(self.image_rect(), self.image)
+        target = self.image_rect()
+        one_to_one = self._one_image_pixel_per_screen_pixel(target)
+        if one_to_one:
+            # A result made at the size it is shown: each of its pixels on one screen pixel,
+            # centred where the photo is.  Drawn at a fraction of a pixel's offset, or a
+            # pixel larger (476 px over 475: the pane had changed by one), every pixel was
+            # resampled, and that alone made the first colour softer than the photo.
+            dpr = self.devicePixelRatioF()
+            left = round(target.center().x() * dpr - self.image.width() / 2) / dpr
+            top = round(target.center().y() * dpr - self.image.height() / 2) / dpr
+            target = QRectF(left, top, self.image.width() / dpr, self.image.height() / dpr)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, not one_to_one and self.scale() < 2.0)
+        painter.drawImage(target, self.image)
         self.paint_overlay(painter)
         # A dark label box keeps the title readable over any photo or background.
         label = painter.fontMetrics().boundingRect(self.title).adjusted(-6, -3, 6, 3)

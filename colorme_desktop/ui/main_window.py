@@ -57,14 +57,16 @@ SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;TIFF (*.tif *.tiff);;WebP (*.we
 HINTS_FILTER = "ColorMe hints (*.json)"
 # The result pane shows a result made at the size the photo has on screen (device pixels),
 # within these bounds; full resolution is made only for a save, or when the user has
-# zoomed in past what the preview holds and stopped for DETAIL_DELAY_MS.
-PREVIEW_MIN_SIDE = 512
+# zoomed in past what the preview holds and stopped for DETAIL_DELAY_MS.  The floor only
+# keeps a tiny window's result worth picking colours from: any larger floor is shrunk on
+# screen, and the sample's first colour, 512 px shown at 474, looked softer than the photo.
+PREVIEW_MIN_SIDE = 128
 PREVIEW_MAX_SIDE = 2048
 DETAIL_DELAY_MS = 400
-# ... past it by more than this factor.  Any stretch softens the result: the first colour,
-# made before the panes had their final widths, was 512 px shown at 563 (a walk-through
-# saw it sharpen after an undo) while the factor was 1.1.
-DETAIL_STRETCH = 1.02
+# ... whenever the shown size and the result's differ at all, either way.  Any stretch
+# softens the result: the first colour, made before the panes had their final widths, was
+# 512 px shown at 563 (a walk-through saw it sharpen after an undo), and 476 px shown at
+# 475 resamples every pixel as much as 512 at 563 does.
 AUTOSAVE_DEBOUNCE_MS = 300
 MAX_RECENT_FILES = 8
 # A first start (no saved window geometry) takes this share of the screen's width and height.
@@ -848,13 +850,23 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_detail_timer_timeout(self) -> None:
-        """Zoomed in (or the pane grown) past the shown result's pixels: make it again with enough of them."""
+        """Zoomed (or the pane resized) away from the shown result's pixels: make it again at the size shown."""
         doc = self.document
         if doc.image is None or doc.result is None or not doc.result_is_current:
             return
+        full = self._shown_side() > PREVIEW_MAX_SIDE
+        wanted = self._side_to_colour_at(full=full) or max(doc.image.size)
         held = max(doc.result.shape[:2])
-        if held < max(doc.image.size) and self._shown_side() > held * DETAIL_STRETCH:
-            self._request_colorize(full=self._shown_side() > PREVIEW_MAX_SIDE)
+        if held != wanted:
+            self._request_colorize(full=full)
+
+    def _side_to_colour_at(self, draft: bool = False, full: bool = False) -> int | None:
+        """Long side a result is made at now; None for the whole photo."""
+        doc = self.document
+        # A waiting save needs every pixel; otherwise the screen's worth is enough.  Colours
+        # from a photo: engines.reference cannot make a screen-size result yet.
+        whole = full or (doc.image_save_pending and not draft) or doc.reference_rgb is not None
+        return None if whole else self._preview_side()
 
     def _request_colorize(self, draft: bool = False, full: bool = False) -> None:
         doc = self.document
@@ -862,10 +874,7 @@ class MainWindow(QMainWindow):
             return
         self.generation += 1
         key = doc.render_key()
-        # A waiting save needs every pixel; otherwise the screen's worth is enough.  Colours
-        # from a photo: engines.reference cannot make a screen-size result yet.
-        whole = full or (doc.image_save_pending and not draft) or doc.reference_rgb is not None
-        side = None if whole else self._preview_side()
+        side = self._side_to_colour_at(draft, full)
         self._request_keys[self.generation] = replace(key, draft=draft, preview=side is not None)
         # K-means after every stroke held up the next one for a palette nobody shows.
         palette = self._palette_basis != self._palette_basis_of(key)

@@ -305,3 +305,14 @@ def test_strokes_do_not_leak_their_refactorisations():
         if spreader._refresh:
             spreader._refresh.result()
     assert resident_mb() - before < 100  # leaking, these 20 strokes took 240 MB
+
+
+def test_a_photo_leaving_the_cache_gives_its_memory_back(monkeypatch):
+    calls = []
+    monkeypatch.setattr(propagation, "release_freed_memory", lambda: calls.append(1))
+    cache = propagation.LruCache(2)
+    for key in ("a", "b", "a", "b"):
+        cache.get(key, object)
+    assert calls == []  # nothing left the cache
+    cache.get("c", object)
+    assert calls == [1]

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtGui import QImage
 
 from colorme_desktop.core.color import chroma_of, chroma_of_color, fit_size
 from colorme_desktop.core.hints import Hint, point_hint, scale_hints
@@ -94,7 +95,7 @@ def test_a_result_pane_that_grows_gets_a_result_with_the_pixels_it_shows(qtbot, 
     window.resize(1500, 1000)  # the pane grows; nobody zooms
     qtbot.waitUntil(lambda: window.document.result_is_current
                     and max(window.document.result.shape[:2]) > first, timeout=TIMEOUT)
-    assert max(window.document.result.shape[:2]) >= window._shown_side() / main_window.DETAIL_STRETCH
+    assert max(window.document.result.shape[:2]) == window._shown_side()
 
 
 def test_eyedropper_on_a_preview_picks_where_the_mouse_is(qtbot, make_window, tmp_path, monkeypatch):
@@ -103,9 +104,11 @@ def test_eyedropper_on_a_preview_picks_where_the_mouse_is(qtbot, make_window, tm
     window.open_path(_big_photo(tmp_path))
     qtbot.waitUntil(lambda: window.document.result_is_current, timeout=TIMEOUT)
     shown = window.document.result.copy()
-    shown[300:, 450:] = (10, 200, 30)  # only the bottom-right quarter of the preview is green
+    h, w = shown.shape[:2]
+    assert w < 1450
+    shown[h // 2:, w // 2:] = (10, 200, 30)  # only the bottom-right quarter of the preview is green
     window.document._result = shown
-    window._on_result_picked(1450.0, 950.0)  # image pixels: far outside the preview's 600 x 400
+    window._on_result_picked(1450.0, 950.0)  # image pixels: far outside the preview
     assert window.document.brush.colour == (10, 200, 30)
     window._on_result_picked(700.0, 100.0)
     assert window.document.brush.colour != (10, 200, 30)
@@ -311,3 +314,50 @@ def test_suggestions_do_not_depend_on_the_panes_size(qtbot):
     finally:
         worker.stop()
     assert palettes[420] and palettes[420] == palettes[563] == palettes[640], palettes
+
+
+def test_the_first_colour_is_made_at_the_size_it_is_shown(qtbot, make_window, tmp_path):
+    """A 512-px floor had the sample's first colour made at 512 and shrunk to 474 on screen."""
+    window = make_window()  # 900 x 500: the photo is shown well under 512 px
+    window.open_path(_big_photo(tmp_path))
+    qtbot.waitUntil(lambda: window.document.result_is_current, timeout=TIMEOUT)
+    qtbot.wait(main_window.DETAIL_DELAY_MS + 100)
+    qtbot.waitUntil(lambda: window.document.result_is_current, timeout=TIMEOUT)
+    shown = window._shown_side()
+    assert shown < 480
+    assert max(window.document.result.shape[:2]) == shown
+
+
+def test_a_result_pane_that_shrinks_gets_a_result_no_larger_than_it_shows(qtbot, make_window, tmp_path):
+    window = make_window()
+    window.resize(1500, 1000)
+    window.open_path(_big_photo(tmp_path))
+    qtbot.waitUntil(lambda: window.document.result_is_current, timeout=TIMEOUT)
+    qtbot.wait(main_window.DETAIL_DELAY_MS + 100)
+    first = max(window.document.result.shape[:2])
+    window.resize(800, 450)  # nobody zooms; the fitted photo gets smaller
+    qtbot.waitUntil(lambda: window.document.result_is_current
+                    and max(window.document.result.shape[:2]) < first, timeout=TIMEOUT)
+    assert max(window.document.result.shape[:2]) == window._shown_side()
+
+
+@pytest.mark.parametrize("extra", [0, 1])  # made a pixel wider than shown: the pane changed after the request
+def test_a_result_made_at_its_shown_size_is_drawn_pixel_for_pixel(qtbot, extra):
+    from colorme_desktop.ui.canvas import ImageCanvas, ViewState
+
+    canvas = ImageCanvas(ViewState(), "Colorized")
+    qtbot.addWidget(canvas)
+    canvas.resize(301, 251)  # a 640 x 427 photo fits at 0.4703: 301 x 200.8, 25.1 px from the top
+    width, height = fit_size((427, 640), 301 + extra)
+    noise = np.random.default_rng(3).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    canvas.show_array(noise, (640, 427))
+    drawn = canvas.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.asarray(drawn.constBits(), dtype=np.uint8).reshape(drawn.height(), drawn.bytesPerLine())
+    pixels = pixels[:, :drawn.width() * 3].reshape(drawn.height(), drawn.width(), 3)
+    # Below the pane's title label the photo's pixels are the result's, unresampled, at
+    # some whole-pixel offset near where the photo lies.
+    top = round(canvas.image_rect().y())
+    rows = slice(top + 40, top + height - 2)
+    assert any(np.array_equal(pixels[rows, 2:width - 2], noise[rows.start - top - dy:rows.stop - top - dy,
+                                                                 2 - dx:width - 2 - dx])
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
