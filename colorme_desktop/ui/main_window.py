@@ -38,7 +38,7 @@ from colorme_desktop.core.document import (
     clamp_radius,
     next_brush_size,
 )
-from colorme_desktop.core.hints import HintsFileError, load_hints_file, save_hints_file
+from colorme_desktop.core.hints import HintsFileError, hex_color, load_hints_file, parse_hex_color, save_hints_file
 from colorme_desktop.core.imageio import SAVE_FORMATS, ImageLoadError, ImageSaveError, load_image, save_image
 from colorme_desktop.core.text import plural
 from colorme_desktop.engines.registry import ENGINE_LABELS, ENGINE_NAMES, RECOLOURING_ENGINES
@@ -434,6 +434,7 @@ class MainWindow(QMainWindow):
         spin.blockSignals(False)
         self.hint_canvas.set_brush(brush.colour, brush.radius)
         self.settings.setValue("brush_radius", brush.radius)
+        self.settings.setValue("brush_colour", hex_color(brush.colour))
         for canvas in self.canvases:
             canvas.tool = brush.tool
         self.tool_actions[brush.tool].setChecked(True)
@@ -1176,6 +1177,10 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         # A stored radius may come from an older version with other bounds: clamp it.
         self.document.set_radius(clamp_radius(self.settings.value("brush_radius", self.document.brush.radius)))
+        try:  # a store edited by hand, or written by another program, may hold anything
+            self.document.set_colour(parse_hex_color(self.settings.value("brush_colour", "")))
+        except ValueError:
+            pass  # no colour kept yet, or none readable: the default brush colour
         keep = self.settings.value("keep_own_colours", True)
         keep = keep if isinstance(keep, bool) else str(keep).lower() != "false"  # some stores give text
         self.own_colours_action.setChecked(keep)

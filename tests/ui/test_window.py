@@ -19,7 +19,7 @@ from PySide6.QtGui import QColor, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from colorme_desktop.core.color import chroma_of, chroma_of_color, compose
-from colorme_desktop.core.document import RADIUS_MAX, RADIUS_MIN, Change, Tool, Unsaved
+from colorme_desktop.core.document import DEFAULT_COLOUR, RADIUS_MAX, RADIUS_MIN, Change, Tool, Unsaved
 from colorme_desktop.core.hints import load_hints_file, point_hint, save_hints_file
 from colorme_desktop.ui.dialogs import Prompts
 from tests.ui.conftest import FakeEngine
@@ -478,6 +478,18 @@ def test_brush_radius_keys_bounds_and_persistence(qtbot, make_window):
     assert make_window().document.brush.radius == RADIUS_MIN
     again.settings.setValue("brush_radius", 5000)
     assert make_window().document.brush.radius == RADIUS_MAX
+
+
+def test_the_brush_colour_is_remembered_across_starts(qtbot, make_window):
+    window = make_window()
+    assert window.document.brush.colour == DEFAULT_COLOUR
+    window._on_colour_chosen((20, 90, 200))
+    window.close()
+    again = make_window()  # same settings file
+    assert again.document.brush.colour == (20, 90, 200)
+    assert again.hint_canvas.brush_colour == (20, 90, 200)
+    again.settings.setValue("brush_colour", "blue-ish")  # a store edited by hand
+    assert make_window().document.brush.colour == DEFAULT_COLOUR
 
 
 def test_a_radius_typed_and_entered_gives_the_keys_back(qtbot, make_window):
