@@ -468,6 +468,38 @@ def _script(name: str, args: list[str], patterns: dict[str, tuple[str, float]]) 
     return run
 
 
+def _rss_mb() -> float:
+    """Resident memory of this process (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return 0.0
+
+
+def bench_memory(quick: bool) -> Results:
+    """Resident memory while photo after photo is opened, prepared for strokes and given a
+    stroke of hints, as in an afternoon of work: it should level off, not climb (session 16:
+    freed heap memory was kept by the allocator, +50-110 MB per 10 photos)."""
+    photos = 20 if quick else 40
+    grey = sample_grey()
+    rng = np.random.default_rng(1)
+    engine = build_engine("semantic")
+    rss = []
+    for i in range(photos):
+        side = 320 + 16 * (i % 7)  # photos differ in size, as real ones do
+        scale = side / max(grey.shape)
+        photo = cv2.resize(np.roll(grey, 11 * (i + 1), axis=1), None, fx=scale, fy=scale,
+                           interpolation=cv2.INTER_AREA)
+        engine.colorize(photo, [])
+        engine.prepare_strokes(photo)
+        engine.colorize(photo, random_hints(rng, photo.shape, 5))
+        rss.append(_rss_mb())
+    tenth = rss[9]
+    return {"memory_semantic_rss_after_10_photos_mb": tenth,
+            "memory_semantic_rss_growth_per_10_more_photos_mb": (rss[-1] - tenth) / ((photos - 10) / 10)}
+
+
 QUICK_ARGS = {"bench_forward": ["--runs", "5"], "bench_engines": ["--runs", "2"],
               "bench_hints": ["--side", "1500", "--engines", "levin"],
               "bench_batch": ["--photos", "4", "--side", "384", "--no-dask"]}
@@ -478,6 +510,7 @@ BENCHMARKS: dict[str, Callable[[bool], Results]] = {
     "window": bench_window,
     "startup": bench_startup,
     "big_photo": bench_big_photo,
+    "memory": bench_memory,
     "bench_forward": _script("bench_forward", [], {"forward_neural_256_median_ms": (r"median ([\d.]+) ms", 1.0)}),
     "bench_hints": _script("bench_hints", [], {"bench_hints_colorize_{}_s": (r"--engine (\w+): ([\d.]+) s", 1.0)}),
     "bench_batch": _script("bench_batch", [], {"batch_jobs{}_photos_per_min": (r"--jobs (\d+)\s+([\d.]+)", 1.0)}),
@@ -532,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
         "OMP_NUM_THREADS", "default")
     print(f"\ntorch threads {threads}, {os.cpu_count()} cores, load average "
           f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}{', quick' if args.quick else ''}")
-    if any(n in names for n in ("engines", "window", "startup", "big_photo")) and not head_is_shipped():
+    if any(n in names for n in ("engines", "window", "startup", "big_photo", "memory")) and not head_is_shipped():
         print("semantic engine: colorme_head.safetensors is not shipped yet; measured with the real "
               "backbone and a RANDOMLY INITIALISED head (same cost, meaningless colours)")
     for line in failed:
