@@ -82,6 +82,7 @@ def keep_by_colour(change: np.ndarray, rgb: np.ndarray, grey: np.ndarray, table:
     bins, plane = table.shape[0], table.shape[1] * table.shape[2]
     flat = np.ascontiguousarray(table).reshape(-1)  # looked up as it is: no float32 copy per call
     rows = max(1, CHROMA_BAND_PIXELS // max(1, rgb.shape[1]))
+    kept = np.empty(rgb.shape[:2], np.uint8)  # each pixel's share, 0-255, for the edges' pass
     for top in range(0, len(rgb), rows):
         index = _chroma_table_index(chroma_of(rgb[top:top + rows]))
         level = grey[top:top + rows].astype(np.float32) * ((bins - 1) / 255.0)
@@ -91,7 +92,59 @@ def keep_by_colour(change: np.ndarray, rgb: np.ndarray, grey: np.ndarray, table:
         keep *= 1.0 - above
         keep += above * flat.take((below + 1) * plane + index)
         change[top:top + rows] *= keep[..., None]
+        kept[top:top + rows] = np.round(keep * 255.0)
+    _share_at_edges(change, rgb, kept)
     return change
+
+
+# A thing's edge pixels are a mixture of its colour and its neighbour's.  Judged by colour
+# alone they are neither, so a blue jacket painted red kept a blue outline one or two
+# pixels wide (a walk-through, session 16).  Such a pixel takes the share of its
+# kept neighbours' change that its colour says it holds of them: the projection of its
+# chroma on the line from the neighbour that keeps none to the one that keeps all.
+EDGE_KEPT = 230  # of 255: a neighbour this kept is the thing painted on
+EDGE_NOT_KEPT = 25  # ... this little, the other thing
+EDGE_OFF_LINE = 12.0  # grey levels off that line: a third colour, not a mixture; left as it is
+EDGE_REACH = 2  # pixels each way: an edge a pixel or two wide
+
+
+def _share_at_edges(change: np.ndarray, rgb: np.ndarray, kept: np.ndarray) -> None:
+    """Edge pixels between what keeps a change whole and what keeps none of it (``kept``,
+    0-255) take the share of their whole neighbours' ``change`` that their colour is a
+    mixture of, in place."""
+    whole = (kept >= EDGE_KEPT).astype(np.uint8)
+    window = np.ones((2 * EDGE_REACH + 1,) * 2, np.uint8)
+    rows, cols = np.nonzero(cv2.dilate(whole, window) & (kept < EDGE_KEPT))
+    if not len(rows):
+        return
+    h, w = kept.shape
+    offsets = np.arange(-EDGE_REACH, EDGE_REACH + 1)
+    dy, dx = (grid.reshape(-1) for grid in np.meshgrid(offsets, offsets, indexing="ij"))
+    around_r = np.clip(rows[:, None] + dy[None, :], 0, h - 1)
+    around_c = np.clip(cols[:, None] + dx[None, :], 0, w - 1)
+    share = kept[around_r, around_c].astype(np.float32)
+    colour = chroma_of(rgb[around_r, around_c])  # (edge pixels, window, 2)
+    is_thing = (share >= EDGE_KEPT)[..., None]
+    is_other = (share <= EDGE_NOT_KEPT)[..., None]
+    things = is_thing.sum(axis=1)
+    usable = (things[:, 0] > 0) & is_other.any(axis=(1, 2))
+    thing = (colour * is_thing).sum(axis=1) / np.maximum(things, 1)
+    # The other thing: the least kept neighbour farthest from the thing's colour (a mean
+    # would take in the edge's other mixed pixels, which keep none either).
+    apart = np.where(is_other[..., 0], ((colour - thing[:, None]) ** 2).sum(axis=2), -1.0)
+    other = colour[np.arange(len(rows)), apart.argmax(axis=1)]
+    own = chroma_of(rgb[rows, cols])
+    line = thing - other
+    length2 = np.maximum((line ** 2).sum(axis=1), 1e-6)
+    mixed = np.clip(((own - other) * line).sum(axis=1) / length2, 0.0, 1.0)
+    off_line = np.linalg.norm(own - (other + mixed[:, None] * line), axis=1)
+    usable &= (off_line <= EDGE_OFF_LINE) & (length2 >= EDGE_OFF_LINE ** 2)
+    thing_change = (change[around_r, around_c] * is_thing).sum(axis=1) / np.maximum(things, 1)
+    ours = change[rows, cols]
+    shared = mixed[:, None] * thing_change
+    # Never less than the pixel already takes: the table's own verdict stands where it gave more.
+    larger = usable & (np.linalg.norm(shared, axis=1) > np.linalg.norm(ours, axis=1))
+    change[rows[larger], cols[larger]] = shared[larger]
 
 
 def chroma_size(chroma: np.ndarray) -> np.ndarray:

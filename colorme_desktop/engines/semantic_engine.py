@@ -132,6 +132,15 @@ HUE_TURN_WHOLE_DEGREES = 10.0
 # dark mud between its legs (about 100) is another thing.
 GREY_WHOLE_WITHIN = 1.5
 GREY_NONE_BEYOND = 2.0
+# A strong colour names its thing by its hue alone, and its shade goes much darker than
+# that: a blue jacket (85 levels strong) painted red on its shaded back kept its lit
+# shoulders, the folds and the hood's shadow blue (grey 100, 40 and 25 against 65; a
+# walk-through, session 16).  From the first strength to the second, the factors widen
+# to these.  The clear sky over the rock is 24-28 levels strong: judged as before.
+STRONG_COLOUR_FROM = 40.0
+STRONG_COLOUR_AT = 70.0
+GREY_WHOLE_WITHIN_STRONG = 3.0
+GREY_NONE_BEYOND_STRONG = 4.0
 KEEP_GREY_BINS = 16  # grey levels of the table, 17 apart, interpolated between
 
 
@@ -163,7 +172,11 @@ def _colour_distance(own: np.ndarray, source: np.ndarray) -> np.ndarray:
     if strength < HUE_FROM:
         return np.hypot(own[..., 0] - source[0], own[..., 1] - source[1])
     along = (own[..., 0] * source[0] + own[..., 1] * source[1]) / strength
-    across = np.abs(own[..., 0] * source[1] - own[..., 1] * source[0]) / strength
+    # The turn of hue, as the sine of its angle at the source's strength: measured at the
+    # pixel's own strength, a lit shoulder 25 % stronger than the shade painted on counted
+    # its 10 degrees as 10 levels and kept a fifth of its blue (session 16).
+    own_strength = np.maximum(np.hypot(own[..., 0], own[..., 1]), 1e-3)
+    across = np.abs(own[..., 0] * source[1] - own[..., 1] * source[0]) / own_strength
     across *= LIKE_WHOLE_BELOW / max(LIKE_WHOLE_BELOW, strength * np.tan(np.radians(HUE_TURN_WHOLE_DEGREES)))
     ratio = np.maximum(along, 1e-3) / strength
     beyond = np.maximum(np.abs(np.log(ratio)) - np.log(SAME_UP_TO_FACTOR), 0.0) * strength
@@ -184,13 +197,16 @@ def _keep_table_of(cb: float, cr: float) -> np.ndarray:
     return keep
 
 
-def _keep_by_grey(grey: float) -> np.ndarray:
-    """How far each of ``KEEP_GREY_BINS`` grey levels counts as ``grey``: whole within a
-    factor of ``GREY_WHOLE_WITHIN``, none beyond ``GREY_NONE_BEYOND`` (on grey + 16, so
-    that near black a few levels are not a large factor)."""
+def _keep_by_grey(grey: float, strength: float) -> np.ndarray:
+    """How far each of ``KEEP_GREY_BINS`` grey levels counts as ``grey``, for a colour
+    ``strength`` levels from grey: whole within a factor of ``GREY_WHOLE_WITHIN``, none
+    beyond ``GREY_NONE_BEYOND``, wider for a strong colour (``STRONG_COLOUR_FROM``); on
+    grey + 16, so that near black a few levels are not a large factor."""
+    strong = np.clip((strength - STRONG_COLOUR_FROM) / (STRONG_COLOUR_AT - STRONG_COLOUR_FROM), 0.0, 1.0)
+    whole = (1 - strong) * np.log(GREY_WHOLE_WITHIN) + strong * np.log(GREY_WHOLE_WITHIN_STRONG)
+    none = (1 - strong) * np.log(GREY_NONE_BEYOND) + strong * np.log(GREY_NONE_BEYOND_STRONG)
     levels = np.linspace(0.0, 255.0, KEEP_GREY_BINS)
     apart = np.abs(np.log((levels + 16.0) / (grey + 16.0)))
-    whole, none = np.log(GREY_WHOLE_WITHIN), np.log(GREY_NONE_BEYOND)
     return np.clip((none - apart) / (none - whole), 0.0, 1.0).astype(np.float32)
 
 
@@ -204,7 +220,7 @@ def _keep_table_for(painted_on: tuple[tuple[float, float, float], ...]) -> np.nd
     (cb, cr, grey), = painted_on
     colour = _keep_table_of(cb, cr)
     table = np.zeros((KEEP_GREY_BINS, *colour.shape), dtype=np.float16)  # 2 MB: half of float32
-    for level, share in enumerate(_keep_by_grey(grey)):
+    for level, share in enumerate(_keep_by_grey(grey, float(np.hypot(cb, cr)))):
         if share > 0.0:
             table[level] = colour * share
     table.flags.writeable = False

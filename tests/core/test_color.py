@@ -100,13 +100,15 @@ def test_chroma_of_a_photo_larger_than_one_band_is_the_same_as_pixel_by_pixel():
 
 
 def test_keeping_by_colour_looks_each_pixels_own_grey_and_chroma_up_in_bands():
-    from colorme_desktop.core.color import CHROMA_BAND_PIXELS, chroma_of, keep_by_colour
+    from colorme_desktop.core.color import CHROMA_BAND_PIXELS, EDGE_KEPT, chroma_of, keep_by_colour
 
+    assert 0.85 * 255 < EDGE_KEPT
     rng = np.random.default_rng(5)
     rgb = rng.integers(0, 256, (1700, 1000, 3)).astype(np.uint8)
     grey = rng.integers(0, 256, rgb.shape[:2]).astype(np.uint8)
     assert rgb.shape[0] * rgb.shape[1] > 1.5 * CHROMA_BAND_PIXELS
-    table = rng.random((5, 256, 256)).astype(np.float32)  # grey levels 0, 63.75, ..., 255
+    # Grey levels 0, 63.75, ..., 255; no pixel whole (EDGE_KEPT), so no edge shares its change.
+    table = (0.85 * rng.random((5, 256, 256))).astype(np.float32)
     change = rng.normal(0, 10, (*rgb.shape[:2], 2)).astype(np.float32)
     expected = change.copy()
     own = np.clip(np.floor(chroma_of(rgb) + 128.5).astype(int), 0, 255)  # rounded half up
@@ -219,3 +221,42 @@ def test_compose_gives_a_photos_own_pixels_where_its_chroma_is_its_own():
     assert np.array_equal(out[:100], rgb[:100]) and np.array_equal(out[140:], rgb[140:])
     half = compose(grey, own, saturation=0.5, photo=rgb)  # a saturation asked for applies everywhere
     assert np.array_equal(half, compose(grey, own, saturation=0.5))
+
+
+def test_an_edge_pixel_takes_the_share_of_the_change_its_colour_holds():
+    """A thing's edge pixels mix its colour with the neighbour's: judged by colour alone they
+    kept none of a recolouring, and a blue jacket painted red kept a blue outline."""
+    from colorme_desktop.core.color import chroma_of, keep_by_colour
+
+    blue, tan = np.array([20, 90, 220]), np.array([200, 180, 140])
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    rgb[:, :30] = blue
+    rgb[:, 30] = np.round(0.7 * blue + 0.3 * tan)  # mostly jacket
+    rgb[:, 31] = np.round(0.3 * blue + 0.7 * tan)  # mostly ground
+    rgb[:, 32:] = tan
+    grey = np.full(rgb.shape[:2], 128, np.uint8)
+    # Whole for the blue's chroma, none for any other (as the engine's tables judge).
+    table = np.zeros((2, 256, 256), np.float32)
+    cb, cr = np.round(chroma_of(blue[None, None].astype(np.uint8))[0, 0] + 128).astype(int)
+    table[:, cb - 1:cb + 2, cr - 1:cr + 2] = 1.0
+    change = np.broadcast_to(np.float32([-90.0, 100.0]), (*rgb.shape[:2], 2)).copy()
+    out = keep_by_colour(change, rgb, grey, table)
+    assert np.allclose(out[:, :30], (-90.0, 100.0))  # the jacket takes it whole
+    assert np.allclose(out[:, 33:], 0.0)  # the ground none
+    assert np.allclose(out[5:35, 30], (-63.0, 70.0), atol=4)  # 0.7 of it
+    assert np.allclose(out[5:35, 31], (-27.0, 30.0), atol=4)  # 0.3 of it
+
+
+def test_an_edge_pixel_of_a_third_colour_is_left_as_it_is():
+    from colorme_desktop.core.color import chroma_of, keep_by_colour
+
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    rgb[:, :30] = (20, 90, 220)
+    rgb[:, 30] = (40, 200, 40)  # a green seam: no mixture of blue and tan
+    rgb[:, 31:] = (200, 180, 140)
+    grey = np.full(rgb.shape[:2], 128, np.uint8)
+    table = np.zeros((2, 256, 256), np.float32)
+    cb, cr = np.round(chroma_of(np.uint8([[[20, 90, 220]]]))[0, 0] + 128).astype(int)
+    table[:, cb - 1:cb + 2, cr - 1:cr + 2] = 1.0
+    change = np.broadcast_to(np.float32([-90.0, 100.0]), (*rgb.shape[:2], 2)).copy()
+    assert np.allclose(keep_by_colour(change, rgb, grey, table)[:, 30:], 0.0)

@@ -562,3 +562,44 @@ def test_recolouring_a_white_thing_leaves_dark_grey_ground_of_no_colour_either(e
     asked = np.linalg.norm(np.array(chroma_of_color(red)))
     assert moved[36:45, 81:90].max() < 0.05 * asked  # the dark patch keeps its grey
     assert moved[10:70, 5:50].mean() > 0.5 * asked  # the white around the hint turns red
+
+
+def test_recolouring_a_strong_colour_takes_its_deep_shade_along(engine):
+    """A strong colour names its thing by hue: the folds and hood shadow of a blue jacket,
+    at a third of the grey painted on, kept their blue while the lightness rule was the
+    one for faint colours (a walk-through, session 16)."""
+    from colorme_desktop.core.color import chroma_of, luma
+
+    shade = np.linspace(0.0, 1.0, 120)[None, :, None]
+    rgb = np.zeros((80, 120, 3), np.uint8)
+    rgb[:] = np.round((1 - shade) * np.array([20, 100, 235]) + shade * np.array([5, 30, 95])).astype(np.uint8)
+    own = chroma_of(rgb)
+    grey = luma(rgb)
+    assert grey[40, 5] > 2.4 * grey[40, 115]  # lit side to deep shade
+    assert np.linalg.norm(own[40, 115]) > 40  # still a strong colour
+    red = (200, 40, 40)
+    after = engine.colorize(grey, [point_hint(5.5, 40.5, red, radius=3)], photo_rgb=rgb)
+    moved = np.linalg.norm(after - own, axis=-1)
+    asked = np.linalg.norm(np.array(chroma_of_color(red)) - own[40, 5])
+    assert moved[30:50, 100:120].mean() > 0.6 * asked
+
+
+def test_recolouring_a_strong_colour_takes_its_stronger_lit_side_along(engine):
+    """The lit shoulder of that jacket is a quarter stronger and 10 degrees toward cyan: the
+    turn, measured at the shoulder's strength, counted as more than a turn and kept a fifth
+    of its blue in patches."""
+    from colorme_desktop.core.color import chroma_of, luma
+
+    # From the shade painted on to its lit shoulder, as measured on the jacket, gradually
+    # (a sudden change of colour is an edge, which the graph cuts).
+    light = np.linspace(0.0, 1.0, 120)[None, :, None]
+    rgb = np.zeros((80, 120, 3), np.uint8)
+    rgb[:] = np.round((1 - light) * np.array([5, 64, 184]) + light * np.array([8, 119, 245])).astype(np.uint8)
+    own = chroma_of(rgb)
+    turn = np.degrees(np.arctan2(own[40, 115, 1], own[40, 115, 0]) - np.arctan2(own[40, 5, 1], own[40, 5, 0]))
+    assert 8 < abs(turn) < 11 and np.linalg.norm(own[40, 115]) > 1.2 * np.linalg.norm(own[40, 5])
+    red = (200, 40, 40)
+    after = engine.colorize(luma(rgb), [point_hint(5.5, 40.5, red, radius=3)], photo_rgb=rgb)
+    moved = np.linalg.norm(after - own, axis=-1)
+    asked = np.linalg.norm(np.array(chroma_of_color(red)) - own[40, 5])
+    assert moved[20:60, 105:120].mean() > 0.85 * asked
