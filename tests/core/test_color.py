@@ -260,3 +260,27 @@ def test_an_edge_pixel_of_a_third_colour_is_left_as_it_is():
     table[:, cb - 1:cb + 2, cr - 1:cr + 2] = 1.0
     change = np.broadcast_to(np.float32([-90.0, 100.0]), (*rgb.shape[:2], 2)).copy()
     assert np.allclose(keep_by_colour(change, rgb, grey, table)[:, 30:], 0.0)
+
+
+def test_edges_are_shared_the_same_in_bands_as_whole(monkeypatch):
+    """Big photos go in bands of rows: an edge across a band's border gets what it would whole."""
+    from colorme_desktop.core import color
+
+    rng = np.random.default_rng(8)
+    rgb = np.zeros((90, 70, 3), np.uint8)
+    rgb[:] = (200, 180, 140)
+    yy, xx = np.mgrid[0:90, 0:70]
+    blob = np.hypot(yy - 45, xx - 35) < 25 + 4 * np.sin(xx / 3.0)
+    rgb[blob] = (20, 90, 220)
+    mixed = blob ^ (np.hypot(yy - 45, xx - 35) < 27)  # a ring of mixtures around it
+    rgb[mixed] = np.round(0.5 * np.array([20, 90, 220]) + 0.5 * np.array([200, 180, 140])).astype(np.uint8)
+    grey = rng.integers(100, 140, rgb.shape[:2]).astype(np.uint8)
+    table = np.zeros((2, 256, 256), np.float32)
+    cb, cr = np.round(color.chroma_of(np.uint8([[[20, 90, 220]]]))[0, 0] + 128).astype(int)
+    table[:, cb - 1:cb + 2, cr - 1:cr + 2] = 1.0
+    change = rng.normal(0, 30, (*rgb.shape[:2], 2)).astype(np.float32)
+    whole = color.keep_by_colour(change.copy(), rgb, grey, table)
+    monkeypatch.setattr(color, "CHROMA_BAND_PIXELS", 7 * rgb.shape[1])  # bands of 7 rows
+    banded = color.keep_by_colour(change.copy(), rgb, grey, table)
+    assert np.abs(whole[mixed]).sum() > 0  # the ring took a share
+    assert np.allclose(banded, whole, atol=1e-4)
