@@ -354,7 +354,13 @@ class ColorizeWorker(QThread):
             self._post(self._palettes, request.generation, colours)
             self.palette_ready.emit(request.generation)
         prepare = getattr(engine, "prepare_strokes", None)
-        if prepare is not None and self._idle(PREPARE_AFTER_S):
+        if prepare is None:
+            return
+        # What the user waits for is on screen: the window stops saying "Colorizing..."
+        # through the idle work below (a walk-through saw it for a second after the colour).
+        if not self._has_pending():
+            self.busy_changed.emit(False)
+        if self._idle(PREPARE_AFTER_S):
             # Nothing to do until the user paints: build what the first stroke would
             # otherwise wait for (about a second at 256 px).  Only once per photo; later
             # calls return at once.

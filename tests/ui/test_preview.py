@@ -142,6 +142,37 @@ def test_worker_prepares_for_strokes_when_idle_and_skips_unwanted_palettes(qtbot
     assert palettes == [1]  # no K-means for the stroke's result: the window would not show it
 
 
+class _SlowToPrepareEngine(LevinEngine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.preparing = threading.Event()
+        self.may_finish = threading.Event()
+        self.finished = False
+
+    def prepare_strokes(self, grey) -> None:
+        self.preparing.set()
+        self.may_finish.wait(timeout=5)
+        self.finished = True
+
+
+def test_the_worker_is_not_busy_while_it_only_prepares_for_strokes(qtbot):
+    """The window said "Colorizing..." for a second after the colour was on screen, while
+    the worker built what the first stroke needs (a walk-through, session 16)."""
+    grey = np.asarray(Image.fromarray(colourful_rgb(90, 120)).convert("L"))
+    engine = _SlowToPrepareEngine()
+    worker = ColorizeWorker(lambda name: (engine, None))
+    states = []
+    worker.busy_changed.connect(states.append)
+    try:
+        worker.request(ColorizeRequest(1, grey, ()))
+        qtbot.waitUntil(engine.preparing.is_set, timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: states and states[-1] is False, timeout=TIMEOUT)
+        assert not engine.finished  # said while the preparing still went on
+    finally:
+        engine.may_finish.set()
+        worker.stop()
+
+
 class _StoppableEngine:
     """Drafts that run until the worker's stop() says the stroke's final is waiting."""
 
