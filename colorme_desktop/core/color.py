@@ -12,6 +12,7 @@ import math
 
 import cv2
 import numpy as np
+from PIL import Image
 
 # The one home of the BT.601 constants (training's torch versions use these too).
 # Y's weights; ``luma`` uses Pillow's integer form of them, 19595 / 65536 and so on.
@@ -501,6 +502,15 @@ def fit_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
     h, w = shape[:2]
     scale = min(1.0, max_side / max(h, w))
     return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def shrink_for_screen(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``grey`` (H, W) uint8 at ``size`` = (W, H), smaller, by a Lanczos filter widened to the
+    shrink (Pillow's), as a photo is best looked at: an average by area is free of aliasing
+    but soft (the sample at 339 px: 10.2 grey levels between neighbours, against 11.2 here and
+    14.0 for the aliased bilinear shrink the grey pane gets from Qt).  0.1 s from 24 MP to
+    1500 px, once per photo and size."""
+    return np.asarray(Image.fromarray(grey).resize(size, Image.Resampling.LANCZOS))
 
 
 def resize_to_max_side(image: np.ndarray, max_side: int) -> np.ndarray:

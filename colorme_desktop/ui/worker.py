@@ -23,7 +23,7 @@ import numpy as np
 from PySide6.QtCore import QThread, Signal
 from threadpoolctl import threadpool_limits
 
-from colorme_desktop.core.color import compose, fit_size
+from colorme_desktop.core.color import compose, fit_size, shrink_for_screen
 from colorme_desktop.core.hints import Hint
 from colorme_desktop.core.palette import merged_suggestions, photo_colors, vivid_colors
 from colorme_desktop.engines.base import DraftSupersededError, image_key
@@ -285,9 +285,14 @@ class ColorizeWorker(QThread):
         size = fit_size(grey.shape, request.preview_side)
         if size == (grey.shape[1], grey.shape[0]):
             return grey
-        key = (image_key(grey), size)
+        # A colour photo's untouched pixels are its own colours shrunk as the engine shrinks
+        # them (by area): its grey must match them.  A grey photo is shrunk as a good viewer
+        # shrinks it: averaged by area, its result looked softer than the grey pane beside it.
+        sharp = request.photo_rgb is None
+        key = (image_key(grey), size, sharp)
         if self._preview_grey is None or self._preview_grey[0] != key:
-            self._preview_grey = key, cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+            shrunk = shrink_for_screen(grey, size) if sharp else cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+            self._preview_grey = key, shrunk
         return self._preview_grey[1]
 
     def _own_shown(self, own: np.ndarray, own_key: str, shown: np.ndarray) -> np.ndarray:

@@ -6,7 +6,9 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -22,6 +24,7 @@ from colorme_desktop.ui.worker import ColorizeRequest, ColorizeWorker
 from tests.helpers import colourful_rgb
 
 TIMEOUT = 20000
+SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "summer-palace-grey.jpg"
 
 
 def _big_photo(tmp_path, w=1500, h=1000):
@@ -288,6 +291,7 @@ def test_a_finished_draft_is_not_shown_when_a_newer_one_waits_and_the_screen_is_
 
 _BLAS_THREADS_SCRIPT = """
 import json
+import cv2
 import numpy as np
 from PySide6.QtCore import QCoreApplication
 from threadpoolctl import threadpool_info
@@ -392,3 +396,24 @@ def test_a_result_made_at_its_shown_size_is_drawn_pixel_for_pixel(qtbot, extra):
     assert any(np.array_equal(pixels[rows, 2:width - 2], noise[rows.start - top - dy:rows.stop - top - dy,
                                                                  2 - dx:width - 2 - dx])
                for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+
+
+def test_a_grey_photos_preview_keeps_its_detail(qtbot):
+    """Shrunk by area, the result looked softer than the grey pane beside it (a walk-through
+    zoomed out to 56 %: 10.3 against 13.7 grey levels between neighbours)."""
+    grey = np.asarray(Image.open(SAMPLE).convert("L"))
+    worker = ColorizeWorker(lambda name: (LevinEngine(), None))
+    got = {}
+    worker.result_ready.connect(lambda g: got.setdefault(g, worker.take_result(g)))
+    try:
+        worker.request(ColorizeRequest(1, grey, (), preview_side=339))
+        qtbot.waitUntil(lambda: 1 in got, timeout=TIMEOUT)
+    finally:
+        worker.stop()
+    shown = got[1].astype(np.float32).mean(axis=2)
+    by_area = cv2.resize(grey, shown.shape[::-1], interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    def detail(image):
+        return np.abs(np.diff(image, axis=1)).mean()
+
+    assert detail(shown) > 1.05 * detail(by_area)
