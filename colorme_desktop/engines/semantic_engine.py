@@ -159,18 +159,17 @@ def _painted_on(own: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], scale:
     return np.array(painted, dtype=np.float32).reshape(-1, 3)
 
 
-def _colour_distance(own: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """How far chromas ``own`` (..., 2) are from the colour ``source`` (2,), in grey levels.
+def _colour_parts(own: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """How far chromas ``own`` (..., 2) are from the colour ``source`` (2,), in two parts.
 
-    Plain distance from a near-grey source.  From a colour with a hue (``HUE_FROM``): the
-    change of hue (the part across the source's direction; for a strong colour a turn of
-    ``HUE_TURN_WHOLE_DEGREES`` counts as little as a small step), and of strength only beyond
-    ``SAME_UP_TO_FACTOR`` either way, so shade and light on one thing stay one colour while
-    white against tan, red against orange, or a hue's opposite, stay apart.
+    From a near-grey source: the plain distance, and None.  From a colour with a hue
+    (``HUE_FROM``): the change of hue (the part across the source's direction; for a strong
+    colour a turn of ``HUE_TURN_WHOLE_DEGREES`` counts as little as a small step), and the
+    log of the strength along it against the source's (``_colour_distance`` judges it).
     """
     strength = float(np.hypot(*source))
     if strength < HUE_FROM:
-        return np.hypot(own[..., 0] - source[0], own[..., 1] - source[1])
+        return np.hypot(own[..., 0] - source[0], own[..., 1] - source[1]), None
     along = (own[..., 0] * source[0] + own[..., 1] * source[1]) / strength
     # The turn of hue, as the sine of its angle at the source's strength: measured at the
     # pixel's own strength, a lit shoulder 25 % stronger than the shade painted on counted
@@ -178,23 +177,35 @@ def _colour_distance(own: np.ndarray, source: np.ndarray) -> np.ndarray:
     own_strength = np.maximum(np.hypot(own[..., 0], own[..., 1]), 1e-3)
     across = np.abs(own[..., 0] * source[1] - own[..., 1] * source[0]) / own_strength
     across *= LIKE_WHOLE_BELOW / max(LIKE_WHOLE_BELOW, strength * np.tan(np.radians(HUE_TURN_WHOLE_DEGREES)))
-    ratio = np.maximum(along, 1e-3) / strength
-    beyond = np.maximum(np.abs(np.log(ratio)) - np.log(SAME_UP_TO_FACTOR), 0.0) * strength
-    return np.hypot(across, beyond)
+    return across, np.log(np.maximum(along, 1e-3) / strength)
+
+
+def _colour_distance(across: np.ndarray, log_ratio: np.ndarray | None, strength: float,
+                     light: float = 1.0) -> np.ndarray:
+    """How far, in grey levels, from ``_colour_parts``: the change of hue, and of strength
+    only beyond ``SAME_UP_TO_FACTOR`` either way of what the source's would be at ``light``
+    times its lightness (a colour's strength goes with the light on it: the deep folds of a
+    blue jacket, at half its lightness, are half as strong and the same blue).  So shade
+    and light on one thing stay one colour while white against tan, red against orange, or
+    a hue's opposite, stay apart."""
+    if log_ratio is None:
+        return across
+    beyond = np.maximum(np.abs(log_ratio - np.float32(np.log(light))) - np.float32(np.log(SAME_UP_TO_FACTOR)), 0.0)
+    return np.hypot(across, beyond * np.float32(strength))
 
 
 @functools.lru_cache(maxsize=LIKE_SOURCES_MAX)
-def _keep_table_of(cb: float, cr: float) -> np.ndarray:
-    """How far each chroma, as a (256, 256) table over Cb and Cr, counts as the colour
+def _keep_parts_of(cb: float, cr: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """``_colour_parts`` of every chroma, as (256, 256) tables over Cb and Cr, from the colour
     (``cb``, ``cr``); kept: each draft of a stroke asks again for the colours of every hint
     before it (20 hints took 34 ms a draft to compute afresh)."""
     levels = np.arange(-CHROMA_TABLE_HALF, CHROMA_TABLE_HALF, dtype=np.float32)
     grid = np.stack(np.meshgrid(levels, levels, indexing="ij"), axis=-1)
-    distance = _colour_distance(grid, np.array([cb, cr], dtype=np.float32))
-    keep = np.clip((LIKE_NONE_FROM - distance) / (LIKE_NONE_FROM - LIKE_WHOLE_BELOW), 0.0, 1.0)
-    keep = keep.astype(np.float32, copy=False)
-    keep.flags.writeable = False  # shared by every later call
-    return keep
+    parts = _colour_parts(grid, np.array([cb, cr], dtype=np.float32))
+    for part in parts:
+        if part is not None:
+            part.flags.writeable = False  # shared by every later call
+    return parts
 
 
 def _keep_by_grey(grey: float, strength: float) -> np.ndarray:
@@ -218,11 +229,15 @@ def _keep_table_for(painted_on: tuple[tuple[float, float, float], ...]) -> np.nd
     if len(painted_on) > 1:
         return np.maximum(_keep_table_for(painted_on[:-1]), _keep_table_for(painted_on[-1:]))
     (cb, cr, grey), = painted_on
-    colour = _keep_table_of(cb, cr)
-    table = np.zeros((KEEP_GREY_BINS, *colour.shape), dtype=np.float16)  # 2 MB: half of float32
-    for level, share in enumerate(_keep_by_grey(grey, float(np.hypot(cb, cr)))):
+    across, log_ratio = _keep_parts_of(cb, cr)
+    strength = float(np.hypot(cb, cr))
+    table = np.zeros((KEEP_GREY_BINS, *across.shape), dtype=np.float16)  # 2 MB: half of float32
+    levels = np.linspace(0.0, 255.0, KEEP_GREY_BINS)
+    for index, (level, share) in enumerate(zip(levels, _keep_by_grey(grey, strength))):
         if share > 0.0:
-            table[level] = colour * share
+            distance = _colour_distance(across, log_ratio, strength, (level + 16.0) / (grey + 16.0))
+            table[index] = share * np.clip(
+                (LIKE_NONE_FROM - distance) / (LIKE_NONE_FROM - LIKE_WHOLE_BELOW), 0.0, 1.0)
     table.flags.writeable = False
     return table
 

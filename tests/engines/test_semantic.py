@@ -566,17 +566,19 @@ def test_recolouring_a_white_thing_leaves_dark_grey_ground_of_no_colour_either(e
 
 def test_recolouring_a_strong_colour_takes_its_deep_shade_along(engine):
     """A strong colour names its thing by hue: the folds and hood shadow of a blue jacket,
-    at a third of the grey painted on, kept their blue while the lightness rule was the
-    one for faint colours (a walk-through, session 16)."""
+    at a third of the grey painted on and as much weaker, kept their blue while the
+    lightness rule was the one for faint colours and strength was judged without the
+    light (a walk-through, session 16)."""
     from colorme_desktop.core.color import chroma_of, luma
 
     shade = np.linspace(0.0, 1.0, 120)[None, :, None]
     rgb = np.zeros((80, 120, 3), np.uint8)
-    rgb[:] = np.round((1 - shade) * np.array([20, 100, 235]) + shade * np.array([5, 30, 95])).astype(np.uint8)
+    rgb[:] = np.round((1 - shade) * np.array([20, 100, 235]) + shade * np.array([6, 30, 75])).astype(np.uint8)
     own = chroma_of(rgb)
     grey = luma(rgb)
-    assert grey[40, 5] > 2.4 * grey[40, 115]  # lit side to deep shade
-    assert np.linalg.norm(own[40, 115]) > 40  # still a strong colour
+    assert grey[40, 5] > 2.8 * grey[40, 115]  # lit side to deep shade
+    # A third as strong: the same blue in a third of the light, not a paler one.
+    assert np.linalg.norm(own[40, 115]) < 0.4 * np.linalg.norm(own[40, 5])
     red = (200, 40, 40)
     after = engine.colorize(grey, [point_hint(5.5, 40.5, red, radius=3)], photo_rgb=rgb)
     moved = np.linalg.norm(after - own, axis=-1)
