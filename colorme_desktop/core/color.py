@@ -152,7 +152,7 @@ def _share_in_band(change: np.ndarray, rgb: np.ndarray, kept: np.ndarray, first:
     # Only around the edges (a recoloured jacket is a small part of the photo).
     top, left = max(0, int(rows.min()) - EDGE_OTHER_REACH), max(0, int(cols.min()) - EDGE_OTHER_REACH)
     box = np.s_[top:int(rows.max()) + EDGE_OTHER_REACH + 1, left:int(cols.max()) + EDGE_OTHER_REACH + 1]
-    change, kept = change[box], kept[box]  # views: the change is still written in place
+    change = change[box]  # a view: the change is still written in place
     at = (rows - top, cols - left)
     colours = chroma_of(rgb[box])
     thing = thing[box].astype(np.float32)
