@@ -29,6 +29,7 @@ from colorme_desktop.core.color import (
     chroma_of_color,
     chroma_size,
     fit_size,
+    keep_by_colour,
     upsample_chroma,
 )
 from colorme_desktop.core.hints import BrushCache, Hint, finish, rasterize
@@ -254,6 +255,31 @@ def _keep_table(painted_on: np.ndarray) -> np.ndarray:
     return _keep_table_for(tuple(sources))
 
 
+def _reached_through_alike(rgb: np.ndarray, grey: np.ndarray, keep: np.ndarray, hints: Sequence[Hint],
+                           scale: float) -> np.ndarray:
+    """Where a recolouring's change may go, (h, w) at the working size: the pixels alike to
+    what the hints were painted on (``keep``, at least half) that a path of such pixels joins
+    to a hint, and one pixel around them.  Through the slow fade the change also reached
+    white specks in the grass far from a white horse painted red, and grey-blue stones
+    under a sky painted green (walk-throughs, sessions 15 and 16); they are of the colour
+    painted on, but not joined to it.  A hint on no such pixel (its own edge, say) gates
+    nothing."""
+    alike = keep_by_colour(np.ones((*grey.shape, 2), np.float32), rgb, grey, keep)[..., 0] >= 0.5
+    count, labels = cv2.connectedComponents(alike.astype(np.uint8), connectivity=8)
+    h, w = grey.shape
+    joined = set()
+    for hint in hints:
+        reach = max(1, int(np.ceil(hint.radius * scale)))
+        for x, y in hint.points:
+            col, row = int(x * scale), int(y * scale)
+            found = labels[max(0, row - reach):row + reach + 1, max(0, col - reach):col + reach + 1]
+            joined.update(int(v) for v in np.unique(found) if v)
+    if not joined:
+        return np.ones((h, w), np.float32)
+    allowed = np.isin(labels, sorted(joined)).astype(np.uint8)
+    return cv2.dilate(allowed, np.ones((3, 3), np.uint8)).astype(np.float32)
+
+
 def _does_not_fit(name: str, exc: Exception) -> EngineError:
     reason = str(exc).splitlines()[0] if str(exc) else repr(exc)
     return EngineError(f"{name} does not fit this version's network: {reason}")
@@ -447,7 +473,10 @@ class SemanticEngine:
         own_small = chroma_of(self._own_rgb(state, photo_rgb, (chroma.shape[1], chroma.shape[0])))
         change = _without_traces(chroma - own_small)
         grey_small = self._grey_at(state, grey, (chroma.shape[1], chroma.shape[0]))
-        keep = _keep_table(_painted_on(own_small, grey_small, hints, chroma.shape[1] / grey.shape[1]))
+        scale = chroma.shape[1] / grey.shape[1]
+        keep = _keep_table(_painted_on(own_small, grey_small, hints, scale))
+        rgb_small = self._own_rgb(state, photo_rgb, (chroma.shape[1], chroma.shape[0]))
+        change *= _reached_through_alike(rgb_small, grey_small, keep, hints, scale)[..., None]
         return finish(change, grey, hints, shown, base_rgb=own, brushes=state.brushes, keep=keep)
 
     def _chroma(self, state: _PhotoState, grey: np.ndarray, hints: Sequence[Hint], side: int,

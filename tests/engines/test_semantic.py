@@ -605,3 +605,20 @@ def test_recolouring_a_strong_colour_takes_its_stronger_lit_side_along(engine):
     moved = np.linalg.norm(after - own, axis=-1)
     asked = np.linalg.norm(np.array(chroma_of_color(red)) - own[40, 5])
     assert moved[20:60, 105:120].mean() > 0.85 * asked
+
+
+def test_recolouring_leaves_specks_of_the_colour_that_the_thing_does_not_join(engine):
+    """Through the slow fade a white horse's red reached white specks in the grass around it
+    (walk-throughs, sessions 15 and 16): of the colour painted on, but not joined to it."""
+    from colorme_desktop.core.color import chroma_of, luma
+
+    rgb = np.full((80, 160, 3), (242, 216, 186), np.uint8)  # tan ground
+    rgb[:, :50] = (222, 220, 218)  # the white thing, of the ground's grey
+    rgb[38:43, 75:80] = (222, 220, 218)  # a white speck in the ground
+    own = chroma_of(rgb)
+    red = (220, 40, 40)
+    after = engine.colorize(luma(rgb), [point_hint(20.5, 40.5, red, radius=3)], photo_rgb=rgb)
+    moved = np.linalg.norm(after - own, axis=-1)
+    asked = np.linalg.norm(np.array(chroma_of_color(red)) - own[40, 20])
+    assert moved[10:70, 5:45].mean() > 0.5 * asked  # the thing turns red
+    assert moved[38:43, 75:80].max() < 0.02 * asked  # the speck keeps its white
