@@ -267,13 +267,12 @@ def _reached_through_alike(rgb: np.ndarray, grey: np.ndarray, keep: np.ndarray, 
                            scale: float) -> np.ndarray:
     """Where a recolouring's change may go, (h, w) at the working size: the pixels alike to
     what the hints were painted on (``keep``, at least ``JOINS_FROM``) that a path of such
-    pixels joins to a hint, and one pixel around them.  Through the slow fade the change also reached
-    white specks in the grass far from a white horse painted red, and grey-blue stones
-    under a sky painted green (walk-throughs, sessions 15 and 16); they are of the colour
-    painted on, but not joined to it.  A hint on no such pixel (its own edge, say) gates
-    nothing."""
+    pixels joins to a hint, and one pixel around them.  Through the slow fade the change
+    also reached white specks in the grass far from a white horse painted red
+    (walk-throughs, sessions 15 and 16): of the colour painted on, but not joined to it.
+    A hint on no such pixel (its own edge, say) gates nothing."""
     alike = keep_by_colour(np.ones((*grey.shape, 2), np.float32), rgb, grey, keep)[..., 0] >= JOINS_FROM
-    count, labels = cv2.connectedComponents(alike.astype(np.uint8), connectivity=8)
+    _, labels = cv2.connectedComponents(alike.astype(np.uint8), connectivity=8)
     h, w = grey.shape
     joined = set()
     for hint in hints:
@@ -478,12 +477,12 @@ class SemanticEngine:
         if not hints:
             return chroma_of(own)
         # Only the hints' change is upsampled: the photo keeps its own colour detail.
-        own_small = chroma_of(self._own_rgb(state, photo_rgb, (chroma.shape[1], chroma.shape[0])))
+        rgb_small = self._own_rgb(state, photo_rgb, (chroma.shape[1], chroma.shape[0]))
+        own_small = chroma_of(rgb_small)
         change = _without_traces(chroma - own_small)
         grey_small = self._grey_at(state, grey, (chroma.shape[1], chroma.shape[0]))
         scale = chroma.shape[1] / grey.shape[1]
         keep = _keep_table(_painted_on(own_small, grey_small, hints, scale))
-        rgb_small = self._own_rgb(state, photo_rgb, (chroma.shape[1], chroma.shape[0]))
         change *= _reached_through_alike(rgb_small, grey_small, keep, hints, scale)[..., None]
         return finish(change, grey, hints, shown, base_rgb=own, brushes=state.brushes, keep=keep)
 
