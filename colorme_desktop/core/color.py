@@ -76,22 +76,30 @@ def _chroma_table_index(chroma: np.ndarray) -> np.ndarray:
     return index[..., 0] * (2 * CHROMA_TABLE_HALF) + index[..., 1]
 
 
-def keep_by_colour(change: np.ndarray, rgb: np.ndarray, grey: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """``change`` (H, W, 2) times ``table`` at each pixel's own grey level and chroma, in
-    place, in bands (a whole 24 MP chroma would be 192 MB more).  ``table`` (B, 256, 256):
-    B tables over Cb and Cr for grey levels spread evenly over 0-255, interpolated between."""
+def shares_by_colour(rgb: np.ndarray, grey: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``table`` (B, 256, 256) looked up at each pixel of ``rgb`` (H, W, 3) by its own chroma
+    and ``grey`` level: (H, W) float32.  B tables over Cb and Cr for grey levels spread
+    evenly over 0-255, interpolated between.  For a whole 24 MP photo, ``keep_by_colour``
+    goes in bands."""
     bins, plane = table.shape[0], table.shape[1] * table.shape[2]
     flat = np.ascontiguousarray(table).reshape(-1)  # looked up as it is: no float32 copy per call
+    index = _chroma_table_index(chroma_of(rgb))
+    level = grey.astype(np.float32) * ((bins - 1) / 255.0)
+    below = np.minimum(level.astype(np.int32), bins - 2)
+    above = level - below
+    share = flat.take(below * plane + index).astype(np.float32)
+    share *= 1.0 - above
+    share += above * flat.take((below + 1) * plane + index)
+    return share
+
+
+def keep_by_colour(change: np.ndarray, rgb: np.ndarray, grey: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``change`` (H, W, 2) times its pixels' ``shares_by_colour``, in place, in bands (a
+    whole 24 MP chroma would be 192 MB more); then the edges' pass (``_share_at_edges``)."""
     rows = max(1, CHROMA_BAND_PIXELS // max(1, rgb.shape[1]))
     kept = np.empty(rgb.shape[:2], np.uint8)  # each pixel's share, 0-255, for the edges' pass
     for top in range(0, len(rgb), rows):
-        index = _chroma_table_index(chroma_of(rgb[top:top + rows]))
-        level = grey[top:top + rows].astype(np.float32) * ((bins - 1) / 255.0)
-        below = np.minimum(level.astype(np.int32), bins - 2)
-        above = level - below
-        keep = flat.take(below * plane + index).astype(np.float32)
-        keep *= 1.0 - above
-        keep += above * flat.take((below + 1) * plane + index)
+        keep = shares_by_colour(rgb[top:top + rows], grey[top:top + rows], table)
         change[top:top + rows] *= keep[..., None]
         kept[top:top + rows] = np.round(keep * 255.0)
     _share_at_edges(change, rgb, kept)

@@ -176,8 +176,7 @@ class LruCache:
         if key not in self._entries:
             self._entries[key] = make()
             if len(self._entries) > self._size:
-                while len(self._entries) > self._size:
-                    self._entries.popitem(last=False)
+                self._entries.popitem(last=False)  # one in, one out
                 # Without this the process grew by about 5 MB a photo (core.memory).
                 release_freed_memory()
         self._entries.move_to_end(key)

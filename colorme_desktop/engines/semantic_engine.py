@@ -29,7 +29,7 @@ from colorme_desktop.core.color import (
     chroma_of_color,
     chroma_size,
     fit_size,
-    keep_by_colour,
+    shares_by_colour,
     upsample_chroma,
 )
 from colorme_desktop.core.hints import BrushCache, Hint, finish, rasterize
@@ -271,7 +271,7 @@ def _reached_through_alike(rgb: np.ndarray, grey: np.ndarray, keep: np.ndarray, 
     also reached white specks in the grass far from a white horse painted red
     (walk-throughs, sessions 15 and 16): of the colour painted on, but not joined to it.
     A hint on no such pixel (its own edge, say) gates nothing."""
-    alike = keep_by_colour(np.ones((*grey.shape, 2), np.float32), rgb, grey, keep)[..., 0] >= JOINS_FROM
+    alike = shares_by_colour(rgb, grey, keep) >= JOINS_FROM
     _, labels = cv2.connectedComponents(alike.astype(np.uint8), connectivity=8)
     h, w = grey.shape
     joined = set()
