@@ -1025,6 +1025,12 @@ class MainWindow(QMainWindow):
             return  # superseded, or older than what is on screen
         self.shown_generation = generation
         self.document.set_result(rgb, key)
+        if not key.draft:
+            # Zoomed in past what a preview holds, a stroke's result is still made at
+            # PREVIEW_MAX_SIDE (its drafts must be quick): the same check as after a zoom
+            # then makes every pixel, once the user pauses.  A walk-through painted at
+            # 100 % on a 4000 px panorama and the result stayed soft until the next zoom.
+            self.detail_timer.start()
 
     @Slot(int)
     def _on_palette_ready(self, generation: int) -> None:

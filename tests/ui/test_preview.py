@@ -101,6 +101,24 @@ def test_a_result_pane_that_grows_gets_a_result_with_the_pixels_it_shows(qtbot, 
     assert max(window.document.result.shape[:2]) == window._shown_side()
 
 
+def test_a_stroke_while_zoomed_in_past_the_preview_gets_every_pixel_again(qtbot, make_window, tmp_path,
+                                                                           monkeypatch):
+    """A stroke's result is made at PREVIEW_MAX_SIDE; zoomed in further, it stayed soft until
+    the next zoom (a walk-through painted at 100 % on a 4000 px panorama)."""
+    monkeypatch.setattr(main_window, "PREVIEW_MAX_SIDE", 600)
+    window = make_window()
+    window.open_path(_big_photo(tmp_path))  # 1500 x 1000
+    qtbot.waitUntil(lambda: window.document.result_is_current, timeout=TIMEOUT)
+    window.zoom_actual()
+    qtbot.waitUntil(lambda: window.document.result_is_current
+                    and max(window.document.result.shape[:2]) == 1500, timeout=TIMEOUT)
+    window.document.add_hint(point_hint(750, 500, (200, 40, 30), 20))
+    qtbot.waitUntil(lambda: window.document.result_is_current
+                    and max(window.document.result.shape[:2]) == 600, timeout=TIMEOUT)  # the stroke's own
+    qtbot.waitUntil(lambda: window.document.result_is_current
+                    and max(window.document.result.shape[:2]) == 1500, timeout=TIMEOUT)
+
+
 def test_eyedropper_on_a_preview_picks_where_the_mouse_is(qtbot, make_window, tmp_path, monkeypatch):
     monkeypatch.setattr(main_window, "PREVIEW_MAX_SIDE", 600)
     window = make_window()
