@@ -664,7 +664,7 @@ class Spreader:
 
 
 def nonlocal_target(components: np.ndarray, points: np.ndarray, changes: np.ndarray, size: tuple[int, int],
-                    softness: float) -> np.ndarray:
+                    softness: float, trust: np.ndarray | None = None) -> np.ndarray:
     """The change each pixel would take from the hints on the same kind of thing.
 
     ``components`` (h, w, K) are the backbone tokens' principal components
@@ -673,7 +673,8 @@ def nonlocal_target(components: np.ndarray, points: np.ndarray, changes: np.ndar
     width and height, ``changes`` (K, 2) the chroma change asked there.  Each token weighs
     each hint by exp((cos - 1) / softness) of their components; the weighted mean change, shrunk
     where the total weight is below one, is brought to ``size`` = (W, H).  A token like no
-    hint gets (almost) no change.
+    hint gets (almost) no change.  ``trust`` (K,), 0..1, scales each hint's weights: how far
+    its token shows what was painted there.
     """
     h, w = components.shape[:2]
     flat = components.reshape(h * w, -1).copy()
@@ -682,6 +683,8 @@ def nonlocal_target(components: np.ndarray, points: np.ndarray, changes: np.ndar
     rows = np.clip((points[:, 1] * h).astype(int), 0, h - 1)
     at_hints = flat[rows * w + cols]
     weights = np.exp((flat @ at_hints.T - 1.0) / softness)  # (tokens, hints)
+    if trust is not None:
+        weights *= trust[None, :]
     total = weights.sum(axis=1, keepdims=True)
     mean = (weights @ changes) / np.maximum(total, 1.0)
     return cv2.resize(mean.reshape(h, w, 2).astype(np.float32), size, interpolation=cv2.INTER_LINEAR)

@@ -35,7 +35,7 @@ from colorme_desktop.core.color import (
 from colorme_desktop.core.hints import BrushCache, Hint, finish, rasterize
 from colorme_desktop.core.palette import likely_colors
 from colorme_desktop.engines.base import EngineError, give_up_if, image_key
-from colorme_desktop.engines.numpy_nets import Dinov2Runtime, HeadRuntime, backbone_size
+from colorme_desktop.engines.numpy_nets import PATCH, Dinov2Runtime, HeadRuntime, backbone_size
 from colorme_desktop.engines.propagation import (
     PCG_TOLERANCE,
     LruCache,
@@ -84,6 +84,16 @@ class SemanticSettings:
 # hints, 2e-3 moved no result by more than 0.36 grey levels of chroma (1e-2: 11) and
 # took the median solve from 93 to 87 ms.
 REACH_TOLERANCE = 2e-3
+
+# A hint's far reach follows its token, 14 px of the backbone's 224: on a thin thing (a
+# bike's tube at 3600 px, 2.5 px there) that token is mostly what lies behind it, and the
+# tube's red went to the wall's and the wheels' tokens (a walk-through, session 17).  Each
+# hint point's far reach is weighed by the share of its token's pixels (at the backbone's
+# size) within THING_GREY_WITHIN grey levels of the grey painted on (5 x 5 pixels): none up
+# to THING_SHARE_NONE, whole from THING_SHARE_WHOLE.  The tube's points: 0.12-0.33.
+THING_GREY_WITHIN = 15.0
+THING_SHARE_NONE = 0.25
+THING_SHARE_WHOLE = 0.5
 
 # Recolouring: a change (chroma levels) below the first is dropped, above the second kept
 # whole, and between them it grows from nothing.  The graph's weak links carry a trace of a
@@ -317,6 +327,7 @@ class _PhotoState:
 
     tokens: np.ndarray  # (384, h, w)
     components: np.ndarray  # (h, w, 32) the tokens' principal components (propagation.token_components)
+    backbone_grey: np.ndarray  # (14 h, 14 w) the grey photo the backbone saw
     prior: np.ndarray  # (h8, w8, 2) automatic chroma at the head's resolution
     greys: dict  # (w, h) -> the photo at that size: shrinking 12 MP took 40 ms a stroke
     spreaders: dict  # (h, w, colour photo?) -> Spreader: the pixel graph at that size and its solver's memory
@@ -362,7 +373,7 @@ class SemanticEngine:
         prior = self.head.decode(log_probs, regression, self.settings.temperature, self.settings.blend)
         grey_at_prior = cv2.resize(small, (prior.shape[1], prior.shape[0]), interpolation=cv2.INTER_AREA)
         likely = likely_colors(np.exp(log_probs), self.head.centres, grey_at_prior)
-        return _PhotoState(tokens=tokens, components=token_components(tokens),
+        return _PhotoState(tokens=tokens, components=token_components(tokens), backbone_grey=small,
                            prior=prior * np.float32(self.settings.chroma_scale), greys={},
                            spreaders={}, own={}, likely=likely)
 
@@ -425,11 +436,11 @@ class SemanticEngine:
             spreader.prime(self.settings.decay * (1.0 if photo_rgb is None else RECOLOUR_DECAY_SHARE))
 
     def _nonlocal(self, state: _PhotoState, hints: Sequence[Hint], prior: np.ndarray,
-                  shape: tuple[int, int]) -> np.ndarray:
+                  grey: np.ndarray) -> np.ndarray:
         """Far-reaching part of the hints' change (``propagation.nonlocal_target``)."""
-        h, w = shape
+        h, w = grey.shape
         ph, pw = prior.shape[:2]
-        points, changes = [], []
+        points, changes, trust = [], [], []
         for hint in hints:
             wanted = np.array(chroma_of_color(hint.color), dtype=np.float32)
             # A long stroke counts as a few samples, not hundreds of near-copies.
@@ -438,8 +449,24 @@ class SemanticEngine:
                 here = prior[min(ph - 1, int(fy * ph)), min(pw - 1, int(fx * pw))]
                 points.append((fx, fy))
                 changes.append(wanted - here)
+                trust.append(self._token_is_the_thing(state, grey, x, y))
         return nonlocal_target(state.components, np.array(points, dtype=np.float32),
-                               np.array(changes, dtype=np.float32), (pw, ph), self.settings.nonlocal_softness)
+                               np.array(changes, dtype=np.float32), (pw, ph), self.settings.nonlocal_softness,
+                               np.array(trust, dtype=np.float32))
+
+    @staticmethod
+    def _token_is_the_thing(state: _PhotoState, grey: np.ndarray, x: float, y: float) -> float:
+        """How far the token under image point (x, y) shows what was painted there (0..1):
+        the share of its pixels of the painted grey (``THING_GREY_WITHIN``)."""
+        h, w = grey.shape
+        col, row = min(max(int(x), 0), w - 1), min(max(int(y), 0), h - 1)
+        painted = float(grey[max(0, row - 2):row + 3, max(0, col - 2):col + 3].mean())
+        small = state.backbone_grey
+        top = min(int(row / h * small.shape[0]) // PATCH, small.shape[0] // PATCH - 1) * PATCH
+        left = min(int(col / w * small.shape[1]) // PATCH, small.shape[1] // PATCH - 1) * PATCH
+        cell = small[top:top + PATCH, left:left + PATCH]
+        share = float((np.abs(cell - painted) <= THING_GREY_WITHIN).mean())
+        return min(max((share - THING_SHARE_NONE) / (THING_SHARE_WHOLE - THING_SHARE_NONE), 0.0), 1.0)
 
     # -------------------------------------------------------------- the interface
 
@@ -516,7 +543,7 @@ class SemanticEngine:
         # Recolouring keeps what no hint reaches as it is: a far thing of the same kind but
         # another colour (a second person's coat) must not take this coat's change.
         far = s.nonlocal_softness > 0 and photo_rgb is None
-        target = self._nonlocal(state, hints, prior, grey.shape) if far else None
+        target = self._nonlocal(state, hints, prior, grey) if far else None
         # Many hints describe a photo better than any prior: the hints' own colours,
         # spread the same way, get the say N / (N + share) where the hints reach, and the
         # automatic colour keeps its whole say where they do not:

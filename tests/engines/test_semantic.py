@@ -622,3 +622,23 @@ def test_recolouring_leaves_specks_of_the_colour_that_the_thing_does_not_join(en
     asked = np.linalg.norm(np.array(chroma_of_color(red)) - own[40, 20])
     assert moved[10:70, 5:45].mean() > 0.5 * asked  # the thing turns red
     assert moved[38:43, 75:80].max() < 0.02 * asked  # the speck keeps its white
+
+
+def test_a_stroke_on_a_thing_thinner_than_a_token_does_not_reach_what_lies_behind_it(engine):
+    """A red stroke along a bike's tube, 2.5 px wide at the backbone's size, went to the wall's
+    and the wheels' tokens: its token is mostly wall (a walk-through, session 17)."""
+    engine.settings = replace(SETTINGS, nonlocal_softness=0.5)
+    grey = np.full((600, 1200), 180, dtype=np.uint8)
+    grey[:, 300:310] = 50  # the tube: 1.9 px at 224 px, a token 75 px wide here
+    red = (200, 30, 30)
+    before = engine.colorize(grey, [])
+
+    def far_wall_change(hint: Hint) -> float:
+        after = engine.colorize(grey, [hint])
+        return float(np.abs(after - before)[:, 900:1150].mean())
+
+    along_the_tube = Hint(tuple((305.0, float(y)) for y in range(100, 500, 20)), red, 3.0)
+    on_the_wall = Hint(tuple((150.0, float(y)) for y in range(100, 500, 20)), red, 3.0)
+    wanted = float(np.abs(np.array(chroma_of_color(red))).mean())
+    assert far_wall_change(on_the_wall) > 0.2 * wanted  # the far reach works: the tube cuts the grid
+    assert far_wall_change(along_the_tube) < 0.02 * wanted
