@@ -46,6 +46,9 @@ class FolderJob:
     overwrite: bool = False
     fmt: str = "png"
     jobs: int = 1
+    # The colour photo the window takes colours from (File > Colours From Photo...), offered
+    # by name: a walk-through found a whole album coloured from it without a word.
+    use_reference: bool = True
 
 
 EDIT_MIN_WIDTH = 360  # a folder's path, not cut off at the dialog's natural width
@@ -84,9 +87,11 @@ class BatchSummary:
 class FolderDialog(QDialog):
     """The options of ``colorme colorize DIR -o OUTDIR``; OK only once both folders are given."""
 
-    def __init__(self, parent: QWidget | None = None, start: str = "", previous: FolderJob | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, start: str = "", previous: FolderJob | None = None,
+                 reference: Path | None = None) -> None:
         """``previous``: the last job, whose choices the dialog offers again (its "Redo" box
-        aside: redoing a finished album is asked for each time)."""
+        aside: redoing a finished album is asked for each time).  ``reference``: the colour
+        photo the window takes colours from, offered for the album too."""
         super().__init__(parent)
         self.setWindowTitle("Colorize Folder")
         form = QFormLayout(self)
@@ -110,6 +115,12 @@ class FolderDialog(QDialog):
         self.jobs.setToolTip("Photos colorized at once; each uses one share of the processor")
         form.addRow(self.recursive)
         form.addRow(self.overwrite)
+        self.reference = None
+        if reference is not None:
+            self.reference = QCheckBox(f"Take colours from {reference.name}, as for the open photo")
+            self.reference.setChecked(True)
+            self.reference.setToolTip(str(reference))
+            form.addRow(self.reference)
         form.addRow("Save as", self.format)
         form.addRow("Photos at once", self.jobs)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -139,7 +150,7 @@ class FolderDialog(QDialog):
     def job(self) -> FolderJob:
         return FolderJob(Path(self.input_edit.text().strip()), Path(self.output_edit.text().strip()),
                          self.recursive.isChecked(), self.overwrite.isChecked(), self.format.currentText(),
-                         self.jobs.value())
+                         self.jobs.value(), self.reference is None or self.reference.isChecked())
 
 
 class BatchThread(QThread):

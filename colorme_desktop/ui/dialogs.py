@@ -120,11 +120,12 @@ class Prompts:
     def error(self, parent: QWidget, title: str, message: str) -> None:
         QMessageBox.warning(parent, title, message)
 
-    def folder_job(self, parent: QWidget, start: str, previous=None):
-        """The options of File > Colorize Folder... (offering ``previous``'s), or None when cancelled."""
+    def folder_job(self, parent: QWidget, start: str, previous=None, reference=None):
+        """The options of File > Colorize Folder... (offering ``previous``'s, and the colour photo
+        ``reference`` colours come from), or None when cancelled."""
         from colorme_desktop.ui.batch_dialog import FolderDialog
 
-        dialog = FolderDialog(parent, start, previous)
+        dialog = FolderDialog(parent, start, previous, reference)
         return dialog.job() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
     def batch_summary(self, parent: QWidget, summary) -> None:

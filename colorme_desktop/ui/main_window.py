@@ -519,6 +519,11 @@ class MainWindow(QMainWindow):
         self._add_recent_file(path)
         self.settings.setValue("last_folder", str(path.resolve().parent))
         message += "; " + " ".join(image.notes) if image.notes else ""
+        if self.document.reference_path is not None:
+            # Kept for an album of like photos, but an unrelated photo coloured from it
+            # without a word surprised a walk-through.
+            message += (f"; colours still come from {self.document.reference_path.name} "
+                        f"(File > {self.clear_reference_action.text().replace('&', '')} to colour it on its own)")
         self.statusBar().showMessage(message, 8000)
 
     def _load_off_thread(self, path: Path):
@@ -738,7 +743,7 @@ class MainWindow(QMainWindow):
     def colorize_folder_dialog(self) -> None:
         if self.batch is not None:
             return
-        job = self.prompts.folder_job(self, self._start_folder(), self._last_folder_job())
+        job = self.prompts.folder_job(self, self._start_folder(), self._last_folder_job(), self.document.reference_path)
         if job is not None:
             self._remember_folder_job(job)
             self.colorize_folder(job)
@@ -771,9 +776,10 @@ class MainWindow(QMainWindow):
             self.prompts.batch_summary(self, self._batch_summary)
             return False
         doc = self.document
-        options = BatchOptions(engine=doc.engine, saturation=doc.saturation, reference=doc.reference_path,
+        reference = doc.reference_path if job.use_reference else None
+        options = BatchOptions(engine=doc.engine, saturation=doc.saturation, reference=reference,
                                keep_own_colours=doc.keep_own_colours)
-        factory, name, reference = self._engine_factory, doc.engine, doc.reference_path
+        factory, name = self._engine_factory, doc.engine
 
         def make_engine():
             # Runs in the batch thread: an engine of its own (engines keep per-photo caches

@@ -93,8 +93,8 @@ class ScriptedPrompts:
     def error(self, parent, title, message):
         self.errors.append(message)
 
-    def folder_job(self, parent, start, previous=None):
-        self.asked.append(("folder_job", start, previous))
+    def folder_job(self, parent, start, previous=None, reference=None):
+        self.asked.append(("folder_job", start, previous, reference))
         return self.folder_job_answer
 
     def batch_summary(self, parent, summary):

@@ -244,3 +244,44 @@ def test_an_unreadable_reference_says_why_and_keeps_the_one_in_use(qtbot, make_w
     assert win.document.reference_path == tmp_path / "reference.png"
     assert not win.set_reference(tmp_path / "gone.jpg")
     assert "does not exist" in prompts.errors[1]
+
+
+def test_the_colour_photo_in_use_is_named_for_an_album_and_can_be_left_out(qtbot, make_window, tmp_path):
+    """A walk-through colorized a folder and found every photo coloured from the reference
+    photo it had chosen for another one: the dialog had not said so."""
+    reference, target = swapped_pair()
+    Image.fromarray(reference).save(tmp_path / "reference.png")
+    folder = tmp_path / "album"
+    folder.mkdir()
+    Image.fromarray(target).convert("L").save(folder / "photo.png")
+    dialog = FolderDialog(None, str(folder), reference=tmp_path / "reference.png")
+    qtbot.addWidget(dialog)
+    assert "reference.png" in dialog.reference.text() and dialog.reference.isChecked()
+    dialog.reference.setChecked(False)
+    assert not dialog.job().use_reference
+
+    for use in (False, True):
+        prompts = ScriptedPrompts()
+        out = tmp_path / f"out-{use}"
+        prompts.folder_job_answer = FolderJob(folder, out, jobs=1, use_reference=use)
+        win = make_window(prompts=prompts, engine_factory=lambda name: (LevinEngine(), None))
+        assert win.set_reference(tmp_path / "reference.png")
+        win.colorize_folder_action.trigger()
+        qtbot.waitUntil(lambda p=prompts: bool(p.summaries), timeout=20000)
+        assert prompts.asked[-1][3] == tmp_path / "reference.png"  # offered by name
+        chroma = chroma_of(np.asarray(Image.open(out / "photo.png").convert("RGB")))
+        if use:
+            assert chroma[:, 10:70, 1].mean() < -15  # blue, as in the reference
+        else:
+            assert np.abs(chroma).mean() < 2  # Levin with no hints: grey
+
+
+def test_opening_another_photo_says_that_colours_still_come_from_the_reference(qtbot, make_window, tmp_path,
+                                                                              grey_photo):
+    reference, _ = swapped_pair()
+    Image.fromarray(reference).save(tmp_path / "reference.png")
+    win = make_window(engine_factory=lambda name: (LevinEngine(), None))
+    assert win.set_reference(tmp_path / "reference.png")
+    win.open_path(grey_photo)
+    message = win.statusBar().currentMessage()
+    assert "colours still come from reference.png" in message and "Stop Using the Colour Photo" in message
