@@ -308,11 +308,14 @@ class ColorizeWorker(QThread):
 
     @staticmethod
     def _palette_render(engine, request: ColorizeRequest, own: np.ndarray | None) -> np.ndarray:
-        """The result at ``PALETTE_SIDE`` for the suggestions: the engine's work is kept
-        per photo, so this is only its last step again at a small size."""
+        """The result without hints at ``PALETTE_SIDE`` for the suggestions: the engine's work
+        is kept per photo, so this is only its last step again at a small size.  Without
+        hints, because the suggestions are found once per photo: a photo opened with its saved
+        hints offered only the hints' own colours again (a walk-through), which the dock
+        already shows under "In your hints"."""
         grey = request.grey
         small = cv2.resize(grey, fit_size(grey.shape, PALETTE_SIDE), interpolation=cv2.INTER_AREA)
-        chroma = engine.colorize(grey, request.hints, shown=small, **({} if own is None else {"photo_rgb": own}))
+        chroma = engine.colorize(grey, (), shown=small, **({} if own is None else {"photo_rgb": own}))
         return compose(small, chroma, request.saturation)
 
     def _process(self, request: ColorizeRequest) -> None:

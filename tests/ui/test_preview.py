@@ -435,3 +435,20 @@ def test_a_grey_photos_preview_keeps_its_detail(qtbot):
         return np.abs(np.diff(image, axis=1)).mean()
 
     assert detail(shown) > 1.05 * detail(by_area)
+
+
+def test_suggestions_for_a_photo_opened_with_hints_are_the_photos_not_the_hints(qtbot):
+    """Suggestions are found once per photo; found on a result with the saved hints, they
+    offered only the hints' own colours again (a walk-through reopened a photo with its hints)."""
+    grey = np.asarray(Image.fromarray(colourful_rgb(90, 120)).convert("L"))
+    worker = ColorizeWorker(lambda name: (LevinEngine(), None))  # no hints: grey all over
+    got = {}
+    worker.palette_ready.connect(lambda g: got.setdefault(g, worker.take_palette(g)))
+    red = (220, 20, 20)
+    try:
+        worker.request(ColorizeRequest(1, grey, (Hint(((10.0, 10.0), (110.0, 80.0)), red, 30.0),)))
+        qtbot.waitUntil(lambda: 1 in got, timeout=TIMEOUT)
+    finally:
+        worker.stop()
+    assert got[1]
+    assert all(np.hypot(*chroma_of_color(colour)) < 16 for colour in got[1])  # no red among them
