@@ -16,7 +16,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from colorme_desktop.core.color import add_chroma_of, chroma_of, keep_by_colour, upsample_by_colour, upsample_chroma
+from colorme_desktop.core.color import (
+    add_chroma_of,
+    chroma_of,
+    keep_by_colour,
+    luma,
+    upsample_by_colour,
+    upsample_chroma,
+)
 from colorme_desktop.core.imageio import MAX_PIXELS, NotARegularFileError, open_regular_file, write_text_atomically
 
 HINTS_FILE_VERSION = 1
@@ -199,6 +206,19 @@ def _owners(hints: Sequence[Hint], size: tuple[int, int], scale: float) -> np.nd
                 cv2.polylines(owner, [pts], isClosed=False, color=number, thickness=2 * r + 1,
                               lineType=cv2.LINE_8, shift=_SHIFT)
     return owner
+
+
+def lightness_gap(hint: Hint, grey: np.ndarray) -> float:
+    """The hint colour's luma less the photo's median grey along its path (grey levels).
+
+    Only colour is added; the photo keeps its brightness, so a dark brown painted on a
+    white horse comes out a pale tint of it.  The window says so when this is large.
+    """
+    height, width = grey.shape
+    samples = [grey[min(max(int(y), 0), height - 1), min(max(int(x), 0), width - 1)]
+               for x, y in hint.points[::max(1, len(hint.points) // PATH_SAMPLES)]]
+    colour = luma(np.array([[hint.color]], dtype=np.uint8))[0, 0]
+    return float(colour) - float(np.median(samples))
 
 
 def scale_hints(hints: Sequence[Hint], sx: float, sy: float) -> tuple[Hint, ...]:

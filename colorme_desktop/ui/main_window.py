@@ -38,7 +38,14 @@ from colorme_desktop.core.document import (
     clamp_radius,
     next_brush_size,
 )
-from colorme_desktop.core.hints import HintsFileError, hex_color, load_hints_file, parse_hex_color, save_hints_file
+from colorme_desktop.core.hints import (
+    HintsFileError,
+    hex_color,
+    lightness_gap,
+    load_hints_file,
+    parse_hex_color,
+    save_hints_file,
+)
 from colorme_desktop.core.imageio import SAVE_FORMATS, ImageLoadError, ImageSaveError, load_image, save_image
 from colorme_desktop.core.text import plural
 from colorme_desktop.engines.registry import ENGINE_LABELS, ENGINE_NAMES, RECOLOURING_ENGINES
@@ -72,6 +79,9 @@ MAX_RECENT_FILES = 8
 # A first start (no saved window geometry) takes this share of the screen's width and height.
 FIRST_START_SHARE = 0.85
 HIT_TOLERANCE_PX = 6.0  # screen pixels around a hint that still hit it
+# A brush colour this many grey levels darker or lighter than the photo under the stroke
+# comes out far from the swatch (only colour is added): the status bar says why.
+LIGHTNESS_GAP_NOTE = 70.0
 # The tools, as the Edit menu and the status bar name them, with their keys.
 TOOL_ACTIONS = {Tool.PAINT: ("&Paint Hints", "P"), Tool.SELECT: ("&Select and Move Hints", "S"),
                 Tool.EYEDROPPER: ("&Eyedropper", "I")}
@@ -900,6 +910,14 @@ class MainWindow(QMainWindow):
     def _on_stroke_finished(self, points: list) -> None:
         self.document.finish_stroke(points)
         self._add_recent_colour(self.document.brush.colour)
+        hint = self.document.hints[-1]
+        gap = lightness_gap(hint, self.document.image.grey)
+        if abs(gap) > LIGHTNESS_GAP_NOTE:
+            # A walk-through painted a white horse dark brown and got a pale peach, with no
+            # word why: only colour is added.
+            self.statusBar().showMessage(
+                "Only colour is added: the photo keeps its brightness, so this colour comes out "
+                f"{'lighter' if gap < 0 else 'darker'} here than its swatch.", 8000)
 
     def _add_recent_colour(self, colour: tuple) -> None:
         """A colour painted with goes among the recent ones, and they are kept for the next start."""

@@ -923,3 +923,19 @@ def test_the_unsaved_question_names_what_is_unsaved(qtbot, items, words):
     qtbot.addWidget(one)
     assert not any("hints you painted" in label.text() for label in one.findChildren(QLabel))
 
+
+
+def test_a_colour_far_darker_than_the_photo_under_it_is_explained(qtbot, window, tmp_path):
+    """A walk-through painted a white horse dark brown, got a pale peach and no word why."""
+    light = tmp_path / "light.png"
+    Image.fromarray(np.full((60, 90), 235, dtype=np.uint8)).save(light)
+    window.open_path(light)
+    _settle(qtbot, window)
+    window.document.set_colour((122, 74, 42))  # dark brown
+    _click(qtbot, window, 40, 30)
+    assert "keeps its brightness" in window.statusBar().currentMessage()
+    assert "lighter" in window.statusBar().currentMessage()
+    window.statusBar().clearMessage()
+    window.document.set_colour((250, 220, 220))  # a pale pink, about the photo's own brightness
+    _click(qtbot, window, 60, 30)
+    assert "keeps its brightness" not in window.statusBar().currentMessage()
