@@ -895,10 +895,15 @@ def test_terminate_finishes_the_save_in_progress_and_keeps_the_hints(qtbot, wind
         real_save(path, rgb, **options)
 
     monkeypatch.setattr(main_window, "save_image", slow_save)
+    # The real exit would end this test process's event loops: every later test's window
+    # then never became active.
+    exits = []
+    monkeypatch.setattr(main_window.QApplication, "exit", exits.append)
     out = tmp_path / "saving.png"
     window.save_image_to(out)
     assert started.wait(5)
     window.terminate()
+    assert exits == [128 + 15]  # SIGTERM's exit status
     assert Image.open(out).size == (120, 90)
     assert not list(tmp_path.glob("*.part")), "a half-written file was left behind"
     restored = window.recovery.load()
