@@ -331,7 +331,10 @@ def _brush(hint: Hint, size: tuple[int, int], grey: np.ndarray | None, look: np.
     brush = _Brush(rows, cols, colour, mask, mask > 0)
     if not settle:
         return brush
-    box = (2 * int(math.ceil(settle)) + 1,) * 2
+    # The correction fades out over a second working pixel, inside the box: cut off at the
+    # box's edge while still whole, it left a hard-edged square around a grey click on a
+    # 3600 px photo (a walk-through, session 17).
+    box = (2 * int(math.ceil(2 * settle)) + 1,) * 2
     near = cv2.blur(mask, box)
     if not (near > 0).any():
         return brush
@@ -345,15 +348,18 @@ def _settle_weight(look: np.ndarray, mask: np.ndarray, near: np.ndarray, box: tu
 
     Box means (cheap at any size) give each pixel the average look (grey, or R, G and B of
     a colour photo) of the painted pixels near it; the correction fades with the distance
-    to the brush and with the difference in look, so it stops at an edge.
+    to the brush and with the difference in look, so it stops at an edge.  Whole within
+    ``settle`` pixels of the brush, it falls smoothly to nothing at twice that, where the
+    box ends.
     """
     safe = np.maximum(near, 1e-6)
     g = look.astype(np.float32).reshape(*look.shape[:2], -1)
     painted = cv2.blur(g * mask[..., None], box).reshape(g.shape) / safe[..., None]
     unlike = ((g - painted) ** 2).sum(axis=-1) / SETTLE_GREY ** 2
     distance = cv2.distanceTransform((mask == 0).astype(np.uint8), cv2.DIST_L2, 3)
-    beyond = np.maximum(distance - settle, 0.0) / settle  # whole within one working pixel, then fading
-    return np.exp(-0.5 * beyond ** 2 - 0.5 * unlike) * (near > 0)
+    beyond = np.clip(distance / settle - 1.0, 0.0, 1.0)
+    fade = 1.0 - beyond * beyond * (3.0 - 2.0 * beyond)  # smoothstep: 1 at settle, 0 at 2 settle
+    return fade * np.exp(-0.5 * unlike) * (near > 0)
 
 
 class BrushCache:

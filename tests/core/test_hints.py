@@ -269,3 +269,18 @@ def test_recolouring_keeps_the_likest_small_pixel_of_a_click_on_texture():
     assert np.linalg.norm(far_small[10, 10].astype(float) - far[99:104, 99:104].reshape(-1, 3).mean(axis=0)) \
         > 2 * RECOLOUR_MATCH
     assert mask.sum() == 0
+
+
+def test_settling_around_a_click_fades_out_instead_of_ending_in_a_square():
+    """A grey click on a pink wall of a 3600 px photo left a hard-edged square: the
+    correction was still whole where the settling's box ended (a walk-through)."""
+    from colorme_desktop.core.hints import paint_exact
+
+    chroma = np.zeros((200, 200, 2), dtype=np.float32)
+    chroma[..., 1] = 40.0  # pink all over
+    grey = np.full((200, 200), 150, dtype=np.uint8)
+    out = paint_exact(chroma.copy(), [point_hint(100.0, 100.0, (150, 150, 150), 3.0)], grey, settle=19.0)
+    row = out[100, :, 1]
+    assert abs(row[100]) < 1.0 and abs(row[100 + 3 + 19]) < 1.0  # the click, and one working pixel on
+    assert abs(row[0] - 40.0) < 1.0  # far away, as it was
+    assert np.abs(np.diff(row)).max() < 6.0  # no edge: at most 6 of the 40 levels between neighbours
