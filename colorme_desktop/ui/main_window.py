@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
         self._palette_keys: dict[int, RenderKey] = {}
         self._result_palette: list[tuple[int, int, int]] = []
         self._palette_basis: tuple | None = None  # what the suggestions were found for (``_palette_basis_of``)
+        self._lightness_noted = -1  # the photo (``RenderKey.photo``) told that only colour is added
         self._saving: ImageSave | None = None
         self._save_thread: threading.Thread | None = None  # the file being written, if any
         self._after_image_save: Callable[[], object] | None = None
@@ -910,11 +911,13 @@ class MainWindow(QMainWindow):
     def _on_stroke_finished(self, points: list) -> None:
         self.document.finish_stroke(points)
         self._add_recent_colour(self.document.brush.colour)
-        hint = self.document.hints[-1]
-        gap = lightness_gap(hint, self.document.image.grey)
-        if abs(gap) > LIGHTNESS_GAP_NOTE:
+        photo = self.document.render_key().photo
+        gap = lightness_gap(self.document.hints[-1], self.document.image.grey)
+        if abs(gap) > LIGHTNESS_GAP_NOTE and self._lightness_noted != photo:
             # A walk-through painted a white horse dark brown and got a pale peach, with no
-            # word why: only colour is added.
+            # word why: only colour is added.  Said once a photo: a sky painted blue would
+            # say it at every stroke.
+            self._lightness_noted = photo
             self.statusBar().showMessage(
                 "Only colour is added: the photo keeps its brightness, so this colour comes out "
                 f"{'lighter' if gap < 0 else 'darker'} here than its swatch.", 8000)

@@ -944,3 +944,6 @@ def test_a_colour_far_darker_than_the_photo_under_it_is_explained(qtbot, window,
     window.document.set_colour((250, 220, 220))  # a pale pink, about the photo's own brightness
     _click(qtbot, window, 60, 30)
     assert "keeps its brightness" not in window.statusBar().currentMessage()
+    window.document.set_colour((122, 74, 42))
+    _click(qtbot, window, 20, 30)
+    assert "keeps its brightness" not in window.statusBar().currentMessage()  # said once a photo, not at every stroke
