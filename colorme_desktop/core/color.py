@@ -512,6 +512,32 @@ def fit_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
+# A long, narrow photo (a panoramic school photo, 6:1) shrunk by its long side alone was
+# 32 px tall at the 192 px working size: a face one pixel, every hint bleeding along the
+# row.  Its short side keeps at least this share of the working side, and its long side then
+# grows to at most ELONGATED_MAX times the working side (a few times the pixels of a 3:2 photo's).
+ELONGATED_MIN_SHORT = 1 / 3
+ELONGATED_MAX = 3.0
+
+
+def elongated_scale(shape: tuple[int, ...], side: float) -> float:
+    """Scale that brings ``shape`` (H, W, ...) to long side ``side``, or, for a photo longer than
+    3:1, to short side ``side / 3`` with the long side at most ``3 * side``."""
+    long, short = max(shape[:2]), min(shape[:2])
+    scale = side / long
+    if short * scale < side * ELONGATED_MIN_SHORT:
+        scale = min(side * ELONGATED_MIN_SHORT / short, ELONGATED_MAX * side / long)
+    return scale
+
+
+def working_fit(shape: tuple[int, ...], side: int) -> tuple[int, int]:
+    """(width, height) of a working copy of a photo of ``shape``: ``fit_size`` for the
+    usual photo, a taller copy of a panorama (``elongated_scale``); never enlarged."""
+    h, w = shape[:2]
+    scale = min(1.0, elongated_scale(shape, side))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
 def shrink_for_screen(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``grey`` (H, W) uint8 at ``size`` = (W, H), smaller, by a Lanczos filter widened to the
     shrink (Pillow's), as a photo is best looked at: an average by area is free of aliasing

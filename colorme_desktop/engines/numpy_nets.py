@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from colorme_desktop.core.color import elongated_scale
 from colorme_desktop.engines.chroma_bins import CHROMA_RANGE, bin_centres
 
 # The backbone's shape (DINOv2 ViT-S/14); ``dinov2.py`` holds the same for torch.
@@ -32,9 +33,11 @@ INPUT_SIDE = 224  # the backbone runs at this long side (16 patches): about 0.2 
 
 
 def backbone_size(shape: tuple[int, int], side: int = INPUT_SIDE) -> tuple[int, int]:
-    """(width, height) for the backbone: long side ``side``, both multiples of the patch."""
+    """(width, height) for the backbone: long side ``side``, both multiples of the patch; a
+    panorama keeps a third of ``side`` on its short side (``color.elongated_scale``): one row
+    of tokens, each the photo's whole height, told nothing of what is where."""
     h, w = shape
-    scale = side / max(h, w)
+    scale = elongated_scale(shape, side)
     return (max(PATCH, int(round(w * scale / PATCH)) * PATCH), max(PATCH, int(round(h * scale / PATCH)) * PATCH))
 
 

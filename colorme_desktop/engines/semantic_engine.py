@@ -28,9 +28,9 @@ from colorme_desktop.core.color import (
     chroma_of,
     chroma_of_color,
     chroma_size,
-    fit_size,
     shares_by_colour,
     upsample_chroma,
+    working_fit,
 )
 from colorme_desktop.core.hints import BrushCache, Hint, finish, rasterize
 from colorme_desktop.core.palette import likely_colors
@@ -400,7 +400,7 @@ class SemanticEngine:
         if size == (rgb.shape[1], rgb.shape[0]):
             return rgb
         if size not in state.own:
-            kept = {fit_size(rgb.shape, side) for side in (self.settings.working_side, self.settings.draft_side)}
+            kept = {working_fit(rgb.shape, side) for side in (self.settings.working_side, self.settings.draft_side)}
             screens = [old for old in state.own if old not in kept]
             if len(screens) >= 2:  # the working sizes, and the last two screen sizes
                 del state.own[screens[0]]
@@ -427,7 +427,7 @@ class SemanticEngine:
         ``photo_rgb``: the graph for recolouring that colour photo (``colorize``).
         """
         state = self._photo(grey)
-        size = fit_size(grey.shape, self.settings.working_side)
+        size = working_fit(grey.shape, self.settings.working_side)
         if photo_rgb is not None:
             self._use_colour_photo(state, photo_rgb)
         own = None if photo_rgb is None else chroma_of(self._own_rgb(state, photo_rgb, size))
@@ -518,7 +518,7 @@ class SemanticEngine:
         """The working-size chroma at long side ``side``; None if ``quick`` has nothing to start from."""
         s = self.settings
         w = grey.shape[1]
-        size = fit_size(grey.shape, side)
+        size = working_fit(grey.shape, side)
         small = self._grey_at(state, grey, size)
         if photo_rgb is None:
             # Edge-aware, not bilinear: a cell of the head's grid is about 7 working pixels wide,
