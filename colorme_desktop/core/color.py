@@ -515,7 +515,7 @@ def fit_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
 # A long, narrow photo (a panoramic school photo, 6:1) shrunk by its long side alone was
 # 32 px tall at the 192 px working size: a face one pixel, every hint bleeding along the
 # row.  Its short side keeps at least this share of the working side, and its long side then
-# grows to at most ELONGATED_MAX times the working side (a few times the pixels of a 3:2 photo's).
+# grows to at most ELONGATED_MAX times the working side (at 9:1, the most pixels: 1.5 times a 3:2 photo's).
 ELONGATED_MIN_SHORT = 1 / 3
 ELONGATED_MAX = 3.0
 

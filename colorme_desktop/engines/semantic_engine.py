@@ -515,7 +515,7 @@ class SemanticEngine:
 
     def _chroma(self, state: _PhotoState, grey: np.ndarray, hints: Sequence[Hint], side: int,
                 quick: bool, photo_rgb: np.ndarray | None = None) -> np.ndarray | None:
-        """The working-size chroma at long side ``side``; None if ``quick`` has nothing to start from."""
+        """The working-size chroma at ``side`` (``working_fit``); None if ``quick`` has nothing to start from."""
         s = self.settings
         w = grey.shape[1]
         size = working_fit(grey.shape, side)
