@@ -6,6 +6,7 @@ stay correct at any zoom.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QResizeEvent, QWheelEvent
@@ -22,6 +23,25 @@ MIN_MARKER_RADIUS = 1.5
 # An image this many device pixels larger or smaller than the place it covers is drawn
 # unscaled: its edges a pixel off beat every pixel resampled.
 ONE_TO_ONE_SLACK = 2.0
+# A photo's transparent parts are drawn over with a checkerboard, made once per photo at
+# most this long side (its squares CHECKER_PX of those pixels): shown white, they could not
+# be told from white paper (a walk-through).  The photo and results keep white there.
+CHECKER_MAX_SIDE = 1024
+CHECKER_PX = 8
+CHECKER_LIGHT, CHECKER_DARK = 204, 153
+
+
+def checker_overlay(alpha: np.ndarray) -> np.ndarray:
+    """(h, w, 4) RGBA: a grey checkerboard, as opaque as ``alpha`` (H, W) is transparent,
+    at most ``CHECKER_MAX_SIDE`` on the long side."""
+    h, w = alpha.shape
+    scale = min(1.0, CHECKER_MAX_SIDE / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA) if size != (w, h) else alpha
+    rows, cols = np.indices(small.shape)
+    light = ((rows // CHECKER_PX + cols // CHECKER_PX) % 2 == 0)
+    grey = np.where(light, CHECKER_LIGHT, CHECKER_DARK).astype(np.uint8)
+    return np.ascontiguousarray(np.dstack([grey, grey, grey, 255 - small]))
 
 
 def qimage_view(array: np.ndarray) -> QImage:
@@ -72,6 +92,8 @@ class ImageCanvas(QWidget):
         self.image: QImage | None = None
         self._pixels: np.ndarray | None = None  # the memory ``image`` shows, when it is an array's
         self._size = QSize()  # the photo's size in image pixels; the image may be a smaller preview
+        self._checker: QImage | None = None  # over the photo's transparent parts (``set_transparency``)
+        self._checker_pixels: np.ndarray | None = None  # the memory ``_checker`` shows
         self.notice = ""  # what is happening (e.g. "Colorizing..."), drawn over the image
         self.tool = Tool.PAINT
         self._pan_from: QPointF | None = None
@@ -106,6 +128,18 @@ class ImageCanvas(QWidget):
 
     def image_size(self) -> QSize:
         return self._size
+
+    def set_transparency(self, alpha: np.ndarray | None) -> None:
+        """The photo's opacity (H, W) uint8, any size, or None: its transparent parts are
+        drawn with a checkerboard over whatever image the canvas shows."""
+        if alpha is None:
+            self._checker = self._checker_pixels = None
+        else:
+            self._checker_pixels = checker_overlay(alpha)
+            h, w = self._checker_pixels.shape[:2]
+            self._checker = QImage(self._checker_pixels.data, w, h, self._checker_pixels.strides[0],
+                                   QImage.Format.Format_RGBA8888)
+        self.update()
 
     def set_notice(self, text: str) -> None:
         if text != self.notice:
@@ -180,6 +214,9 @@ class ImageCanvas(QWidget):
             target = QRectF(left, top, self.image.width() / dpr, self.image.height() / dpr)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, not one_to_one and self.scale() < 2.0)
         painter.drawImage(target, self.image)
+        if self._checker is not None:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            painter.drawImage(target, self._checker)
         self.paint_overlay(painter)
         # A dark label box keeps the title readable over any photo or background.
         label = painter.fontMetrics().boundingRect(self.title).adjusted(-6, -3, 6, 3)

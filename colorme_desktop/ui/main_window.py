@@ -415,6 +415,8 @@ class MainWindow(QMainWindow):
         self._palette_keys.clear()
         self._result_palette = []
         self.hint_canvas.show_array(image.grey)
+        for canvas in (self.hint_canvas, self.result_canvas, self.original_canvas):
+            canvas.set_transparency(image.alpha)
         colour = image.rgb is not None
         if colour:
             self.original_canvas.show_array(image.rgb)

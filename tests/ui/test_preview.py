@@ -452,3 +452,29 @@ def test_suggestions_for_a_photo_opened_with_hints_are_the_photos_not_the_hints(
         worker.stop()
     assert got[1]
     assert all(np.hypot(*chroma_of_color(colour)) < 16 for colour in got[1])  # no red among them
+
+
+def test_a_photos_transparent_parts_show_a_checkerboard_not_white(qtbot):
+    """Shown white, a transparent background could not be told from white paper."""
+    from colorme_desktop.ui.canvas import ImageCanvas, ViewState
+
+    canvas = ImageCanvas(ViewState(), "Grey")
+    qtbot.addWidget(canvas)
+    canvas.resize(400, 400)
+    white = np.full((200, 200), 255, dtype=np.uint8)  # composited on white, as photos are
+    alpha = np.full((200, 200), 255, dtype=np.uint8)
+    alpha[:, :100] = 0  # the left half is transparent
+    canvas.show_array(white)
+    canvas.set_transparency(alpha)
+    drawn = canvas.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.asarray(drawn.constBits(), dtype=np.uint8).reshape(drawn.height(), drawn.bytesPerLine())
+    pixels = pixels[:, :drawn.width() * 3].reshape(drawn.height(), drawn.width(), 3)
+    rect = canvas.image_rect()
+    rows = slice(int(rect.top()) + 40, int(rect.bottom()) - 4)
+    left = pixels[rows, int(rect.left()) + 4:int(rect.center().x()) - 4]
+    right = pixels[rows, int(rect.center().x()) + 4:int(rect.right()) - 4]
+    assert (right == 255).all()  # opaque white stays white
+    assert len(np.unique(left[..., 0])) >= 2 and left.max() < 230  # two greys of a checkerboard
+    canvas.set_transparency(None)
+    drawn = canvas.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    assert drawn.pixelColor(int(rect.left()) + 20, int(rect.center().y())).red() == 255
