@@ -380,12 +380,17 @@ class HintCanvas(ImageCanvas):
         return max(hint.radius * self.scale(), MIN_MARKER_RADIUS)
 
     def paint_overlay(self, painter: QPainter) -> None:
+        painter.save()
+        # Only the photo takes paint: a marker past its edge (a 3 x 3 photo's 4 px brush
+        # covered the whole pane, a walk-through) showed colour where none goes.
+        painter.setClipRect(self.image_rect())
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         for index, hint in enumerate(self.hints if self.hints_visible else ()):
             self._paint_hint(painter, hint, index == self.selected)
         if (self.tool == Tool.PAINT and self._hover is not None and self._stroke is None
                 and self._inside(self.to_image(self._hover))):  # only where a click would paint
             self._paint_brush_outline(painter, self._hover)
+        painter.restore()
 
     def _hint_path(self, hint: Hint) -> QPainterPath:
         path = QPainterPath()

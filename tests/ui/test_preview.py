@@ -478,3 +478,21 @@ def test_a_photos_transparent_parts_show_a_checkerboard_not_white(qtbot):
     canvas.set_transparency(None)
     drawn = canvas.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
     assert drawn.pixelColor(int(rect.left()) + 20, int(rect.center().y())).red() == 255
+
+
+def test_hint_markers_stay_on_the_photo(qtbot):
+    """A 3 x 3 photo's 4 px hint covered the whole pane, well past the photo's edges."""
+    from colorme_desktop.ui.canvas import HintCanvas, ViewState
+
+    canvas = HintCanvas(ViewState(), "Grey")
+    qtbot.addWidget(canvas)
+    canvas.resize(400, 200)  # the square photo fits in the middle, with room left and right
+    canvas.show_array(np.full((3, 3), 128, dtype=np.uint8))
+    empty = canvas.grab().toImage()
+    canvas.set_hints((point_hint(1.5, 1.5, (220, 20, 20), 4.0),))
+    marked = canvas.grab().toImage()
+    rect = canvas.image_rect().toAlignedRect().adjusted(-1, -1, 1, 1)
+    beside = [(x, y) for x in range(0, 400, 5) for y in range(40, 200, 5) if not rect.contains(x, y)]
+    assert len(beside) > 100
+    assert all(marked.pixel(x, y) == empty.pixel(x, y) for x, y in beside)
+    assert marked.pixel(rect.center()) != empty.pixel(rect.center())  # the marker is drawn on the photo
