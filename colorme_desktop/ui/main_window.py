@@ -284,10 +284,12 @@ class MainWindow(QMainWindow):
                                                  lambda: doc.set_radius(next_brush_size(doc.brush.radius, False)), "[")
 
         view = self.menuBar().addMenu("&View")
-        self._action(view, "&Fit to Window", lambda: self.view.set(fit=True), "Ctrl+0")
+        self._action(view, "&Fit to Window", lambda: self._zoom_step(lambda: self.view.set(fit=True)), "Ctrl+0")
         self._action(view, "&Actual Size (100 %)", self.zoom_actual, "Ctrl+1")
-        self._action(view, "Zoom &In", lambda: self.hint_canvas.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
-        self._action(view, "Zoom &Out", lambda: self.hint_canvas.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
+        self._action(view, "Zoom &In", lambda: self._zoom_step(lambda: self.hint_canvas.zoom_by(1.25)),
+                     QKeySequence.StandardKey.ZoomIn)
+        self._action(view, "Zoom &Out", lambda: self._zoom_step(lambda: self.hint_canvas.zoom_by(0.8)),
+                     QKeySequence.StandardKey.ZoomOut)
         view.addSeparator()
         self.original_action = self._action(view, "Show &Original", self._on_show_original_toggled,
                                             checkable=True)
@@ -1037,7 +1039,15 @@ class MainWindow(QMainWindow):
         self.worker.prepare(self.document.engine)
 
     def zoom_actual(self) -> None:
-        self.view.set(zoom=1.0, centre=self.hint_canvas.centre())
+        self._zoom_step(lambda: self.view.set(zoom=1.0, centre=self.hint_canvas.centre()))
+
+    def _zoom_step(self, change: Callable[[], object]) -> None:
+        """A zoom by key or menu: one step, not a wheel's run of them, so the result at the
+        new size is asked for at once instead of after DETAIL_DELAY_MS (a walk-through saw the
+        stretched preview for up to a second after Ctrl+1)."""
+        change()
+        self.detail_timer.stop()
+        self._on_detail_timer_timeout()
 
     @Slot(bool)
     def _on_show_original_toggled(self, _on: bool) -> None:

@@ -119,6 +119,19 @@ def test_a_stroke_while_zoomed_in_past_the_preview_gets_every_pixel_again(qtbot,
                     and max(window.document.result.shape[:2]) == 1500, timeout=TIMEOUT)
 
 
+def test_a_zoom_by_key_asks_for_the_new_size_at_once(qtbot, make_window, tmp_path, monkeypatch):
+    """Ctrl+1 showed the stretched preview for up to a second: the detail timer waits for a
+    wheel's run of steps to end, and a key press is one step."""
+    monkeypatch.setattr(main_window, "PREVIEW_MAX_SIDE", 600)
+    window = make_window()
+    window.open_path(_big_photo(tmp_path))  # 1500 x 1000
+    qtbot.waitUntil(lambda: window.document.result_is_current, timeout=TIMEOUT)
+    window.detail_timer.setInterval(60_000)  # only an immediate request can come in time
+    window.zoom_actual()
+    qtbot.waitUntil(lambda: window.document.result_is_current
+                    and max(window.document.result.shape[:2]) == 1500, timeout=TIMEOUT)
+
+
 def test_eyedropper_on_a_preview_picks_where_the_mouse_is(qtbot, make_window, tmp_path, monkeypatch):
     monkeypatch.setattr(main_window, "PREVIEW_MAX_SIDE", 600)
     window = make_window()
