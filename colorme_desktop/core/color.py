@@ -505,8 +505,8 @@ def grey_to_rgb(grey: np.ndarray) -> np.ndarray:
 
 def fit_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
     """(width, height) of an image of ``shape`` (H, W, ...) shrunk so its long side is at
-    most ``max_side``; never enlarged.  The one formula for every working and preview size,
-    so sizes computed in different places agree to the pixel."""
+    most ``max_side``; never enlarged.  The one formula for every preview size (and, through
+    ``working_fit``, working size), so sizes computed in different places agree to the pixel."""
     h, w = shape[:2]
     scale = min(1.0, max_side / max(h, w))
     return max(1, round(w * scale)), max(1, round(h * scale))
@@ -521,8 +521,9 @@ ELONGATED_MAX = 3.0
 
 
 def elongated_scale(shape: tuple[int, ...], side: float) -> float:
-    """Scale that brings ``shape`` (H, W, ...) to long side ``side``, or, for a photo longer than
-    3:1, to short side ``side / 3`` with the long side at most ``3 * side``."""
+    """Scale that brings ``shape`` (H, W, ...) to long side ``side``; or, where its short side
+    would then be under ``ELONGATED_MIN_SHORT * side``, to that short side, with the long side
+    at most ``ELONGATED_MAX * side``."""
     long, short = max(shape[:2]), min(shape[:2])
     scale = side / long
     if short * scale < side * ELONGATED_MIN_SHORT:

@@ -156,18 +156,27 @@ RECOLOUR_MATCH = 40.0
 PATH_SAMPLES = 32
 
 
+def path_points(hint: Hint, samples: int = PATH_SAMPLES) -> Sequence[tuple[float, float]]:
+    """About ``samples`` of a hint's points, evenly along its path: a long stroke has hundreds."""
+    return hint.points[::max(1, len(hint.points) // samples)]
+
+
+def patch_mean(image: np.ndarray, x: float, y: float) -> np.ndarray:
+    """The mean of the 5 x 5 pixels of ``image`` (H, W) or (H, W, C) around image point (x, y),
+    clipped to the image: what a hint was painted on there."""
+    height, width = image.shape[:2]
+    col, row = min(max(int(x), 0), width - 1), min(max(int(y), 0), height - 1)
+    patch = image[max(0, row - 2):row + 3, max(0, col - 2):col + 3]
+    return patch.reshape(-1, *image.shape[2:]).mean(axis=0)
+
+
 def _like_the_path(owner: np.ndarray, hints: Sequence[Hint], rgb: np.ndarray, rgb_small: np.ndarray) -> None:
     """Drop from ``owner`` (in place) each hint's pixels unlike the colour photo under its path."""
-    height, width = rgb.shape[:2]
     for number, hint in enumerate(hints, start=1):
         ys, xs = np.nonzero(owner == number)
         if not len(ys):
             continue
-        samples = []
-        for x, y in hint.points[::max(1, len(hint.points) // PATH_SAMPLES)]:
-            cx, cy = min(max(int(x), 0), width - 1), min(max(int(y), 0), height - 1)
-            patch = rgb[max(0, cy - 2):cy + 3, max(0, cx - 2):cx + 3]
-            samples.append(patch.reshape(-1, 3).mean(axis=0))
+        samples = [patch_mean(rgb, x, y) for x, y in path_points(hint)]
         here = rgb_small[ys, xs].astype(np.float32)
         distance = np.linalg.norm(here[:, None, :] - np.array(samples, dtype=np.float32)[None], axis=-1)
         nearest = distance.min(axis=1)
@@ -214,11 +223,8 @@ def lightness_gap(hint: Hint, grey: np.ndarray) -> float:
     Only colour is added; the photo keeps its brightness, so a dark brown painted on a
     white horse comes out a pale tint of it.  The window says so when this is large.
     """
-    height, width = grey.shape
-    samples = [grey[min(max(int(y), 0), height - 1), min(max(int(x), 0), width - 1)]
-               for x, y in hint.points[::max(1, len(hint.points) // PATH_SAMPLES)]]
     colour = luma(np.array([[hint.color]], dtype=np.uint8))[0, 0]
-    return float(colour) - float(np.median(samples))
+    return float(colour) - float(np.median([patch_mean(grey, x, y) for x, y in path_points(hint)]))
 
 
 def scale_hints(hints: Sequence[Hint], sx: float, sy: float) -> tuple[Hint, ...]:

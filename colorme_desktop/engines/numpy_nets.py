@@ -33,9 +33,9 @@ INPUT_SIDE = 224  # the backbone runs at this long side (16 patches): about 0.2 
 
 
 def backbone_size(shape: tuple[int, int], side: int = INPUT_SIDE) -> tuple[int, int]:
-    """(width, height) for the backbone: long side ``side``, both multiples of the patch; a
-    panorama keeps a third of ``side`` on its short side (``color.elongated_scale``): one row
-    of tokens, each the photo's whole height, told nothing of what is where."""
+    """(width, height) for the backbone, both multiples of the patch: long side ``side``, but a
+    panorama keeps a third of ``side`` on its short side (``color.elongated_scale``).  By its
+    long side alone a 6:1 photo had three rows of tokens, each a third of its height."""
     h, w = shape
     scale = elongated_scale(shape, side)
     return (max(PATCH, int(round(w * scale / PATCH)) * PATCH), max(PATCH, int(round(h * scale / PATCH)) * PATCH))

@@ -32,7 +32,7 @@ from colorme_desktop.core.color import (
     upsample_chroma,
     working_fit,
 )
-from colorme_desktop.core.hints import BrushCache, Hint, finish, rasterize
+from colorme_desktop.core.hints import BrushCache, Hint, finish, patch_mean, path_points, rasterize
 from colorme_desktop.core.palette import likely_colors
 from colorme_desktop.engines.base import EngineError, give_up_if, image_key
 from colorme_desktop.engines.numpy_nets import PATCH, Dinov2Runtime, HeadRuntime, backbone_size
@@ -91,6 +91,7 @@ REACH_TOLERANCE = 2e-3
 # hint point's far reach is weighed by the share of its token's pixels (at the backbone's
 # size) within THING_GREY_WITHIN grey levels of the grey painted on (5 x 5 pixels): none up
 # to THING_SHARE_NONE, whole from THING_SHARE_WHOLE.  The tube's points: 0.12-0.33.
+FAR_REACH_SAMPLES = 8  # points of a stroke that reach far: a few, not hundreds of near-copies
 THING_GREY_WITHIN = 15.0
 THING_SHARE_NONE = 0.25
 THING_SHARE_WHOLE = 0.5
@@ -443,8 +444,7 @@ class SemanticEngine:
         points, changes, trust = [], [], []
         for hint in hints:
             wanted = np.array(chroma_of_color(hint.color), dtype=np.float32)
-            # A long stroke counts as a few samples, not hundreds of near-copies.
-            for x, y in hint.points[::max(1, len(hint.points) // 8)]:
+            for x, y in path_points(hint, FAR_REACH_SAMPLES):
                 fx, fy = min(max(x / w, 0.0), 1.0), min(max(y / h, 0.0), 1.0)
                 here = prior[min(ph - 1, int(fy * ph)), min(pw - 1, int(fx * pw))]
                 points.append((fx, fy))
@@ -459,11 +459,11 @@ class SemanticEngine:
         """How far the token under image point (x, y) shows what was painted there (0..1):
         the share of its pixels of the painted grey (``THING_GREY_WITHIN``)."""
         h, w = grey.shape
-        col, row = min(max(int(x), 0), w - 1), min(max(int(y), 0), h - 1)
-        painted = float(grey[max(0, row - 2):row + 3, max(0, col - 2):col + 3].mean())
+        painted = float(patch_mean(grey, x, y))
         small = state.backbone_grey
-        top = min(int(row / h * small.shape[0]) // PATCH, small.shape[0] // PATCH - 1) * PATCH
-        left = min(int(col / w * small.shape[1]) // PATCH, small.shape[1] // PATCH - 1) * PATCH
+        fy, fx = min(max(y / h, 0.0), 1.0), min(max(x / w, 0.0), 1.0)
+        top = min(int(fy * small.shape[0]) // PATCH, small.shape[0] // PATCH - 1) * PATCH
+        left = min(int(fx * small.shape[1]) // PATCH, small.shape[1] // PATCH - 1) * PATCH
         cell = small[top:top + PATCH, left:left + PATCH]
         share = float((np.abs(cell - painted) <= THING_GREY_WITHIN).mean())
         return min(max((share - THING_SHARE_NONE) / (THING_SHARE_WHOLE - THING_SHARE_NONE), 0.0), 1.0)

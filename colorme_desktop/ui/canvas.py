@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from colorme_desktop.core.document import DEFAULT_COLOUR, RADIUS_DEFAULT, Tool
 from colorme_desktop.core.hints import Hint
 
-__all__ = ["HintCanvas", "ImageCanvas", "Tool", "ViewState", "qimage_view"]
+__all__ = ["HintCanvas", "ImageCanvas", "Tool", "ViewState", "checker_overlay", "qimage_view"]
 
 # A hint smaller than this on screen (radius, screen pixels) is still drawn this large,
 # or a one-pixel hint at a zoomed-out view could be neither seen nor clicked.
@@ -129,13 +129,14 @@ class ImageCanvas(QWidget):
     def image_size(self) -> QSize:
         return self._size
 
-    def set_transparency(self, alpha: np.ndarray | None) -> None:
-        """The photo's opacity (H, W) uint8, any size, or None: its transparent parts are
-        drawn with a checkerboard over whatever image the canvas shows."""
-        if alpha is None:
+    def set_transparency(self, checker: np.ndarray | None) -> None:
+        """``checker_overlay`` of the photo's opacity, or None: its transparent parts are drawn
+        with a checkerboard over whatever image the canvas shows.  Made once by the caller for
+        all the panes (a resize of a 24 MP photo's opacity each)."""
+        if checker is None:
             self._checker = self._checker_pixels = None
         else:
-            self._checker_pixels = checker_overlay(alpha)
+            self._checker_pixels = np.ascontiguousarray(checker)
             h, w = self._checker_pixels.shape[:2]
             self._checker = QImage(self._checker_pixels.data, w, h, self._checker_pixels.strides[0],
                                    QImage.Format.Format_RGBA8888)

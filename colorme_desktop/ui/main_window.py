@@ -50,7 +50,7 @@ from colorme_desktop.core.imageio import SAVE_FORMATS, ImageLoadError, ImageSave
 from colorme_desktop.core.text import plural
 from colorme_desktop.engines.registry import ENGINE_LABELS, ENGINE_NAMES, RECOLOURING_ENGINES
 from colorme_desktop.ui.batch_dialog import BatchSummary, BatchThread, FolderJob, record
-from colorme_desktop.ui.canvas import HintCanvas, ImageCanvas, ViewState
+from colorme_desktop.ui.canvas import HintCanvas, ImageCanvas, ViewState, checker_overlay
 from colorme_desktop.ui.dialogs import Prompts, ShortcutsDialog, about_box
 from colorme_desktop.ui.palette_dock import PaletteDock
 from colorme_desktop.ui.recovery import RecoveryStore
@@ -70,6 +70,12 @@ HINTS_FILTER = "ColorMe hints (*.json)"
 PREVIEW_MIN_SIDE = 128
 PREVIEW_MAX_SIDE = 2048
 DETAIL_DELAY_MS = 400
+# After a key or menu zoom, one step: only a held key's repeats are gathered into one request.
+ZOOM_STEP_DETAIL_MS = 60
+# After a stroke's result, while zoomed in past PREVIEW_MAX_SIDE: every pixel is made once
+# the user has paused this long, since only drafts give way to the next stroke and a full
+# 24 MP result takes up to a second.
+STROKE_DETAIL_DELAY_MS = 1500
 # ... whenever the shown size and the result's differ at all, either way.  Any stretch
 # softens the result: the first colour, made before the panes had their final widths, was
 # 512 px shown at 563 (a walk-through saw it sharpen after an undo), and 476 px shown at
@@ -194,6 +200,10 @@ class MainWindow(QMainWindow):
 
         self.detail_timer = QTimer(self, singleShot=True, interval=DETAIL_DELAY_MS)
         self.detail_timer.timeout.connect(self._on_detail_timer_timeout)
+        self.zoom_step_timer = QTimer(self, singleShot=True, interval=ZOOM_STEP_DETAIL_MS)
+        self.zoom_step_timer.timeout.connect(self._on_detail_timer_timeout)
+        self.stroke_detail_timer = QTimer(self, singleShot=True, interval=STROKE_DETAIL_DELAY_MS)
+        self.stroke_detail_timer.timeout.connect(self._on_detail_timer_timeout)
         self.view.changed.connect(self.detail_timer.start)
         # A pane that grows (the window, the splitter, a pane shown or hidden) shows the
         # result larger too.
@@ -417,8 +427,9 @@ class MainWindow(QMainWindow):
         self._palette_keys.clear()
         self._result_palette = []
         self.hint_canvas.show_array(image.grey)
+        checker = None if image.alpha is None else checker_overlay(image.alpha)
         for canvas in (self.hint_canvas, self.result_canvas, self.original_canvas):
-            canvas.set_transparency(image.alpha)
+            canvas.set_transparency(checker)
         colour = image.rgb is not None
         if colour:
             self.original_canvas.show_array(image.rgb)
@@ -894,6 +905,8 @@ class MainWindow(QMainWindow):
         doc = self.document
         if doc.image is None:
             return
+        if draft:
+            self.stroke_detail_timer.stop()  # painting again: no pause to make every pixel in
         self.generation += 1
         key = doc.render_key()
         side = self._side_to_colour_at(draft, full)
@@ -1043,11 +1056,11 @@ class MainWindow(QMainWindow):
 
     def _zoom_step(self, change: Callable[[], object]) -> None:
         """A zoom by key or menu: one step, not a wheel's run of them, so the result at the
-        new size is asked for at once instead of after DETAIL_DELAY_MS (a walk-through saw the
-        stretched preview for up to a second after Ctrl+1)."""
+        new size is asked for within ZOOM_STEP_DETAIL_MS instead of DETAIL_DELAY_MS (a
+        walk-through saw the stretched preview for up to a second after Ctrl+1)."""
         change()
         self.detail_timer.stop()
-        self._on_detail_timer_timeout()
+        self.zoom_step_timer.start()
 
     @Slot(bool)
     def _on_show_original_toggled(self, _on: bool) -> None:
@@ -1064,12 +1077,12 @@ class MainWindow(QMainWindow):
             return  # superseded, or older than what is on screen
         self.shown_generation = generation
         self.document.set_result(rgb, key)
-        if not key.draft:
+        if not key.draft and key.preview:
             # Zoomed in past what a preview holds, a stroke's result is still made at
             # PREVIEW_MAX_SIDE (its drafts must be quick): the same check as after a zoom
             # then makes every pixel, once the user pauses.  A walk-through painted at
             # 100 % on a 4000 px panorama and the result stayed soft until the next zoom.
-            self.detail_timer.start()
+            self.stroke_detail_timer.start()
 
     @Slot(int)
     def _on_palette_ready(self, generation: int) -> None:

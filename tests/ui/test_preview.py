@@ -469,7 +469,7 @@ def test_suggestions_for_a_photo_opened_with_hints_are_the_photos_not_the_hints(
 
 def test_a_photos_transparent_parts_show_a_checkerboard_not_white(qtbot):
     """Shown white, a transparent background could not be told from white paper."""
-    from colorme_desktop.ui.canvas import ImageCanvas, ViewState
+    from colorme_desktop.ui.canvas import ImageCanvas, ViewState, checker_overlay
 
     canvas = ImageCanvas(ViewState(), "Grey")
     qtbot.addWidget(canvas)
@@ -478,7 +478,7 @@ def test_a_photos_transparent_parts_show_a_checkerboard_not_white(qtbot):
     alpha = np.full((200, 200), 255, dtype=np.uint8)
     alpha[:, :100] = 0  # the left half is transparent
     canvas.show_array(white)
-    canvas.set_transparency(alpha)
+    canvas.set_transparency(checker_overlay(alpha))
     drawn = canvas.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
     pixels = np.asarray(drawn.constBits(), dtype=np.uint8).reshape(drawn.height(), drawn.bytesPerLine())
     pixels = pixels[:, :drawn.width() * 3].reshape(drawn.height(), drawn.width(), 3)

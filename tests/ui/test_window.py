@@ -947,3 +947,7 @@ def test_a_colour_far_darker_than_the_photo_under_it_is_explained(qtbot, window,
     window.document.set_colour((122, 74, 42))
     _click(qtbot, window, 20, 30)
     assert "keeps its brightness" not in window.statusBar().currentMessage()  # said once a photo, not at every stroke
+    window.open_path(light, ask=False)  # the next photo: said again
+    _settle(qtbot, window)
+    _click(qtbot, window, 40, 30)
+    assert "keeps its brightness" in window.statusBar().currentMessage()
