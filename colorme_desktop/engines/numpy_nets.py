@@ -15,7 +15,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from colorme_desktop.core.color import elongated_scale
 from colorme_desktop.engines.chroma_bins import CHROMA_RANGE, bin_centres
 
 # The backbone's shape (DINOv2 ViT-S/14); ``dinov2.py`` holds the same for torch.
@@ -33,11 +32,14 @@ INPUT_SIDE = 224  # the backbone runs at this long side (16 patches): about 0.2 
 
 
 def backbone_size(shape: tuple[int, int], side: int = INPUT_SIDE) -> tuple[int, int]:
-    """(width, height) for the backbone, both multiples of the patch: long side ``side``, but a
-    panorama keeps a third of ``side`` on its short side (``color.elongated_scale``).  By its
-    long side alone a 6:1 photo had three rows of tokens, each a third of its height."""
+    """(width, height) for the backbone: long side ``side``, both multiples of the patch.
+
+    Also for a panorama, unlike the working size (``color.working_fit``): a 6:1 photo at
+    three times the input got five rows of finer tokens, and the pixel graph's feature term
+    then cut a flat wall along a token's edge (session 17, looked at).
+    """
     h, w = shape
-    scale = elongated_scale(shape, side)
+    scale = side / max(h, w)
     return (max(PATCH, int(round(w * scale / PATCH)) * PATCH), max(PATCH, int(round(h * scale / PATCH)) * PATCH))
 
 

@@ -155,8 +155,8 @@ def test_output_has_the_photos_size_for_odd_shapes(engine):
 
 def test_backbone_size_is_patch_aligned():
     assert backbone_size((427, 640)) == (224, 154)
-    assert backbone_size((1, 5000)) == (672, 14)  # a sliver: the panorama's long side, one row
-    assert backbone_size((1000, 6000)) == (448, 70)  # a 6:1 school photo: five rows of tokens, not three
+    assert backbone_size((1, 5000)) == (224, 14)
+    assert backbone_size((1000, 6000)) == (224, 42)  # a panorama too: see its docstring
 
 
 def test_spread_is_exact_at_hints_and_fades_with_decay():
