@@ -507,8 +507,13 @@ def fit_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
     """(width, height) of an image of ``shape`` (H, W, ...) shrunk so its long side is at
     most ``max_side``; never enlarged.  The one formula for every preview size (and, through
     ``working_fit``, working size), so sizes computed in different places agree to the pixel."""
+    return _size_at(shape, max_side / max(shape[:2]))
+
+
+def _size_at(shape: tuple[int, ...], scale: float) -> tuple[int, int]:
+    """(width, height) of ``shape`` (H, W, ...) at ``scale``, never enlarged, at least 1 x 1."""
     h, w = shape[:2]
-    scale = min(1.0, max_side / max(h, w))
+    scale = min(1.0, scale)
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
@@ -520,7 +525,7 @@ ELONGATED_MIN_SHORT = 1 / 3
 ELONGATED_MAX = 3.0
 
 
-def elongated_scale(shape: tuple[int, ...], side: float) -> float:
+def _elongated_scale(shape: tuple[int, ...], side: float) -> float:
     """Scale that brings ``shape`` (H, W, ...) to long side ``side``; or, where its short side
     would then be under ``ELONGATED_MIN_SHORT * side``, to that short side, with the long side
     at most ``ELONGATED_MAX * side``."""
@@ -533,10 +538,8 @@ def elongated_scale(shape: tuple[int, ...], side: float) -> float:
 
 def working_fit(shape: tuple[int, ...], side: int) -> tuple[int, int]:
     """(width, height) of a working copy of a photo of ``shape``: ``fit_size`` for the
-    usual photo, a taller copy of a panorama (``elongated_scale``); never enlarged."""
-    h, w = shape[:2]
-    scale = min(1.0, elongated_scale(shape, side))
-    return max(1, round(w * scale)), max(1, round(h * scale))
+    usual photo, a taller copy of a panorama (``_elongated_scale``); never enlarged."""
+    return _size_at(shape, _elongated_scale(shape, side))
 
 
 def shrink_for_screen(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:

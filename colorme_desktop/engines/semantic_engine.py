@@ -164,7 +164,7 @@ def _painted_on(own: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], scale:
     h, w = own.shape[:2]
     painted = []
     for hint in hints:
-        points = np.asarray(hint.points, dtype=np.float32)[::max(1, len(hint.points) // 32)] * scale
+        points = np.asarray(path_points(hint), dtype=np.float32) * scale
         cols = np.clip(points[:, 0].astype(int), 0, w - 1)
         rows = np.clip(points[:, 1].astype(int), 0, h - 1)
         painted.append([*np.median(own[rows, cols], axis=0), np.median(grey[rows, cols])])

@@ -12,6 +12,7 @@ from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, QSize, Qt, 
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from colorme_desktop.core.color import fit_size
 from colorme_desktop.core.document import DEFAULT_COLOUR, RADIUS_DEFAULT, Tool
 from colorme_desktop.core.hints import Hint
 
@@ -34,10 +35,8 @@ CHECKER_LIGHT, CHECKER_DARK = 204, 153
 def checker_overlay(alpha: np.ndarray) -> np.ndarray:
     """(h, w, 4) RGBA: a grey checkerboard, as opaque as ``alpha`` (H, W) is transparent,
     at most ``CHECKER_MAX_SIDE`` on the long side."""
-    h, w = alpha.shape
-    scale = min(1.0, CHECKER_MAX_SIDE / max(h, w))
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA) if size != (w, h) else alpha
+    size = fit_size(alpha.shape, CHECKER_MAX_SIDE)
+    small = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA) if size != alpha.shape[::-1] else alpha
     rows, cols = np.indices(small.shape)
     light = ((rows // CHECKER_PX + cols // CHECKER_PX) % 2 == 0)
     grey = np.where(light, CHECKER_LIGHT, CHECKER_DARK).astype(np.uint8)
