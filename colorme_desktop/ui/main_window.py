@@ -69,7 +69,11 @@ HINTS_FILTER = "ColorMe hints (*.json)"
 # screen, and the sample's first colour, 512 px shown at 474, looked softer than the photo.
 PREVIEW_MIN_SIDE = 128
 PREVIEW_MAX_SIDE = 2048
-DETAIL_DELAY_MS = 400
+# A wheel's notches come 20-100 ms apart while it turns; a pause of this much ends the run.
+# At 400 ms the stretched, soft preview stayed on screen for half a second after every wheel
+# zoom (a walk-through).  A request the next notch makes stale costs one preview; past
+# PREVIEW_MAX_SIDE the full-size result is made once (``_on_detail_timer_timeout`` checks).
+DETAIL_DELAY_MS = 150
 # After a key or menu zoom, one step: only a held key's repeats are gathered into one request.
 ZOOM_STEP_DETAIL_MS = 60
 # After a stroke's result, while zoomed in past PREVIEW_MAX_SIDE: every pixel is made once
