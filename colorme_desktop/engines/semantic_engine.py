@@ -441,8 +441,8 @@ class SemanticEngine:
         """Far-reaching part of the hints' change (``propagation.nonlocal_target``)."""
         h, w = grey.shape
         ph, pw = prior.shape[:2]
-        points, changes, trust = [], [], []
-        for hint in hints:
+        points, changes, trust, hint_of = [], [], [], []
+        for index, hint in enumerate(hints):
             wanted = np.array(chroma_of_color(hint.color), dtype=np.float32)
             for x, y in path_points(hint, FAR_REACH_SAMPLES):
                 fx, fy = min(max(x / w, 0.0), 1.0), min(max(y / h, 0.0), 1.0)
@@ -450,9 +450,10 @@ class SemanticEngine:
                 points.append((fx, fy))
                 changes.append(wanted - here)
                 trust.append(self._token_is_the_thing(state, grey, x, y))
+                hint_of.append(index)
         return nonlocal_target(state.components, np.array(points, dtype=np.float32),
                                np.array(changes, dtype=np.float32), (pw, ph), self.settings.nonlocal_softness,
-                               np.array(trust, dtype=np.float32))
+                               np.array(trust, dtype=np.float32), np.array(hint_of))
 
     @staticmethod
     def _token_is_the_thing(state: _PhotoState, grey: np.ndarray, x: float, y: float) -> float:

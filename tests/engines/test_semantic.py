@@ -237,6 +237,32 @@ def test_a_hint_reaches_the_same_thing_beyond_a_wall_but_not_the_wall():
     assert np.abs(without[:, 48:, 0]).max() < 1.0  # edges alone would stop it at the tower
 
 
+def test_a_strokes_points_reach_far_as_one_hint_not_as_many():
+    """Eight points of one stroke on a jacket reach a half-alike dog no further than one
+    point does; summed, they took the dog to the stroke's whole change (a walk-through)."""
+    tokens = np.zeros((4, 6, 8), dtype=np.float32)
+    tokens[0] = 1.0  # the field
+    tokens[:, 1:5, 1:3] = 0.0
+    tokens[1, 1:5, 1:3] = 1.0  # the jacket
+    tokens[:, 2:5, 5:7] = 0.0
+    tokens[1:3, 2:5, 5:7] = 1.0  # the dog: half like the jacket
+    components = token_components(tokens)
+    stroke = np.array([[0.2, 0.2 + 0.06 * k] for k in range(8)], dtype=np.float32)  # down the jacket
+    asked = np.tile([[30.0, -10.0]], (8, 1)).astype(np.float32)
+    one = nonlocal_target(components, stroke[:1], asked[:1], (8, 6), softness=0.2)
+    summed = nonlocal_target(components, stroke, asked, (8, 6), softness=0.2)
+    pooled = nonlocal_target(components, stroke, asked, (8, 6), softness=0.2, hint_of=np.zeros(8, int))
+    dog = (slice(2, 5), slice(5, 7))
+    assert np.abs(one[1:5, 1:3] - asked[0]).max() < 1e-3  # the jacket takes it either way
+    assert summed[dog][..., 0].min() > 2 * one[dog][..., 0].max()  # the bug: eight votes
+    np.testing.assert_allclose(pooled, one, atol=1e-3)
+    # Two hints stay two: a second point on the field adds its own vote.
+    both = nonlocal_target(components, np.vstack([stroke, [[0.9, 0.1]]]), np.vstack([asked, [[-20.0, 5.0]]]),
+                           (8, 6), softness=0.2, hint_of=np.array([0] * 8 + [1]))
+    assert np.abs(both[0, 7] - [-20.0, 5.0]).max() < 0.05
+    np.testing.assert_allclose(both[1:5, 1:3], one[1:5, 1:3], atol=0.5)
+
+
 def test_draft_during_a_stroke_is_what_its_final_will_be(engine):
     """Once the photo's graph is ready, a draft is the final's own solve cut short: the user
     sees no jump when the stroke ends (the old half-size draft differed by 5 grey levels)."""
@@ -628,7 +654,7 @@ def test_recolouring_leaves_specks_of_the_colour_that_the_thing_does_not_join(en
 def test_a_stroke_on_a_thing_thinner_than_a_token_does_not_reach_what_lies_behind_it(engine):
     """A red stroke along a bike's tube, 2.5 px wide at the backbone's size, went to the wall's
     and the wheels' tokens: its token is mostly wall (a walk-through, session 17)."""
-    engine.settings = replace(SETTINGS, nonlocal_softness=0.5)
+    engine.settings = replace(SETTINGS, nonlocal_softness=0.2)
     grey = np.full((600, 1200), 180, dtype=np.uint8)
     grey[:, 300:310] = 50  # the tube: 1.9 px at 224 px, a token 75 px wide here
     red = (200, 30, 30)
