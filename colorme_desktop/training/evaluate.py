@@ -13,6 +13,12 @@ change the hint asked for at its own patch, |hint - R0| (hints asking for less t
 levels are skipped).  "Achieved" is the share of the asked change that R1 makes at the
 hint's patch (the projection of R1 - R0 on hint - R0).  Results are also reported per
 source: the name of the folder each photo lies in.
+
+Users paint strokes, not 5x5 dots, so spill is also measured for strokes: from a random
+point, straight on in a random direction while the true colour stays its start's (within
+``STROKE_SAME_LEVELS``), up to ``STROKE_MAX_SHARE`` of the long side; its colour the mean
+true colour under it, its patch the 5x5 patches along it.  (A stroke's points once reached
+eight times as far as a dot's, which the dots' spill could not see: session 18.)
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from colorme_desktop.core.color import chroma_of, chroma_of_color, compose, grey_to_rgb, luma, resize_to_max_side
-from colorme_desktop.core.hints import Hint, point_hint
+from colorme_desktop.core.hints import Hint, patch_mean, point_hint
 from colorme_desktop.core.imageio import ImageLoadError, load_image
 from colorme_desktop.core.metrics import colourfulness, psnr
 
@@ -37,6 +43,12 @@ HINT_COUNTS = (0, 1, 2, 5, 10, 20, 50)
 SPILL_HINTS = 3  # single hints per photo for the spill measure
 SPILL_OTHER_LEVELS = 20.0  # pixels whose true chroma differs this much are "not the hinted thing"
 SPILL_MIN_ASK = 8.0  # hints asking for less chroma change than this say nothing about spill
+STROKE_HINTS = 3  # single strokes per photo for the strokes' spill
+STROKE_MAX_SHARE = 0.08  # of the photo's long side: a hand's stroke along one thing
+STROKE_SAME_LEVELS = 10.0  # chroma levels from its start at which a stroke ends
+STROKE_STEP = 2.0  # pixels between a stroke's points
+STROKE_MIN_POINTS = 4  # a shorter one is a dot, measured already
+STROKE_TRIES = 20  # starting points tried per stroke
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 
 Colorizer = Callable[[np.ndarray, Sequence[Hint]], np.ndarray]  # grey, hints -> chroma
@@ -54,6 +66,38 @@ def simulate_eval_hints(rgb: np.ndarray, count: int, seed: int) -> list[Hint]:
     return hints
 
 
+def simulate_eval_stroke(rgb: np.ndarray, seed: int) -> Hint | None:
+    """A stroke along one colour of ``rgb`` (the module's docstring); None if none is found."""
+    h, w = rgb.shape[:2]
+    rng = np.random.default_rng(seed)
+    chroma = chroma_of(rgb)
+    longest = STROKE_MAX_SHARE * max(h, w)
+    for _ in range(STROKE_TRIES):
+        x, y = float(rng.integers(0, w)) + 0.5, float(rng.integers(0, h)) + 0.5
+        angle = rng.uniform(0.0, 2.0 * np.pi)
+        dx, dy = STROKE_STEP * np.cos(angle), STROKE_STEP * np.sin(angle)
+        start = patch_mean(chroma, x, y)
+        points = [(x, y)]
+        while len(points) * STROKE_STEP < longest:
+            x, y = x + dx, y + dy
+            if not (0 <= x < w and 0 <= y < h) or np.linalg.norm(patch_mean(chroma, x, y) - start) > STROKE_SAME_LEVELS:
+                break
+            points.append((x, y))
+        if len(points) >= STROKE_MIN_POINTS:
+            colour = np.mean([patch_mean(rgb, px, py) for px, py in points], axis=0)
+            return Hint(tuple(points), tuple(int(v) for v in np.rint(colour)), 2.0)
+    return None
+
+
+def _under(hint: Hint, shape: tuple[int, ...]) -> np.ndarray:
+    """(H, W) bool: the 5x5 patches around a hint's points, where it asks for its colour."""
+    under = np.zeros(shape[:2], dtype=bool)
+    for px, py in hint.points:
+        x, y = int(px), int(py)
+        under[max(0, y - 2):y + 3, max(0, x - 2):x + 3] = True
+    return under
+
+
 @dataclass
 class EvalResult:
     psnr: dict[str, dict[int, float]] = field(default_factory=dict)  # engine -> N -> mean dB
@@ -61,18 +105,25 @@ class EvalResult:
     images: int = 0
     spill: dict[str, float] = field(default_factory=dict)  # engine -> mean spill
     achieved: dict[str, float] = field(default_factory=dict)  # engine -> mean achieved share
+    stroke_spill: dict[str, float] = field(default_factory=dict)  # the same for single strokes
+    stroke_achieved: dict[str, float] = field(default_factory=dict)
     per_source: dict[str, EvalResult] = field(default_factory=dict)  # folder name -> its own result
 
     def table(self) -> str:
         counts = sorted(next(iter(self.psnr.values())).keys()) if self.psnr else []
-        lines = ["| engine | " + " | ".join(f"N={n}" for n in counts) + " | colourfulness N=0 | spill | achieved |",
-                 "|---" * (len(counts) + 4) + "|"]
+        lines = ["| engine | " + " | ".join(f"N={n}" for n in counts)
+                 + " | colourfulness N=0 | spill | achieved | stroke spill | stroke achieved |",
+                 "|---" * (len(counts) + 6) + "|"]
         for name, row in self.psnr.items():
             cells = " | ".join(f"{row[n]:.2f}" for n in counts)
             spill = f"{self.spill[name]:.3f} | {self.achieved[name]:.2f}" if name in self.spill else " | "
+            if name in self.stroke_spill:
+                spill += f" | {self.stroke_spill[name]:.3f} | {self.stroke_achieved[name]:.2f}"
+            else:
+                spill += " |  | "
             lines.append(f"| {name} | {cells} | {self.colourfulness.get(name, float('nan')):.1f} | {spill} |")
         lines.append("| true photos | " + " | ".join("" for _ in counts)
-                     + f" | {self.colourfulness.get('truth', float('nan')):.1f} | | |")
+                     + f" | {self.colourfulness.get('truth', float('nan')):.1f} | | | | |")
         return "\n".join(lines) + f"\n\n{self.images} images, PSNR in dB (RGB, 8-bit)."
 
     def report(self) -> str:
@@ -86,15 +137,27 @@ class EvalResult:
 def spill_of(colorize: Colorizer, grey: np.ndarray, rgb: np.ndarray, base: np.ndarray, seed: int,
              count: int = SPILL_HINTS) -> list[tuple[float, float]]:
     """(spill, achieved) for ``count`` random single hints; ``base`` is the result without hints."""
+    hints = [simulate_eval_hints(rgb, 1, seed * 7 + k)[0] for k in range(count)]
+    return _spill_of_each(colorize, grey, rgb, base, hints)
+
+
+def stroke_spill_of(colorize: Colorizer, grey: np.ndarray, rgb: np.ndarray, base: np.ndarray, seed: int,
+                    count: int = STROKE_HINTS) -> list[tuple[float, float]]:
+    """(spill, achieved) for ``count`` random single strokes (``simulate_eval_stroke``)."""
+    strokes = (simulate_eval_stroke(rgb, seed * 11 + k + 1) for k in range(count))
+    return _spill_of_each(colorize, grey, rgb, base, [s for s in strokes if s is not None])
+
+
+def _spill_of_each(colorize: Colorizer, grey: np.ndarray, rgb: np.ndarray, base: np.ndarray,
+                   hints: Sequence[Hint]) -> list[tuple[float, float]]:
+    """(spill, achieved) of each hint alone (the module's docstring)."""
     true_chroma = chroma_of(rgb)
     base_chroma = chroma_of(base)
     measured = []
-    for k in range(count):
-        (hint,) = simulate_eval_hints(rgb, 1, seed * 7 + k)
-        x, y = int(hint.points[0][0]), int(hint.points[0][1])
-        patch = (slice(max(0, y - 2), y + 3), slice(max(0, x - 2), x + 3))
+    for hint in hints:
+        under = _under(hint, rgb.shape)
         wanted = np.array(chroma_of_color(hint.color))
-        ask = wanted - base_chroma[patch].reshape(-1, 2).mean(axis=0)
+        ask = wanted - base_chroma[under].mean(axis=0)
         if np.linalg.norm(ask) < SPILL_MIN_ASK:
             continue
         other = np.linalg.norm(true_chroma - wanted, axis=-1) > SPILL_OTHER_LEVELS
@@ -102,7 +165,7 @@ def spill_of(colorize: Colorizer, grey: np.ndarray, rgb: np.ndarray, base: np.nd
             continue
         changed = chroma_of(compose(grey, colorize(grey, [hint]))) - base_chroma
         spill = float(np.linalg.norm(changed[other], axis=-1).mean() / np.linalg.norm(ask))
-        achieved = float(changed[patch].reshape(-1, 2).mean(axis=0) @ ask / (ask @ ask))
+        achieved = float(changed[under].mean(axis=0) @ ask / (ask @ ask))
         measured.append((spill, achieved))
     return measured
 
@@ -112,7 +175,8 @@ def list_photos(folder: Path) -> list[Path]:
 
 
 def evaluate(photos: Sequence[Path], engines: dict[str, Colorizer], counts: Sequence[int] = HINT_COUNTS,
-             max_side: int | None = None, spill_hints: int = SPILL_HINTS) -> EvalResult:
+             max_side: int | None = None, spill_hints: int = SPILL_HINTS,
+             stroke_hints: int = STROKE_HINTS) -> EvalResult:
     """Mean PSNR per engine and hint count, colourfulness, spill; overall and per source folder."""
     rows: list[dict] = []  # one per photo: its source and every measure
     for path in photos:
@@ -128,7 +192,8 @@ def evaluate(photos: Sequence[Path], engines: dict[str, Colorizer], counts: Sequ
         grey = luma(rgb)
         seed = zlib.crc32(path.name.encode())
         row = {"source": path.parent.name, "psnr": {"grey": {n: psnr(grey_to_rgb(grey), rgb) for n in counts}},
-               "colour": {"truth": colourfulness(rgb), "grey": colourfulness(grey_to_rgb(grey))}, "spill": {}}
+               "colour": {"truth": colourfulness(rgb), "grey": colourfulness(grey_to_rgb(grey))}, "spill": {},
+               "stroke_spill": {}}
         for name, run in engines.items():
             row["psnr"][name] = {}
             for n in counts:
@@ -137,10 +202,12 @@ def evaluate(photos: Sequence[Path], engines: dict[str, Colorizer], counts: Sequ
                 if n == 0:
                     row["colour"][name] = colourfulness(result)
                     base = result
+            if (spill_hints or stroke_hints) and 0 not in counts:
+                base = compose(grey, run(grey, []))
             if spill_hints:
-                if 0 not in counts:
-                    base = compose(grey, run(grey, []))
                 row["spill"][name] = spill_of(run, grey, rgb, base, seed, spill_hints)
+            if stroke_hints:
+                row["stroke_spill"][name] = stroke_spill_of(run, grey, rgb, base, seed, stroke_hints)
         rows.append(row)
         log.info("%s done (%d)", path.name, len(rows))
     result = _summarise(rows, ["grey", *engines], counts)
@@ -160,10 +227,12 @@ def _summarise(rows: list[dict], names: list[str], counts: Sequence[int]) -> Eva
     result.colourfulness = {name: mean([r["colour"][name] for r in rows if name in r["colour"]])
                             for name in ["truth", *names]}
     for name in names:
-        pairs = [pair for r in rows for pair in r["spill"].get(name, [])]
-        if pairs:
-            result.spill[name] = mean([p[0] for p in pairs])
-            result.achieved[name] = mean([p[1] for p in pairs])
+        for key, spill, achieved in (("spill", result.spill, result.achieved),
+                                     ("stroke_spill", result.stroke_spill, result.stroke_achieved)):
+            pairs = [pair for r in rows for pair in r[key].get(name, [])]
+            if pairs:
+                spill[name] = mean([p[0] for p in pairs])
+                achieved[name] = mean([p[1] for p in pairs])
     return result
 
 
@@ -191,6 +260,7 @@ def plot(result: EvalResult, path: Path) -> None:
 def _as_json(result: EvalResult) -> dict:
     return {"psnr": result.psnr, "colourfulness": result.colourfulness, "images": result.images,
             "spill": result.spill, "achieved": result.achieved,
+            "stroke_spill": result.stroke_spill, "stroke_achieved": result.stroke_achieved,
             "per_source": {k: _as_json(v) for k, v in result.per_source.items()}}
 
 

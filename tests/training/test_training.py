@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from colorme_desktop.core.color import luma
 from colorme_desktop.training.augment import AugmentConfig, PhotoBank
 from colorme_desktop.training.evaluate import evaluate, simulate_eval_hints, write_report
 from colorme_desktop.training.hintsim import HintConfig, simulate_hints
@@ -129,3 +130,41 @@ def test_eval_hints_use_the_patch_mean():
     rgb[:, :, 0] = 100
     hints = simulate_eval_hints(rgb, 3, seed=0)
     assert len(hints) == 3 and all(h.color == (100, 0, 0) and h.radius == 2 for h in hints)
+
+
+def test_eval_strokes_stay_on_one_colour_and_their_spill_tells_a_tint_from_a_stroke():
+    """The strokes' spill: a stroke runs along one true colour, and an engine that tints
+    the whole photo with it spills where one that colours only the stroke does not."""
+    from colorme_desktop.core.color import chroma_of, chroma_of_color
+    from colorme_desktop.training.evaluate import simulate_eval_stroke, stroke_spill_of
+
+    rgb = np.full((120, 160, 3), (60, 160, 70), np.uint8)  # grass ...
+    rgb[30:90, 40:120] = (200, 40, 40)  # ... around a red blanket
+    strokes = [simulate_eval_stroke(rgb, seed) for seed in range(12)]
+    assert all(s is not None and len(s.points) >= 4 for s in strokes)
+    for stroke in strokes:
+        chroma = chroma_of(rgb)
+        ends = [chroma[int(y), int(x)] for x, y in (stroke.points[0], stroke.points[-1])]
+        assert np.linalg.norm(ends[0] - ends[1]) < 1.0  # one colour from end to end
+        assert np.linalg.norm(np.array(chroma_of_color(stroke.color)) - ends[0]) < 10  # its colour
+    grey = luma(rgb)
+    base = np.repeat(grey[..., None], 3, axis=2)
+
+    def tint_everything(g, hints):
+        out = np.zeros((*g.shape, 2), np.float32)
+        for hint in hints:
+            out[:] = chroma_of_color(hint.color)
+        return out
+
+    def colour_the_stroke(g, hints):
+        out = np.zeros((*g.shape, 2), np.float32)
+        for hint in hints:
+            for x, y in hint.points:
+                out[max(0, int(y) - 2):int(y) + 3, max(0, int(x) - 2):int(x) + 3] = chroma_of_color(hint.color)
+        return out
+
+    tinted = stroke_spill_of(tint_everything, grey, rgb, base, seed=3, count=6)
+    exact = stroke_spill_of(colour_the_stroke, grey, rgb, base, seed=3, count=6)
+    assert tinted and len(tinted) == len(exact)
+    assert min(s for s, _ in tinted) > 0.5 and max(s for s, _ in exact) < 0.01
+    assert all(abs(a - 1.0) < 0.05 for _, a in exact)  # the stroke got what it asked for
