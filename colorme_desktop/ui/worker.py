@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,8 +40,13 @@ PREPARE_AFTER_S = 0.25
 # for the draft before it and then its own: p95 70 ms at 12 MP), while a continuous drag
 # still sees a new result at least this often plus one draft.  Its progress is kept.
 DRAFT_FRESH_S = 0.04
-# The chroma of the newest result is kept up to this size (a 2048 px preview is 22 MB).
+# The chroma of the newest results is kept, each up to the first size (a 2048 px preview is
+# 22 MB), all together up to the second: a change of saturation alone reuses it, and so do
+# an undo and a redo, which then show exactly what was there before.  Made again, a result
+# came out a little otherwise (the solver stops within a tolerance, from wherever the last
+# stroke left it): a walk-through saw a horse's ear bluer after an undo.
 MAX_KEPT_CHROMA_BYTES = 32 * 2**20
+KEPT_CHROMA_BUDGET = 96 * 2**20
 # The suggestions are found on the result made again at this long side, whatever the panes'
 # size: found on the result as shown, they changed with the window's width (k-means on
 # another sample of the same colours; the sample photo gave two sets at 420-640 px).
@@ -82,6 +88,31 @@ class _ReferencePalette:
     generation: int = -1  # what a failure is reported under: no result of the window's
 
 
+class _KeptChroma:
+    """The newest results' chroma by what they were made from, up to ``budget`` bytes in
+    all, the least recently used leaving first; for the worker's thread alone."""
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._entries: OrderedDict[tuple, np.ndarray] = OrderedDict()
+
+    def get(self, key: tuple) -> np.ndarray | None:
+        chroma = self._entries.get(key)
+        if chroma is not None:
+            self._entries.move_to_end(key)
+        return chroma
+
+    def put(self, key: tuple, chroma: np.ndarray) -> None:
+        chroma.flags.writeable = False  # shared by every later request with this key
+        self._entries[key] = chroma
+        self._entries.move_to_end(key)
+        while sum(kept.nbytes for kept in self._entries.values()) > self._budget:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 def default_engine_factory(name: str | None) -> tuple[object, str | None]:
     from colorme_desktop.engines.registry import create_engine
 
@@ -110,8 +141,7 @@ class ColorizeWorker(QThread):
         self._engine_request: str | None = "unset"
         # (photo fingerprint, hints, engine...) of the cached chroma: an id() could be a new
         # photo's once the old one is freed.
-        self._last_key: tuple | None = None
-        self._last_chroma: np.ndarray | None = None
+        self._kept = _KeptChroma(KEPT_CHROMA_BUDGET)
         self._preview_grey: tuple[tuple, np.ndarray] | None = None  # ((photo, size), the photo at that size)
         self._preview_own: tuple[tuple, np.ndarray] | None = None  # the same of a colour photo being recoloured
         self._guided = None  # the engine wrapped for the current reference photo
@@ -226,7 +256,7 @@ class ColorizeWorker(QThread):
             # screen would not show it (see _process), and at 1 MP the final waited for it;
             # also for a newer draft while the screen is fresh (DRAFT_FRESH_S).
             set_stop(self._draft_outdated)
-        self._last_key = None
+        self._kept.clear()
         self.engine_changed.emit(getattr(self._engine, "name", "engine"), note or "")
 
     def _engine_for(self, request: ColorizeRequest):
@@ -326,16 +356,15 @@ class ColorizeWorker(QThread):
         key = (image_key(request.grey), shown.shape, request.hints, self._engine_request, request.draft,
                request.reference_id, own_key)
         engine = self._engine_for(request)
-        if key == self._last_key and self._last_chroma is not None:
-            chroma = self._last_chroma  # only the saturation changed
-        else:
+        chroma = self._kept.get(key)
+        if chroma is None:
             chroma = engine.colorize(request.grey, request.hints, draft=request.draft,
                                      shown=None if shown is request.grey else shown,
                                      **({} if own is None else {"photo_rgb": own}))
-            # Kept for a change of saturation alone, which the screen-size preview makes:
-            # a full-resolution chroma (192 MB at 24 MP, for a save) would only raise the peak.
-            keep = chroma.nbytes <= MAX_KEPT_CHROMA_BYTES
-            self._last_key, self._last_chroma = (key, chroma) if keep else (None, None)
+            # Not a full-resolution chroma (192 MB at 24 MP, for a save): it would only
+            # raise the peak.  Not a draft: no later request asks for one again.
+            if not request.draft and chroma.nbytes <= MAX_KEPT_CHROMA_BYTES:
+                self._kept.put(key, chroma)
         if request.draft and self._draft_outdated():
             # The stroke has ended (its final is next, and the screen waits for it alone),
             # or a newer draft waits while the screen is fresh: composing and painting this

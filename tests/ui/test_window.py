@@ -593,11 +593,45 @@ def test_suggested_colours_stay_when_a_result_without_hints_comes_again(qtbot, m
     _click(qtbot, window, 50, 50)
     _settle(qtbot, window)
     calls = engine.calls
+    window.worker._kept.clear()  # as if the result without hints had not been kept
     window.document.undo()  # no hints again: a new result without them
     qtbot.waitUntil(lambda: engine.calls > calls, timeout=TIMEOUT)
     _settle(qtbot, window)
     qtbot.wait(300)  # a palette for the new result would have arrived by now
     assert [s.colour for s in dock.suggested] == suggested
+
+
+class _WanderingEngine(FakeEngine):
+    """Each result a little otherwise than the one before, as a solver that stops within a
+    tolerance from wherever the last stroke left it."""
+
+    def colorize(self, grey, hints, draft=False, shown=None):
+        return super().colorize(grey, hints, draft, shown) + np.float32(self.calls % 7)
+
+
+def test_undo_and_redo_show_exactly_what_was_there_before(qtbot, make_window, grey_photo):
+    """A walk-through saw a horse's ear bluer after an undo than before the undone hint."""
+    engine = _WanderingEngine()
+    window = make_window(engine_factory=lambda name: (engine, None))
+    doc = window.document
+    window.open_path(grey_photo)
+    doc.add_hint(point_hint(30, 30, (200, 40, 40), radius=3))
+    _settle(qtbot, window)
+    before = doc.result.copy()
+    doc.add_hint(point_hint(90, 60, (40, 60, 200), radius=3))
+    _settle(qtbot, window)
+    after = doc.result.copy()
+    calls = engine.calls
+    doc.undo()
+    _settle(qtbot, window)
+    np.testing.assert_array_equal(doc.result, before)
+    doc.redo()
+    _settle(qtbot, window)
+    np.testing.assert_array_equal(doc.result, after)
+    assert engine.calls == calls  # neither was made again
+    doc.add_hint(point_hint(60, 20, (40, 160, 60), radius=3))
+    _settle(qtbot, window)
+    assert engine.calls == calls + 1  # a new hint still is
 
 
 def test_hints_saved_beside_a_photo_come_back_when_it_is_opened(qtbot, window, grey_photo, tmp_path):
