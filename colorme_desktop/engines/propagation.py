@@ -700,14 +700,17 @@ def nonlocal_target(components: np.ndarray, points: np.ndarray, changes: np.ndar
 def _one_per_hint(weights: np.ndarray, changes: np.ndarray, hint_of: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Each token's weights (tokens, points) and the points' changes (points, 2) pooled per
-    hint: a hint weighs as much as its likest point, and asks for its points' change
+    hint: a hint weighs what its points weigh on average, and asks for their change
     weighted by their likeness to the token.
 
     Summed, a stroke's eight points weighed eight times what one point does, so a token
     an eighth as alike took a stroke's whole change: one red stroke on a jacket turned a
     dog and a white horse 200 px away red and pink, and a green one on a sweater the other
     girls' faces and jeans (a walk-through, session 18).  The evaluation's hints are single
-    points, whose far reach is what was measured and tuned; pooled, a stroke reaches as far.
+    points, whose far reach is what was measured and tuned; pooled, a stroke reaches as far
+    as its average point.  By its likest point instead, strokes spilled more (validation,
+    384 px, the strokes' spill of ``training.evaluate``: 0.061 against 0.055; summed 0.097),
+    each achieving 0.98 of what it asked.
     """
     hints = np.unique(hint_of)
     pooled = np.empty((weights.shape[0], hints.size), dtype=weights.dtype)
@@ -715,6 +718,6 @@ def _one_per_hint(weights: np.ndarray, changes: np.ndarray, hint_of: np.ndarray
     for column, hint in enumerate(hints):
         mine = hint_of == hint
         own = weights[:, mine]
-        pooled[:, column] = own.max(axis=1)
+        pooled[:, column] = own.mean(axis=1)
         asked[:, column] = (own @ changes[mine]) / np.maximum(own.sum(axis=1, keepdims=True), 1e-30)
     return pooled, asked
