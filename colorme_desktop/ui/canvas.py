@@ -9,7 +9,17 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QResizeEvent, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QCursor,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from colorme_desktop.core.color import fit_size
@@ -235,14 +245,25 @@ class ImageCanvas(QWidget):
 
     # ------------------------------------------------------------ zoom and pan
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        self.zoom_to(self.scale() * factor, anchor)
+
+    def zoom_to(self, zoom: float, anchor: QPointF | None = None) -> None:
+        """Zoom to ``zoom`` keeping the image point under ``anchor`` (widget coordinates;
+        the widget's centre if None) where it is."""
         if self.image is None:
             return
         anchor = anchor or QPointF(self.width() / 2, self.height() / 2)
         before = self.to_image(anchor)
-        zoom = self.scale() * factor
         self.view.set(zoom=zoom, centre=self.centre())
         after = self.to_image(anchor)
         self.view.set(centre=self.view.centre + (before - after))
+
+    def mouse_anchor(self) -> QPointF | None:
+        """Where the mouse is over this canvas (widget coordinates), or None when it is not:
+        a zoom by key keeps what is under the mouse there, as the wheel does."""
+        pos = QPointF(self.mapFromGlobal(QCursor.pos()))
+        shown = self.image is not None and self.isVisible()
+        return pos if shown and QRectF(self.rect()).contains(pos) else None
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         steps = event.angleDelta().y() / 120.0

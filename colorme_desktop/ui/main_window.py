@@ -300,9 +300,10 @@ class MainWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         self._action(view, "&Fit to Window", lambda: self._zoom_step(lambda: self.view.set(fit=True)), "Ctrl+0")
         self._action(view, "&Actual Size (100 %)", self.zoom_actual, "Ctrl+1")
-        self._action(view, "Zoom &In", lambda: self._zoom_step(lambda: self.hint_canvas.zoom_by(1.25)),
-                     QKeySequence.StandardKey.ZoomIn)
-        self._action(view, "Zoom &Out", lambda: self._zoom_step(lambda: self.hint_canvas.zoom_by(0.8)),
+        self.zoom_in_action = self._action(
+            view, "Zoom &In", lambda: self._zoom_step(lambda: self._zoom_key_to(lambda s: s * 1.25)),
+            QKeySequence.StandardKey.ZoomIn)
+        self._action(view, "Zoom &Out", lambda: self._zoom_step(lambda: self._zoom_key_to(lambda s: s * 0.8)),
                      QKeySequence.StandardKey.ZoomOut)
         view.addSeparator()
         self.original_action = self._action(view, "Show &Original", self._on_show_original_toggled,
@@ -1056,7 +1057,18 @@ class MainWindow(QMainWindow):
         self.worker.prepare(self.document.engine)
 
     def zoom_actual(self) -> None:
-        self._zoom_step(lambda: self.view.set(zoom=1.0, centre=self.hint_canvas.centre()))
+        self._zoom_step(lambda: self._zoom_key_to(lambda _scale: 1.0))
+
+    def _zoom_key_to(self, zoom: Callable[[float], float]) -> None:
+        """Zoom by key or menu to ``zoom(scale now)``, keeping the photo's point under the
+        mouse where it is when the mouse is over a pane (as the wheel does), else the centre.
+        A walk-through pressed Ctrl+1 with the mouse on a portrait's lips and got its eyes."""
+        for canvas in self.canvases:
+            anchor = canvas.mouse_anchor()
+            if anchor is not None:
+                canvas.zoom_to(zoom(canvas.scale()), anchor)
+                return
+        self.hint_canvas.zoom_to(zoom(self.hint_canvas.scale()))
 
     def _zoom_step(self, change: Callable[[], object]) -> None:
         """A zoom by key or menu: one step, not a wheel's run of them, so the result at the

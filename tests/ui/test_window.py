@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QColor, QDropEvent
+from PySide6.QtGui import QColor, QCursor, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from colorme_desktop.core.color import chroma_of, chroma_of_color, compose
@@ -710,6 +710,28 @@ def test_zoom_percentage_in_the_status_bar(qtbot, window, grey_photo):
     assert window.zoom_label.text() == "Zoom 100 %"
     window.hint_canvas.zoom_by(2.0)
     assert window.zoom_label.text() == "Zoom 200 %"
+
+
+def test_zoom_keys_keep_the_point_under_the_mouse(qtbot, window, grey_photo):
+    """A walk-through pressed Ctrl+1 with the mouse on a portrait's lips and got its eyes."""
+    window.open_path(grey_photo)
+    canvas = window.hint_canvas
+    under = canvas.to_widget(90.0, 20.0)  # near the photo's top right corner
+    QCursor.setPos(canvas.mapToGlobal(QPoint(round(under.x()), round(under.y()))))
+    def under_the_mouse():
+        return canvas.to_image(QPointF(canvas.mapFromGlobal(QCursor.pos())))
+
+    try:
+        qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+        assert abs(under_the_mouse().x() - 90.0) < 1.0 and abs(under_the_mouse().y() - 20.0) < 1.0
+        window.zoom_in_action.trigger()
+        assert abs(under_the_mouse().x() - 90.0) < 1.0 and abs(under_the_mouse().y() - 20.0) < 1.0
+        assert window.zoom_label.text() == "Zoom 125 %"
+    finally:
+        QCursor.setPos(QPoint(-1000, -1000))  # off every pane, for the tests after this one
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)  # the mouse elsewhere: the centre stays
+    assert window.zoom_label.text() == "Zoom 100 %"
+    assert abs(canvas.centre().x() - canvas.to_image(QPointF(canvas.width() / 2, canvas.height() / 2)).x()) < 1e-6
 
 
 def _colour_extent(image, row: int, colour) -> list[int]:
