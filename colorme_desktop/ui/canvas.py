@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QCursor,
@@ -34,6 +34,7 @@ MIN_MARKER_RADIUS = 1.5
 # An image this many device pixels larger or smaller than the place it covers is drawn
 # unscaled: its edges a pixel off beat every pixel resampled.
 ONE_TO_ONE_SLACK = 2.0
+LABEL_CLEARANCE = 24  # screen pixels around a pane's title within which the mouse hides it
 # A photo's transparent parts are drawn over with a checkerboard, made once per photo at
 # most this long side (its squares CHECKER_PX of those pixels): shown white, they could not
 # be told from white paper (a walk-through).  The photo and results keep white there.
@@ -228,12 +229,14 @@ class ImageCanvas(QWidget):
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             painter.drawImage(target, self._checker)
         self.paint_overlay(painter)
-        # A dark label box keeps the title readable over any photo or background.
-        label = painter.fontMetrics().boundingRect(self.title).adjusted(-6, -3, 6, 3)
-        label.moveTopLeft(QPoint(6, 6))
-        painter.fillRect(label, QColor(0, 0, 0, 150))
+        # A dark label box keeps the title readable over any photo or background; it steps
+        # aside while the mouse is near it, where it hid the corner of the photo being painted
+        # and the hints there (a walk-through).
         painter.setPen(QColor(255, 255, 255))
-        painter.drawText(label, Qt.AlignmentFlag.AlignCenter, self.title)
+        if not self.title_in_the_way(self.mouse_near()):
+            label = self._title_rect()
+            painter.fillRect(label, QColor(0, 0, 0, 150))
+            painter.drawText(label, Qt.AlignmentFlag.AlignCenter, self.title)
         if self.notice:
             box = painter.fontMetrics().boundingRect(self.notice).adjusted(-10, -6, 10, 6)
             box.moveCenter(self.rect().center())
@@ -242,6 +245,21 @@ class ImageCanvas(QWidget):
 
     def paint_overlay(self, painter: QPainter) -> None:
         """Hook for canvases that draw on top of the image."""
+
+    def mouse_near(self) -> QPointF | None:
+        """Where the mouse hovers over the canvas, for canvases that follow it (widget coordinates)."""
+        return None
+
+    def _title_rect(self) -> QRect:
+        label = self.fontMetrics().boundingRect(self.title).adjusted(-6, -3, 6, 3)
+        label.moveTopLeft(QPoint(6, 6))
+        return label
+
+    def title_in_the_way(self, mouse: QPointF | None) -> bool:
+        """Whether the mouse at ``mouse`` is near enough the title for it to step aside."""
+        clear = QRectF(self._title_rect()).adjusted(-LABEL_CLEARANCE, -LABEL_CLEARANCE,
+                                                     LABEL_CLEARANCE, LABEL_CLEARANCE)
+        return mouse is not None and clear.contains(mouse)
 
     # ------------------------------------------------------------ zoom and pan
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
@@ -360,9 +378,10 @@ class HintCanvas(ImageCanvas):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        was_near_title = self.title_in_the_way(self._hover)
         self._hover = event.position()
-        if self.tool == Tool.PAINT:
-            self.update()  # the brush outline follows the mouse
+        if self.tool == Tool.PAINT or was_near_title != self.title_in_the_way(self._hover):
+            self.update()  # the brush outline follows the mouse; the title steps aside or back
         if self._move_from is not None:
             offset = self.to_image(event.position()) - self._move_from
             self.move_changed.emit(offset.x(), offset.y())
@@ -390,6 +409,9 @@ class HintCanvas(ImageCanvas):
             self.stroke_finished.emit(points)
             return
         super().mouseReleaseEvent(event)
+
+    def mouse_near(self) -> QPointF | None:
+        return self._hover
 
     def leaveEvent(self, event: QEvent) -> None:  # noqa: N802
         self._hover = None

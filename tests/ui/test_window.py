@@ -734,6 +734,26 @@ def test_zoom_keys_keep_the_point_under_the_mouse(qtbot, window, grey_photo):
     assert abs(canvas.centre().x() - canvas.to_image(QPointF(canvas.width() / 2, canvas.height() / 2)).x()) < 1e-6
 
 
+def test_a_panes_title_steps_aside_for_the_mouse(qtbot, window, grey_photo):
+    """The title hid the corner of the photo being painted and the hints there (a walk-through)."""
+    window.open_path(grey_photo)
+    canvas = window.hint_canvas
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    canvas.zoom_by(8.0)  # the photo covers the whole pane, its corner too
+    window.tool_actions[Tool.SELECT].trigger()  # no brush outline under the mouse
+
+    def corner():
+        return canvas.grab().toImage().copy(0, 0, 60, 24)
+
+    qtbot.mouseMove(canvas, QPoint(canvas.width() // 2, canvas.height() // 2))
+    titled = corner()
+    qtbot.mouseMove(canvas, QPoint(12, 12))
+    bare = corner()
+    assert bare != titled
+    qtbot.mouseMove(canvas, QPoint(canvas.width() // 2, canvas.height() // 2))
+    assert corner() == titled
+
+
 def _colour_extent(image, row: int, colour) -> list[int]:
     """Columns on ``row`` of a grabbed canvas whose pixel is ``colour``."""
     target = QColor(*colour)
