@@ -687,34 +687,19 @@ def nonlocal_target(components: np.ndarray, points: np.ndarray, changes: np.ndar
     weights = np.exp((flat @ at_hints.T - 1.0) / softness)  # (tokens, hints)
     if trust is not None:
         weights *= trust[None, :]
-    if hint_of is None:
-        asked = weights @ changes
-    else:
-        weights, per_hint = _one_per_hint(weights, changes, hint_of)
-        asked = np.einsum("th,thc->tc", weights, per_hint)
+    if hint_of is not None:
+        # A hint weighs what its points weigh on average: summed, a stroke's 8-15 sampled
+        # points weighed that many times what one point does, so a token that much less
+        # alike took a stroke's whole change.  One red stroke on a jacket turned a dog and a
+        # white horse 200 px away red and pink, and a green one on a sweater the other girls'
+        # faces and jeans (a walk-through, session 18).  The evaluation's hints are single
+        # points, whose far reach is what was measured and tuned; now a stroke reaches as
+        # far as its average point.  By its likest point instead, strokes spilled more
+        # (validation, 384 px, ``training.evaluate``'s strokes: 0.061 against 0.055; summed
+        # 0.097), each achieving 0.98 of what it asked.
+        _, point_of, points_in = np.unique(hint_of, return_inverse=True, return_counts=True)
+        weights /= points_in[point_of][None, :]
     total = weights.sum(axis=1, keepdims=True)
-    mean = asked / np.maximum(total, 1.0)
+    mean = (weights @ changes) / np.maximum(total, 1.0)
     return cv2.resize(mean.reshape(h, w, 2).astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
 
-
-def _one_per_hint(weights: np.ndarray, changes: np.ndarray, hint_of: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Each token's weights (tokens, points) and the points' changes (points, 2) pooled per
-    hint: a hint weighs what its points weigh on average, and asks for their change
-    weighted by their likeness to the token.
-
-    Summed, a stroke's eight points weighed eight times what one point does, so a token
-    an eighth as alike took a stroke's whole change: one red stroke on a jacket turned a
-    dog and a white horse 200 px away red and pink, and a green one on a sweater the other
-    girls' faces and jeans (a walk-through, session 18).  The evaluation's hints are single
-    points, whose far reach is what was measured and tuned; pooled, a stroke reaches as far
-    as its average point.  By its likest point instead, strokes spilled more (validation,
-    384 px, the strokes' spill of ``training.evaluate``: 0.061 against 0.055; summed 0.097),
-    each achieving 0.98 of what it asked.
-    """
-    _, hint_of = np.unique(hint_of, return_inverse=True)
-    member = np.zeros((hint_of.size, hint_of.max() + 1), dtype=weights.dtype)  # (points, hints)
-    member[np.arange(hint_of.size), hint_of] = 1.0
-    sums = weights @ member  # (tokens, hints)
-    asked = np.stack([(weights * changes[:, c]) @ member for c in range(changes.shape[1])], axis=-1)
-    return sums / member.sum(axis=0), asked / np.maximum(sums, 1e-30)[..., None]

@@ -17,8 +17,9 @@ source: the name of the folder each photo lies in.
 Users paint strokes, not 5x5 dots, so spill is also measured for strokes: from a random
 point, straight on in a random direction while the true colour stays its start's (within
 ``STROKE_SAME_LEVELS``), up to ``STROKE_MAX_SHARE`` of the long side; its colour the mean
-true colour under it, its patch the 5x5 patches along it.  (A stroke's points once reached
-eight times as far as a dot's, which the dots' spill could not see: session 18.)
+true colour under it, its patch the 5x5 patches along it.  (A stroke's points once weighed
+eight times or more what a dot does in the far reach, which the dots' spill could not see:
+session 18.)
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
-    QCursor,
     QImage,
     QMouseEvent,
     QPainter,
@@ -34,7 +33,7 @@ MIN_MARKER_RADIUS = 1.5
 # An image this many device pixels larger or smaller than the place it covers is drawn
 # unscaled: its edges a pixel off beat every pixel resampled.
 ONE_TO_ONE_SLACK = 2.0
-LABEL_CLEARANCE = 24  # screen pixels around a pane's title within which the mouse hides it
+LABEL_CLEARANCE = 24  # widget pixels around a pane's title within which the mouse hides it
 # A photo's transparent parts are drawn over with a checkerboard, made once per photo at
 # most this long side (its squares CHECKER_PX of those pixels): shown white, they could not
 # be told from white paper (a walk-through).  The photo and results keep white there.
@@ -107,6 +106,7 @@ class ImageCanvas(QWidget):
         self.notice = ""  # what is happening (e.g. "Colorizing..."), drawn over the image
         self.tool = Tool.PAINT
         self._pan_from: QPointF | None = None
+        self._hover: QPointF | None = None  # where the mouse is over the canvas (widget coordinates)
         self.setMinimumSize(160, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
@@ -233,7 +233,7 @@ class ImageCanvas(QWidget):
         # aside while the mouse is near it, where it hid the corner of the photo being painted
         # and the hints there (a walk-through).
         painter.setPen(QColor(255, 255, 255))
-        if not self.title_in_the_way(self.mouse_near()):
+        if not self._title_in_the_way(self._hover):
             label = self._title_rect()
             painter.fillRect(label, QColor(0, 0, 0, 150))
             painter.drawText(label, Qt.AlignmentFlag.AlignCenter, self.title)
@@ -246,16 +246,12 @@ class ImageCanvas(QWidget):
     def paint_overlay(self, painter: QPainter) -> None:
         """Hook for canvases that draw on top of the image."""
 
-    def mouse_near(self) -> QPointF | None:
-        """Where the mouse hovers over the canvas, for canvases that follow it (widget coordinates)."""
-        return None
-
     def _title_rect(self) -> QRect:
         label = self.fontMetrics().boundingRect(self.title).adjusted(-6, -3, 6, 3)
         label.moveTopLeft(QPoint(6, 6))
         return label
 
-    def title_in_the_way(self, mouse: QPointF | None) -> bool:
+    def _title_in_the_way(self, mouse: QPointF | None) -> bool:
         """Whether the mouse at ``mouse`` is near enough the title for it to step aside."""
         clear = QRectF(self._title_rect()).adjusted(-LABEL_CLEARANCE, -LABEL_CLEARANCE,
                                                      LABEL_CLEARANCE, LABEL_CLEARANCE)
@@ -277,11 +273,24 @@ class ImageCanvas(QWidget):
         self.view.set(centre=self.view.centre + (before - after))
 
     def mouse_anchor(self) -> QPointF | None:
-        """Where the mouse is over this canvas (widget coordinates), or None when it is not:
-        a zoom by key keeps what is under the mouse there, as the wheel does."""
-        pos = QPointF(self.mapFromGlobal(QCursor.pos()))
-        shown = self.image is not None and self.isVisible()
-        return pos if shown and QRectF(self.rect()).contains(pos) else None
+        """Where the mouse is over this canvas's photo (widget coordinates), or None when it is
+        elsewhere (on a menu, say): a zoom by key keeps what is under the mouse there, as
+        the wheel does."""
+        return self._hover if self.image is not None and self.isVisible() else None
+
+    def _track_hover(self, pos: QPointF | None) -> bool:
+        """Note where the mouse is (None: it left); repaint if the title steps aside or back.
+        True when it did repaint."""
+        was_near_title = self._title_in_the_way(self._hover)
+        self._hover = pos
+        if was_near_title != self._title_in_the_way(pos):
+            self.update()
+            return True
+        return False
+
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802
+        self._track_hover(None)
+        super().leaveEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         steps = event.angleDelta().y() / 120.0
@@ -306,6 +315,7 @@ class ImageCanvas(QWidget):
             self.paint_refused.emit()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._track_hover(event.position())
         if self._pan_from is not None:
             delta = (event.position() - self._pan_from) / self.scale()
             self._pan_from = event.position()
@@ -341,7 +351,6 @@ class HintCanvas(ImageCanvas):
         self.brush_colour = DEFAULT_COLOUR
         self._stroke: list[tuple[float, float]] | None = None
         self._move_from: QPointF | None = None
-        self._hover: QPointF | None = None  # widget position of the mouse, for the outline
         self.setCursor(Qt.CursorShape.CrossCursor)
 
     def set_hints(self, hints: tuple[Hint, ...], selected: int | None = None) -> None:
@@ -378,10 +387,8 @@ class HintCanvas(ImageCanvas):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        was_near_title = self.title_in_the_way(self._hover)
-        self._hover = event.position()
-        if self.tool == Tool.PAINT or was_near_title != self.title_in_the_way(self._hover):
-            self.update()  # the brush outline follows the mouse; the title steps aside or back
+        if not self._track_hover(event.position()) and self.tool == Tool.PAINT:
+            self.update()  # the brush outline follows the mouse
         if self._move_from is not None:
             offset = self.to_image(event.position()) - self._move_from
             self.move_changed.emit(offset.x(), offset.y())
@@ -410,13 +417,9 @@ class HintCanvas(ImageCanvas):
             return
         super().mouseReleaseEvent(event)
 
-    def mouse_near(self) -> QPointF | None:
-        return self._hover
-
     def leaveEvent(self, event: QEvent) -> None:  # noqa: N802
-        self._hover = None
-        self.update()
         super().leaveEvent(event)
+        self.update()  # the brush outline goes
 
     def marker_radius(self, hint: Hint) -> float:
         """On-screen radius of a hint's painted area: true size, never below the minimum."""

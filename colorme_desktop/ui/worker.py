@@ -90,11 +90,14 @@ class _ReferencePalette:
 
 class _KeptChroma:
     """The newest results' chroma by what they were made from, up to ``budget`` bytes in
-    all, the least recently used leaving first; for the worker's thread alone."""
+    all, the least recently used leaving first; for the worker's thread alone.  Bounded by
+    bytes, not by count as ``propagation.LruCache`` is: a 2048 px preview's chroma is 22 MB,
+    a small photo's a few hundred kB."""
 
     def __init__(self, budget: int) -> None:
         self._budget = budget
         self._entries: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._bytes = 0
 
     def get(self, key: tuple) -> np.ndarray | None:
         chroma = self._entries.get(key)
@@ -103,14 +106,18 @@ class _KeptChroma:
         return chroma
 
     def put(self, key: tuple, chroma: np.ndarray) -> None:
-        chroma.flags.writeable = False  # shared by every later request with this key
-        self._entries[key] = chroma
-        self._entries.move_to_end(key)
-        while sum(kept.nbytes for kept in self._entries.values()) > self._budget:
-            self._entries.popitem(last=False)
+        """Keep a read-only view of ``chroma`` (the engine's array stays as it was)."""
+        kept = chroma.view()
+        kept.flags.writeable = False  # shared by every later request with this key
+        self._entries[key] = kept
+        self._bytes += kept.nbytes
+        while self._bytes > self._budget:
+            _, dropped = self._entries.popitem(last=False)
+            self._bytes -= dropped.nbytes
 
     def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0
 
 
 def default_engine_factory(name: str | None) -> tuple[object, str | None]:
@@ -353,17 +360,21 @@ class ColorizeWorker(QThread):
         shown = self._shown(request)
         own = self._own_colours(request)
         own_key = None if own is None else image_key(own)
-        key = (image_key(request.grey), shown.shape, request.hints, self._engine_request, request.draft,
-               request.reference_id, own_key)
         engine = self._engine_for(request)
-        chroma = self._kept.get(key)
+        # What the result is made from; ``shown`` is shrunk one way for a grey photo and
+        # another for a colour one (``_shown``).  Drafts are neither looked up nor kept: no
+        # later request asks for one again, and hashing a hundred strokes' points costs a
+        # few ms a draft.
+        key = None if request.draft else (image_key(request.grey), shown.shape, request.photo_rgb is None,
+                                          request.hints, self._engine_request, request.reference_id, own_key)
+        chroma = None if key is None else self._kept.get(key)
         if chroma is None:
             chroma = engine.colorize(request.grey, request.hints, draft=request.draft,
                                      shown=None if shown is request.grey else shown,
                                      **({} if own is None else {"photo_rgb": own}))
-            # Not a full-resolution chroma (192 MB at 24 MP, for a save): it would only
-            # raise the peak.  Not a draft: no later request asks for one again.
-            if not request.draft and chroma.nbytes <= MAX_KEPT_CHROMA_BYTES:
+            # Not past MAX_KEPT_CHROMA_BYTES (a 24 MP photo's full-size chroma, for a save, is
+            # 192 MB): it would only raise the peak.
+            if key is not None and chroma.nbytes <= MAX_KEPT_CHROMA_BYTES:
                 self._kept.put(key, chroma)
         if request.draft and self._draft_outdated():
             # The stroke has ended (its final is next, and the screen waits for it alone),

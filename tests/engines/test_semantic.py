@@ -654,7 +654,7 @@ def test_recolouring_leaves_specks_of_the_colour_that_the_thing_does_not_join(en
 def test_a_stroke_on_a_thing_thinner_than_a_token_does_not_reach_what_lies_behind_it(engine):
     """A red stroke along a bike's tube, 2.5 px wide at the backbone's size, went to the wall's
     and the wheels' tokens: its token is mostly wall (a walk-through, session 17)."""
-    engine.settings = replace(SETTINGS, nonlocal_softness=0.2)
+    engine.settings = replace(SETTINGS, nonlocal_softness=0.5)
     grey = np.full((600, 1200), 180, dtype=np.uint8)
     grey[:, 300:310] = 50  # the tube: 1.9 px at 224 px, a token 75 px wide here
     red = (200, 30, 30)

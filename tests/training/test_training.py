@@ -7,9 +7,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorme_desktop.core.color import luma
+from colorme_desktop.core.color import chroma_of, chroma_of_color, luma
 from colorme_desktop.training.augment import AugmentConfig, PhotoBank
-from colorme_desktop.training.evaluate import evaluate, simulate_eval_hints, write_report
+from colorme_desktop.training.evaluate import (
+    evaluate,
+    simulate_eval_hints,
+    simulate_eval_stroke,
+    stroke_spill_of,
+    write_report,
+)
 from colorme_desktop.training.hintsim import HintConfig, simulate_hints
 from colorme_desktop.training.pack import load_packed, pack_photos
 from colorme_desktop.training.train import TrainConfig, soft_bin_targets, split_luma_chroma, train
@@ -122,7 +128,9 @@ def test_evaluation_table_and_plot(tmp_path):
     assert result.psnr["levin"][50] > result.psnr["grey"][50] + 1
     write_report(result, tmp_path / "report")
     assert (tmp_path / "report" / "eval.png").stat().st_size > 1000
-    assert "levin" in (tmp_path / "report" / "eval.md").read_text()
+    report = (tmp_path / "report" / "eval.md").read_text()
+    assert "levin" in report and "| stroke spill | stroke achieved |" in report
+    assert result.stroke_spill["levin"] > 0.5  # Levin's engine tints the whole photo
 
 
 def test_eval_hints_use_the_patch_mean():
@@ -135,9 +143,6 @@ def test_eval_hints_use_the_patch_mean():
 def test_eval_strokes_stay_on_one_colour_and_their_spill_tells_a_tint_from_a_stroke():
     """The strokes' spill: a stroke runs along one true colour, and an engine that tints
     the whole photo with it spills where one that colours only the stroke does not."""
-    from colorme_desktop.core.color import chroma_of, chroma_of_color
-    from colorme_desktop.training.evaluate import simulate_eval_stroke, stroke_spill_of
-
     rgb = np.full((120, 160, 3), (60, 160, 70), np.uint8)  # grass ...
     rgb[30:90, 40:120] = (200, 40, 40)  # ... around a red blanket
     strokes = [simulate_eval_stroke(rgb, seed) for seed in range(12)]

@@ -14,14 +14,15 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QColor, QCursor, QDropEvent
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QColor, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from colorme_desktop.core.color import chroma_of, chroma_of_color, compose
 from colorme_desktop.core.document import DEFAULT_COLOUR, RADIUS_MAX, RADIUS_MIN, Change, Tool, Unsaved
 from colorme_desktop.core.hints import load_hints_file, point_hint, save_hints_file
 from colorme_desktop.ui.dialogs import Prompts
+from tests.helpers import colourful_rgb
 from tests.ui.conftest import FakeEngine
 
 TIMEOUT = 5000
@@ -583,18 +584,18 @@ class _ShiftingEngine(FakeEngine):
         return chroma
 
 
-def test_suggested_colours_stay_when_a_result_without_hints_comes_again(qtbot, make_window, grey_photo):
+def test_suggested_colours_stay_when_a_result_without_hints_comes_again(qtbot, make_window, tmp_path):
     engine = _ShiftingEngine()
     window = make_window(engine_factory=lambda name: (engine, None))
-    window.open_path(grey_photo)
+    path = tmp_path / "large.png"
+    Image.fromarray(colourful_rgb(1200, 1600)).convert("L").save(path)  # larger than the panes
+    window.open_path(path)
     dock = window.palette_dock
     qtbot.waitUntil(lambda: dock.suggested[0].colour is not None, timeout=TIMEOUT)
-    suggested = [s.colour for s in dock.suggested]
-    _click(qtbot, window, 50, 50)
     _settle(qtbot, window)
+    suggested = [s.colour for s in dock.suggested]
     calls = engine.calls
-    window.worker._kept.clear()  # as if the result without hints had not been kept
-    window.document.undo()  # no hints again: a new result without them
+    window.resize(window.width() - 240, window.height() - 120)  # a result without hints at another size
     qtbot.waitUntil(lambda: engine.calls > calls, timeout=TIMEOUT)
     _settle(qtbot, window)
     qtbot.wait(300)  # a palette for the new result would have arrived by now
@@ -717,21 +718,25 @@ def test_zoom_keys_keep_the_point_under_the_mouse(qtbot, window, grey_photo):
     window.open_path(grey_photo)
     canvas = window.hint_canvas
     under = canvas.to_widget(90.0, 20.0)  # near the photo's top right corner
-    QCursor.setPos(canvas.mapToGlobal(QPoint(round(under.x()), round(under.y()))))
-    def under_the_mouse():
-        return canvas.to_image(QPointF(canvas.mapFromGlobal(QCursor.pos())))
+    mouse = QPoint(round(under.x()), round(under.y()))
+    qtbot.mouseMove(canvas, mouse)
 
-    try:
-        qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
-        assert abs(under_the_mouse().x() - 90.0) < 1.0 and abs(under_the_mouse().y() - 20.0) < 1.0
-        window.zoom_in_action.trigger()
-        assert abs(under_the_mouse().x() - 90.0) < 1.0 and abs(under_the_mouse().y() - 20.0) < 1.0
-        assert window.zoom_label.text() == "Zoom 125 %"
-    finally:
-        QCursor.setPos(QPoint(-1000, -1000))  # off every pane, for the tests after this one
-    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)  # the mouse elsewhere: the centre stays
+    def under_the_mouse():
+        return canvas.to_image(QPointF(mouse))
+
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert abs(under_the_mouse().x() - 90.0) < 1.0 and abs(under_the_mouse().y() - 20.0) < 1.0
+    window.zoom_in_action.trigger()
+    assert abs(under_the_mouse().x() - 90.0) < 1.0 and abs(under_the_mouse().y() - 20.0) < 1.0
+    assert window.zoom_label.text() == "Zoom 125 %"
+    # The mouse gone from the panes (to a menu, say): the pane's centre stays.
+    QApplication.sendEvent(canvas, QEvent(QEvent.Type.Leave))
+    middle = QPointF(canvas.width() / 2, canvas.height() / 2)
+    before = canvas.to_image(middle)
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
     assert window.zoom_label.text() == "Zoom 100 %"
-    assert abs(canvas.centre().x() - canvas.to_image(QPointF(canvas.width() / 2, canvas.height() / 2)).x()) < 1e-6
+    after = canvas.to_image(middle)
+    assert abs(after.x() - before.x()) < 1e-6 and abs(after.y() - before.y()) < 1e-6
 
 
 def test_a_panes_title_steps_aside_for_the_mouse(qtbot, window, grey_photo):
