@@ -702,4 +702,3 @@ def nonlocal_target(components: np.ndarray, points: np.ndarray, changes: np.ndar
     total = weights.sum(axis=1, keepdims=True)
     mean = (weights @ changes) / np.maximum(total, 1.0)
     return cv2.resize(mean.reshape(h, w, 2).astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
-
