@@ -109,6 +109,9 @@ class _KeptChroma:
         """Keep a read-only view of ``chroma`` (the engine's array stays as it was)."""
         kept = chroma.view()
         kept.flags.writeable = False  # shared by every later request with this key
+        replaced = self._entries.pop(key, None)
+        if replaced is not None:
+            self._bytes -= replaced.nbytes
         self._entries[key] = kept
         self._bytes += kept.nbytes
         while self._bytes > self._budget:
