@@ -270,7 +270,15 @@ class ImageCanvas(QWidget):
         before = self.to_image(anchor)
         self.view.set(zoom=zoom, centre=self.centre())
         after = self.to_image(anchor)
-        self.view.set(centre=self.view.centre + (before - after))
+        centre = self.view.centre + (before - after)
+        # Along an axis where the whole photo fits in the pane it stays centred: held at the
+        # mouse, part of it went off the pane with no scroll bar to bring it back (a walk-through).
+        zoom = self.view.zoom
+        if self._size.width() * zoom <= self.width():
+            centre.setX(self._size.width() / 2)
+        if self._size.height() * zoom <= self.height():
+            centre.setY(self._size.height() / 2)
+        self.view.set(centre=centre)
 
     def mouse_anchor(self) -> QPointF | None:
         """Where the mouse is over this canvas's photo (widget coordinates), or None when it is

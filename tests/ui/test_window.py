@@ -713,11 +713,13 @@ def test_zoom_percentage_in_the_status_bar(qtbot, window, grey_photo):
     assert window.zoom_label.text() == "Zoom 200 %"
 
 
-def test_zoom_keys_keep_the_point_under_the_mouse(qtbot, window, grey_photo):
+def test_zoom_keys_keep_the_point_under_the_mouse(qtbot, window, tmp_path):
     """A walk-through pressed Ctrl+1 with the mouse on a portrait's lips and got its eyes."""
-    window.open_path(grey_photo)
+    path = tmp_path / "large.png"
+    Image.fromarray(colourful_rgb(600, 800)).convert("L").save(path)  # larger than the pane at 100 %
+    window.open_path(path)
     canvas = window.hint_canvas
-    under = canvas.to_widget(90.0, 20.0)  # near the photo's top right corner
+    under = canvas.to_widget(600.0, 150.0)  # right of the middle, near the top
     mouse = QPoint(round(under.x()), round(under.y()))
     qtbot.mouseMove(canvas, mouse)
 
@@ -725,9 +727,9 @@ def test_zoom_keys_keep_the_point_under_the_mouse(qtbot, window, grey_photo):
         return canvas.to_image(QPointF(mouse))
 
     qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
-    assert abs(under_the_mouse().x() - 90.0) < 1.0 and abs(under_the_mouse().y() - 20.0) < 1.0
+    assert abs(under_the_mouse().x() - 600.0) < 1.0 and abs(under_the_mouse().y() - 150.0) < 1.0
     window.zoom_in_action.trigger()
-    assert abs(under_the_mouse().x() - 90.0) < 1.0 and abs(under_the_mouse().y() - 20.0) < 1.0
+    assert abs(under_the_mouse().x() - 600.0) < 1.0 and abs(under_the_mouse().y() - 150.0) < 1.0
     assert window.zoom_label.text() == "Zoom 125 %"
     # The mouse gone from the panes (to a menu, say): the pane's centre stays.
     QApplication.sendEvent(canvas, QEvent(QEvent.Type.Leave))
@@ -737,6 +739,18 @@ def test_zoom_keys_keep_the_point_under_the_mouse(qtbot, window, grey_photo):
     assert window.zoom_label.text() == "Zoom 100 %"
     after = canvas.to_image(middle)
     assert abs(after.x() - before.x()) < 1e-6 and abs(after.y() - before.y()) < 1e-6
+
+
+def test_a_photo_that_fits_the_pane_stays_centred_when_zoomed_at_the_mouse(qtbot, window, grey_photo):
+    """Held at the mouse, a zoom pushed part of a photo that fits the pane off it, with no
+    scroll bar to bring it back (a walk-through)."""
+    window.open_path(grey_photo)
+    canvas = window.hint_canvas
+    canvas.zoom_to(8.0, QPointF(10.0, 10.0))  # larger than the pane: held at the mouse
+    assert canvas.centre().x() != 60.0 and canvas.centre().y() != 45.0
+    canvas.zoom_to(1.0, QPointF(10.0, 10.0))  # 120 x 90 px: the whole photo fits
+    assert (canvas.centre().x(), canvas.centre().y()) == (60.0, 45.0)
+    assert canvas.image_rect().center() == QPointF(canvas.width() / 2, canvas.height() / 2)
 
 
 def test_a_panes_title_steps_aside_for_the_mouse(qtbot, window, grey_photo):
