@@ -664,8 +664,7 @@ class Spreader:
 
 
 def nonlocal_target(components: np.ndarray, points: np.ndarray, changes: np.ndarray, size: tuple[int, int],
-                    softness: float, trust: np.ndarray | None = None,
-                    hint_of: np.ndarray | None = None) -> np.ndarray:
+                    softness: float, trust: np.ndarray | None = None) -> np.ndarray:
     """The change each pixel would take from the hints on the same kind of thing.
 
     ``components`` (h, w, K) are the backbone tokens' principal components
@@ -674,9 +673,8 @@ def nonlocal_target(components: np.ndarray, points: np.ndarray, changes: np.ndar
     width and height, ``changes`` (K, 2) the chroma change asked there.  Each token weighs
     each hint by exp((cos - 1) / softness) of their components; the weighted mean change, shrunk
     where the total weight is below one, is brought to ``size`` = (W, H).  A token like no
-    hint gets (almost) no change.  ``trust`` (K,), 0..1, scales each hint's weights: how far
-    its token shows what was painted there.  ``hint_of`` (K,) says which hint each point
-    samples: the points of one stroke then count as one hint (below).
+    hint gets (almost) no change.  ``trust`` (K,), 0..1, scales each point's weights: how far
+    its token shows what was painted there, and its share of the stroke it samples.
     """
     h, w = components.shape[:2]
     flat = components.reshape(h * w, -1).copy()
@@ -687,18 +685,6 @@ def nonlocal_target(components: np.ndarray, points: np.ndarray, changes: np.ndar
     weights = np.exp((flat @ at_hints.T - 1.0) / softness)  # (tokens, hints)
     if trust is not None:
         weights *= trust[None, :]
-    if hint_of is not None:
-        # A hint weighs what its points weigh on average: summed, a stroke's 8-15 sampled
-        # points weighed that many times what one point does, so a token that much less
-        # alike took a stroke's whole change.  One red stroke on a jacket turned a dog and a
-        # white horse 200 px away red and pink, and a green one on a sweater the other girls'
-        # faces and jeans (a walk-through, session 18).  The evaluation's hints are single
-        # points, whose far reach is what was measured and tuned; now a stroke reaches as
-        # far as its average point.  By its likest point instead, strokes spilled more
-        # (validation, 384 px, ``training.evaluate``'s strokes: 0.061 against 0.055; summed
-        # 0.097), each achieving 0.98 of what it asked.
-        _, point_of, points_in = np.unique(hint_of, return_inverse=True, return_counts=True)
-        weights /= points_in[point_of][None, :]
     total = weights.sum(axis=1, keepdims=True)
     mean = (weights @ changes) / np.maximum(total, 1.0)
     return cv2.resize(mean.reshape(h, w, 2).astype(np.float32), size, interpolation=cv2.INTER_LINEAR)

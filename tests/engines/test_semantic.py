@@ -251,14 +251,14 @@ def test_a_strokes_points_reach_far_as_one_hint_not_as_many():
     asked = np.tile([[30.0, -10.0]], (8, 1)).astype(np.float32)
     one = nonlocal_target(components, stroke[:1], asked[:1], (8, 6), softness=0.2)
     summed = nonlocal_target(components, stroke, asked, (8, 6), softness=0.2)
-    pooled = nonlocal_target(components, stroke, asked, (8, 6), softness=0.2, hint_of=np.zeros(8, int))
+    pooled = nonlocal_target(components, stroke, asked, (8, 6), softness=0.2, trust=np.full(8, 1 / 8))
     dog = (slice(2, 5), slice(5, 7))
     assert np.abs(one[1:5, 1:3] - asked[0]).max() < 1e-3  # the jacket takes it either way
     assert summed[dog][..., 0].min() > 2 * one[dog][..., 0].max()  # the bug: eight votes
     np.testing.assert_allclose(pooled, one, atol=1e-3)
     # Two hints stay two: a second point on the field adds its own vote.
     both = nonlocal_target(components, np.vstack([stroke, [[0.9, 0.1]]]), np.vstack([asked, [[-20.0, 5.0]]]),
-                           (8, 6), softness=0.2, hint_of=np.array([0] * 8 + [1]))
+                           (8, 6), softness=0.2, trust=np.array([1 / 8] * 8 + [1.0]))
     assert np.abs(both[0, 7] - [-20.0, 5.0]).max() < 0.05
     np.testing.assert_allclose(both[1:5, 1:3], one[1:5, 1:3], atol=0.5)
 
