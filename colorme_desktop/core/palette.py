@@ -217,8 +217,13 @@ class RecentColours:
     """Recently used colours in fixed places, so a swatch is where the hand remembers it.
 
     A colour already shown stays put when used again; a new one takes an empty place,
-    or, when all are taken, the place of the colour used longest ago.
+    or, when all are taken, the place of the colour used longest ago.  A colour that
+    cannot be told from one shown (``INDISTINGUISHABLE``) takes that one's place: picked
+    twice from the same cheek with the eyedropper, a skin tone filled two swatches with
+    what looked like one colour and pushed out a colour still wanted.
     """
+
+    INDISTINGUISHABLE = 6  # levels, in every channel: beside each other on a swatch they look the same
 
     def __init__(self, slots: int = 10) -> None:
         self._colours: list[Color | None] = [None] * slots
@@ -232,8 +237,10 @@ class RecentColours:
     def use(self, colour: Color) -> None:
         colour = tuple(int(c) for c in colour)
         self._clock += 1
-        if colour in self._colours:
-            place = self._colours.index(colour)
+        alike = [place for place, shown in enumerate(self._colours) if shown is not None
+                 and max(abs(a - b) for a, b in zip(shown, colour)) <= self.INDISTINGUISHABLE]
+        if alike:
+            place = min(alike, key=lambda p: sum(abs(a - b) for a, b in zip(self._colours[p], colour)))
         elif None in self._colours:
             place = self._colours.index(None)
         else:

@@ -114,12 +114,25 @@ def test_recent_colours_keep_their_places():
     from colorme_desktop.core.palette import RecentColours
 
     recent = RecentColours(slots=3)
-    for colour in [(1, 1, 1), (2, 2, 2), (3, 3, 3)]:
+    for colour in [(10, 10, 10), (200, 20, 20), (20, 200, 20)]:
         recent.use(colour)
-    recent.use((1, 1, 1))  # used again: stays where it is
-    assert recent.colours == [(1, 1, 1), (2, 2, 2), (3, 3, 3)]
-    recent.use((4, 4, 4))  # full: replaces the one used longest ago, in its place
-    assert recent.colours == [(1, 1, 1), (4, 4, 4), (3, 3, 3)]
+    recent.use((10, 10, 10))  # used again: stays where it is
+    assert recent.colours == [(10, 10, 10), (200, 20, 20), (20, 200, 20)]
+    recent.use((20, 20, 200))  # full: replaces the one used longest ago, in its place
+    assert recent.colours == [(10, 10, 10), (20, 20, 200), (20, 200, 20)]
+
+
+def test_a_recent_colour_that_looks_the_same_as_one_shown_takes_its_place():
+    """Picked twice from one cheek, a skin tone filled two swatches that looked alike."""
+    from colorme_desktop.core.palette import RecentColours
+
+    recent = RecentColours(slots=3)
+    for colour in [(40, 90, 200), (210, 160, 140), (60, 140, 60)]:
+        recent.use(colour)
+    recent.use((213, 158, 144))  # the same skin, a few levels off: the blue is not pushed out
+    assert recent.colours == [(40, 90, 200), (213, 158, 144), (60, 140, 60)]
+    recent.use((222, 160, 140))  # 9 levels redder: a colour of its own, over the one used longest ago
+    assert recent.colours == [(222, 160, 140), (213, 158, 144), (60, 140, 60)]
 
 
 def test_a_photos_palette_offers_its_different_colours_before_shades_of_one():
