@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[], Engine]
 
-# Photos handed to workers ahead of time, per worker: enough that none waits for the next
-# photo, few enough that a cancel is quick and a million-photo archive is not queued at once.
+# Photos handed to a cluster's workers ahead of time, per worker: enough that none waits
+# for the next photo over the network, few enough that a million-photo archive is not
+# queued at once.
 _AHEAD_PER_WORKER = 4
 # A worker process that dies (the kernel's out-of-memory killer, a crash in native code)
 # takes every photo it was given with it; those are tried once more in a fresh pool.
@@ -299,7 +300,11 @@ def _may_submit(attempt: int, pending: dict, jobs: int) -> bool:
     twice and was reported as failed (seen in CI)."""
     if attempt > 1:
         return not pending
-    return len(pending) < jobs * _AHEAD_PER_WORKER and all(tries == 1 for _, tries in pending.values())
+    # One photo per worker process: the next is handed out the moment one finishes (a few
+    # ms, against seconds a photo).  The process pool starts whatever it was handed, so a
+    # cancel waits for all of it; with four ahead per worker, Cancel on a folder of ten
+    # large photos let eight of them finish (a walk-through, session 19).
+    return len(pending) < jobs and all(tries == 1 for _, tries in pending.values())
 
 
 def _stopped(cancel: threading.Event | None) -> bool:

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -170,6 +171,34 @@ def test_cancel_stops_handing_out_photos(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png"]
 
 
+class _SlowEngine:
+    """Takes a while per photo, as a large photo does."""
+
+    name = "slow"
+    description = "test engine"
+
+    def colorize(self, grey, hints, draft=False, shown=None):
+        time.sleep(0.5)
+        return np.zeros((*grey.shape, 2), np.float32)
+
+
+def make_slow_engine() -> _SlowEngine:
+    return _SlowEngine()
+
+
+def test_cancel_with_worker_processes_finishes_only_the_photos_in_progress(tmp_path):
+    """Cancel on a folder of ten large photos let eight finish (a walk-through)."""
+    items = [BatchItem(_grey(tmp_path / f"{i}.png", i), tmp_path / "out" / f"{i}.png") for i in range(10)]
+    cancel = threading.Event()
+    results = []
+    for result in run_batch(items, BatchOptions(engine_factory=make_slow_engine), jobs=2, cancel=cancel):
+        results.append(result)
+        cancel.set()
+    # The first photo done, and the other worker's: nothing else was started.
+    assert len(results) == 2 and all(r.ok for r in results)
+    assert len(list((tmp_path / "out").iterdir())) == 2
+
+
 class _DyingEngine:
     """Kills its worker process on photos 13 pixels high, as the out-of-memory killer would."""
 
@@ -251,12 +280,12 @@ def test_a_folder_of_colour_photos_without_hints_comes_out_as_it_was_said_once(t
 def test_a_photo_tried_again_runs_alone_so_that_a_second_crash_is_its_own():
     """Beside a photo that kills its worker, an innocent one broke its pool twice and was
     reported as failed (a fresh clone's CI); retried photos now run one at a time."""
-    from colorme_desktop.batch import _AHEAD_PER_WORKER, _may_submit
+    from colorme_desktop.batch import _may_submit
 
     first, retried = ("a.png", 1), ("b.png", 2)
     assert _may_submit(1, {}, jobs=2) and _may_submit(2, {}, jobs=2)
     assert _may_submit(1, {"f1": first}, jobs=2)  # first tries share the pool
     assert not _may_submit(2, {"f1": first}, jobs=2)  # a retry waits until the pool is empty ...
     assert not _may_submit(1, {"f2": retried}, jobs=2)  # ... and nothing joins it
-    full = {f"f{i}": first for i in range(2 * _AHEAD_PER_WORKER)}
+    full = {f"f{i}": first for i in range(2)}  # one photo a worker
     assert not _may_submit(1, full, jobs=2)

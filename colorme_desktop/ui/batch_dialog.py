@@ -62,7 +62,8 @@ FORMATS = sorted({s.lstrip(".") for s in SAVE_FORMATS} - {"jpeg", "tif"}, key=la
 class BatchSummary:
     written: int = 0
     skipped: int = 0  # outputs that already existed
-    cancelled: bool = False
+    cancelled: bool = False  # photos were left undone because the user cancelled
+    finished: int = 0  # photos of the run done or failed so far
     failures: list[tuple[Path, str]] = field(default_factory=list)
     kept_colours: int = 0  # colour photos without hints written as they came in
 
@@ -188,6 +189,7 @@ class BatchThread(QThread):
 
 
 def record(summary: BatchSummary, result: ItemResult) -> None:
+    summary.finished += 1
     if result.ok:
         summary.written += 1
         summary.kept_colours += UNCHANGED_NOTE in result.notes

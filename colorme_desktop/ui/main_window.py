@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QProgressDialog,
+    QPushButton,
     QSplitter,
     QWidget,
 )
@@ -830,13 +831,28 @@ class MainWindow(QMainWindow):
         self.batch_progress.setMinimumDuration(0)
         self.batch_progress.setAutoClose(False)
         self.batch_progress.setAutoReset(False)
-        self.batch_progress.canceled.connect(self.batch.cancel)
+        # Not QProgressDialog's own cancel(), which hid the box: the next photo to finish
+        # showed it again, and the run seemed to go on regardless (a walk-through).
+        self.batch_progress.canceled.disconnect()
+        self.batch_progress.canceled.connect(self._on_batch_cancel)
         self.batch.item_done.connect(self._on_batch_item_done)
         self.batch.finished.connect(self._on_batch_finished)
         self.batch.start()
         self.batch_progress.show()
         self._update_actions()
         return True
+
+    @Slot()
+    def _on_batch_cancel(self) -> None:
+        """Cancel pressed: no photo is started any more; the box stays up, saying so, until
+        the photos in progress are finished."""
+        if self.batch is None or self.batch_progress is None:
+            return
+        self.batch.cancel()
+        self.batch_progress.setLabelText("Cancelling: finishing the photos in progress...")
+        button = self.batch_progress.findChild(QPushButton)
+        if button is not None:
+            button.setEnabled(False)
 
     @Slot(object)
     def _on_batch_item_done(self, result: ItemResult) -> None:
@@ -845,7 +861,9 @@ class MainWindow(QMainWindow):
         if progress is not None:
             # The label first: a modal dialog's setValue() processes events, which may
             # deliver the batch's end and close the dialog.
-            progress.setLabelText(f"{'Colorized' if result.ok else 'Could not colorize'} {result.item.source.name}")
+            if not self.batch or not self.batch.cancel_event.is_set():
+                progress.setLabelText(f"{'Colorized' if result.ok else 'Could not colorize'} "
+                                      f"{result.item.source.name}")
             progress.setValue(progress.value() + 1)
 
     @Slot()
@@ -854,7 +872,7 @@ class MainWindow(QMainWindow):
         if batch is None:
             return
         summary = self._batch_summary
-        summary.cancelled = batch.cancel_event.is_set()
+        summary.cancelled = batch.cancel_event.is_set() and summary.finished < len(batch.items)
         if batch.error:
             summary.failures.append((Path(), f"the batch stopped: {batch.error}"))
         if self.batch_progress is not None:

@@ -101,12 +101,30 @@ def test_cancel_stops_handing_out_photos(qtbot, make_window, tmp_path, fake_engi
     assert win.batch_progress is not None and win.batch_progress.isVisible()
     (cancel,) = win.batch_progress.findChildren(QPushButton)
     qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+    # The box stays up while the photo in progress finishes, and says so: hidden, it came
+    # back with the next photo and the run seemed to go on (a walk-through).
+    assert win.batch_progress.isVisible() and "Cancelling" in win.batch_progress.labelText()
+    assert not cancel.isEnabled()
     fake_engine.gate.set()
     qtbot.waitUntil(lambda: bool(prompts.summaries), timeout=10000)
     summary = prompts.summaries[0]
-    assert summary.cancelled and summary.written < 5
+    assert summary.cancelled and summary.written == 1  # the photo in progress, no other
     assert len(list((tmp_path / "out").iterdir())) == summary.written
     assert win.batch is None and win.batch_progress is None
+
+
+def test_a_cancel_during_the_last_photo_cancels_nothing(qtbot, make_window, tmp_path, fake_engine):
+    """"Cancelled before the rest" was said with no photo left undone (a walk-through)."""
+    folder = _album(tmp_path, 1)
+    fake_engine.gate = threading.Event()
+    win, prompts = _start(make_window, tmp_path, folder)
+    qtbot.waitUntil(lambda: fake_engine.calls >= 1, timeout=10000)
+    (cancel,) = win.batch_progress.findChildren(QPushButton)
+    qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+    fake_engine.gate.set()
+    qtbot.waitUntil(lambda: bool(prompts.summaries), timeout=10000)
+    assert prompts.summaries[0].written == 1 and not prompts.summaries[0].cancelled
+    assert "cancelled" not in prompts.summaries[0].text()
 
 
 def test_closing_the_window_stops_the_batch(qtbot, make_window, tmp_path, fake_engine):
