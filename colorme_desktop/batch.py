@@ -150,7 +150,7 @@ def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0, own_
             rgb = compose(image.grey, chroma, saturation, photo=image.rgb)
         except ColourError as exc:
             raise ColourError(f"the {engine.name} engine failed: {exc}") from None
-        save_image(item.output, rgb, alpha=image.alpha)
+        save_image(item.output, rgb, alpha=image.alpha, metadata=image.metadata)
     except (ImageLoadError, HintsFileError, ImageSaveError, ColourError, EngineError) as exc:
         result.error = str(exc)
     except MemoryError:

@@ -87,7 +87,7 @@ def _colorize_one(args: argparse.Namespace) -> None:
         rgb = compose(image.grey, chroma, args.saturation, photo=image.rgb)
     except ColourError as exc:
         raise ColourError(f"The {engine.name} engine failed: {exc}; nothing was written.") from None
-    save_image(output, rgb, alpha=image.alpha)
+    save_image(output, rgb, alpha=image.alpha, metadata=image.metadata)
 
 
 def _colorize_many(args: argparse.Namespace) -> int:

@@ -112,6 +112,21 @@ def test_a_cut_out_keeps_its_transparency_one_photo_and_a_folder(tmp_path):
             assert saved.mode == "RGBA" and np.array_equal(np.asarray(saved.getchannel("A")), alpha), path
 
 
+def test_a_scans_resolution_and_caption_are_kept_one_photo_and_a_folder(tmp_path):
+    exif = Image.Exif()
+    exif[0x010E] = "Grandma at the lake, 1932"
+    folder = tmp_path / "album"
+    folder.mkdir()
+    Image.fromarray(colourful_rgb(30, 40)).convert("L").save(folder / "scan.jpg", dpi=(600, 600), exif=exif)
+    one = tmp_path / "one.jpg"
+    assert main(["colorize", str(folder / "scan.jpg"), "-o", str(one), "--engine", "levin"]) == 0
+    assert main(["colorize", str(folder), "-o", str(tmp_path / "out"), "--engine", "levin", "--jobs", "1"]) == 0
+    for path in (one, tmp_path / "out" / "scan.png"):
+        with Image.open(path) as saved:
+            assert saved.info["dpi"] == pytest.approx((600, 600), abs=0.01), path
+            assert saved.getexif()[0x010E] == exif[0x010E], path
+
+
 def test_colorize_with_a_reference_takes_its_colours(tmp_path):
     reference, grey = _swapped_pair_files(tmp_path)
     out = tmp_path / "out.png"

@@ -18,7 +18,7 @@ import numpy as np
 
 from colorme_desktop.core.hints import Hint, point_hint
 from colorme_desktop.core.history import HintHistory
-from colorme_desktop.core.imageio import LoadedImage
+from colorme_desktop.core.imageio import LoadedImage, PhotoMetadata
 
 Color = tuple[int, int, int]
 
@@ -106,6 +106,7 @@ class ImageSave:
     rgb: np.ndarray
     key: RenderKey
     alpha: np.ndarray | None = None  # the photo's transparency, kept where the format can hold it
+    metadata: PhotoMetadata | None = None  # its resolution and EXIF, kept in the saved file
 
 
 Listener = Callable[[Change], None]
@@ -463,7 +464,7 @@ class Document:
         if self._pending_save is None or self._preview is not None or not self.full_result_is_current:
             return None
         path, self._pending_save = self._pending_save, None
-        return ImageSave(path, self._result, self._result_key, self._image.alpha)
+        return ImageSave(path, self._result, self._result_key, self._image.alpha, self._image.metadata)
 
     def image_saved(self, save: ImageSave) -> None:
         """``save`` was written: the image is saved as it was when the save began."""

@@ -556,7 +556,9 @@ class MainWindow(QMainWindow):
             # without a word surprised a walk-through.
             message += (f"; colours still come from {self.document.reference_path.name} "
                         f"(File > {self.clear_reference_action.text().replace('&', '')} to colour it on its own)")
-        self.statusBar().showMessage(message, 8000)
+        # Longer when there is something to know (a multi-page file, 16 bits, a reference
+        # still in use): in 8 s, while the first colour appears, a walk-through missed it.
+        self.statusBar().showMessage(message, 20000 if image.notes or self.document.reference_path else 8000)
 
     def _load_off_thread(self, path: Path):
         """``load_image`` in a thread while the window keeps painting (a 24 MP JPEG takes
@@ -718,7 +720,7 @@ class MainWindow(QMainWindow):
 
         def write() -> None:
             try:
-                save_image(save.path, save.rgb, alpha=save.alpha)
+                save_image(save.path, save.rgb, alpha=save.alpha, metadata=save.metadata)
                 error = ""
             except ImageSaveError as exc:
                 error = str(exc)

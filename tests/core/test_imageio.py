@@ -125,6 +125,52 @@ def test_save_round_trip_each_format(tmp_path):
         assert error == 0 if suffix in (".png", ".tif") else error < 12
 
 
+def _scan_with_metadata(path, orientation: int = 1):
+    """A scan as an archive keeps it: 600 dpi, a caption, the date taken, maybe turned."""
+    exif = Image.Exif()
+    exif[0x010E] = "Grandma at the lake, 1932"  # ImageDescription
+    exif[0x0112] = orientation
+    exif.get_ifd(0x8769)[0x9003] = "1932:06:01 12:00:00"  # DateTimeOriginal
+    Image.fromarray(_rgb()).convert("L").save(path, dpi=(600, 600), exif=exif)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif", ".webp"])
+def test_a_scans_resolution_and_exif_are_kept_when_saved(tmp_path, suffix):
+    """An archivist's 600 dpi scan came back at 72 dpi without its caption and date."""
+    loaded = load_image(_scan_with_metadata(tmp_path / "scan.jpg", orientation=6))
+    assert loaded.size == (H, W)  # turned upright
+    out = tmp_path / f"colour{suffix}"
+    save_image(out, np.dstack([loaded.grey] * 3), metadata=loaded.metadata)
+    with Image.open(out) as saved:
+        exif = saved.getexif()
+        assert saved.size == (H, W) and exif.get(0x010E) == "Grandma at the lake, 1932"
+        assert exif.get(0x0112) is None  # the pixels are upright: no viewer may turn them again
+        if suffix != ".webp":  # WebP has no resolution field
+            assert saved.info["dpi"] == pytest.approx((600, 600), abs=0.01)
+        if suffix != ".tif":  # libtiff writes only the main EXIF directory
+            assert exif.get_ifd(0x8769).get(0x9003) == "1932:06:01 12:00:00"
+    assert load_image(out).size == (H, W)
+
+
+def test_a_photo_without_metadata_saves_without_any(tmp_path):
+    path = tmp_path / "plain.png"
+    Image.fromarray(_rgb()).save(path)
+    loaded = load_image(path)
+    assert loaded.metadata.dpi is None and loaded.metadata.exif is None
+    save_image(tmp_path / "out.jpg", loaded.rgb, metadata=loaded.metadata)
+    with Image.open(tmp_path / "out.jpg") as saved:
+        assert not saved.getexif()
+
+
+def test_a_sixteen_bit_photo_says_it_is_saved_in_eight_bits(tmp_path):
+    path = tmp_path / "g16.png"
+    Image.fromarray((np.linspace(0, 65535, W * H).reshape(H, W)).astype(np.uint16)).save(path)
+    assert any("16 bits" in note and "8 bits" in note for note in load_image(path).notes)
+    Image.fromarray(_rgb()).save(tmp_path / "c8.png")
+    assert load_image(tmp_path / "c8.png").notes == []
+
+
 def test_unknown_extension_is_refused(tmp_path):
     with pytest.raises(ImageSaveError, match="choose one of"):
         save_image(tmp_path / "out.xyz", _rgb())

@@ -296,6 +296,19 @@ def test_a_cut_outs_transparency_is_kept_when_saved(qtbot, window, tmp_path):
         assert saved.mode == "RGBA" and np.array_equal(np.asarray(saved.getchannel("A")), alpha)
 
 
+def test_a_scans_resolution_and_caption_are_kept_when_saved(qtbot, window, tmp_path):
+    exif = Image.Exif()
+    exif[0x010E] = "Grandma at the lake, 1932"
+    photo = tmp_path / "scan.jpg"
+    Image.fromarray(np.full((90, 120), 90, np.uint8)).save(photo, dpi=(600, 600), exif=exif)
+    window.open_path(photo)
+    out = tmp_path / "result.tif"
+    with qtbot.waitSignal(window.save_finished, timeout=TIMEOUT):
+        window.save_image_to(out)
+    with Image.open(out) as saved:
+        assert saved.info["dpi"] == pytest.approx((600, 600)) and saved.getexif()[0x010E] == exif[0x010E]
+
+
 def test_scroll_bars_show_where_a_zoomed_view_is_and_move_it(qtbot, window, grey_photo):
     window.open_path(grey_photo)
     bars = window.scroll_bars
