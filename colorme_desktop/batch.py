@@ -26,7 +26,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from colorme_desktop.core.batch_plan import BatchItem
-from colorme_desktop.core.color import ColourError, compose
+from colorme_desktop.core.color import ColourError, compose, looks_toned
 from colorme_desktop.core.hints import Hint, HintsFileError, load_hints_file
 from colorme_desktop.core.imageio import (
     ImageLoadError,
@@ -125,15 +125,25 @@ UNCHANGED_NOTE = ("a colour photo without hints keeps its own colours (to colour
                   "or untick Engine > Keep a Colour Photo's Own Colours)")
 
 
+# ... and of one that looks like a toned black-and-white print (``looks_toned``): an album
+# of old sepia prints came back as it went in (a walk-through).
+TONED_NOTE = ("its colours are weak and of one hue, as a toned black-and-white print's (sepia): to colour it "
+              "from its grey, --from-grey or untick Engine > Keep a Colour Photo's Own Colours")
+
+
 def colorize_photo(engine: Engine, image: LoadedImage, hints: Sequence[Hint], own_colours: bool
                    ) -> tuple[np.ndarray, str | None]:
-    """The engine's chroma for ``image``, and ``UNCHANGED_NOTE`` if it comes out as it came in.
+    """The engine's chroma for ``image``, and ``UNCHANGED_NOTE`` (or ``TONED_NOTE``) if it
+    comes out as it came in.
 
     A colour photo starts from its own colours if ``own_colours`` asks and the engine can
     (``RECOLOURING_ENGINES``)."""
     if not (own_colours and image.rgb is not None and getattr(engine, "name", None) in RECOLOURING_ENGINES):
         return engine.colorize(image.grey, hints), None
-    return engine.colorize(image.grey, hints, photo_rgb=image.rgb), None if hints else UNCHANGED_NOTE
+    chroma = engine.colorize(image.grey, hints, photo_rgb=image.rgb)
+    if hints:
+        return chroma, None
+    return chroma, TONED_NOTE if looks_toned(image.rgb) else UNCHANGED_NOTE
 
 
 def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0, own_colours: bool = False) -> ItemResult:

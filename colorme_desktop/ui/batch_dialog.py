@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from colorme_desktop.batch import UNCHANGED_NOTE, BatchOptions, ItemResult, default_jobs, run_batch
+from colorme_desktop.batch import TONED_NOTE, UNCHANGED_NOTE, BatchOptions, ItemResult, default_jobs, run_batch
 from colorme_desktop.core.batch_plan import BatchItem
 from colorme_desktop.core.imageio import SAVE_FORMATS
 from colorme_desktop.core.text import plural
@@ -66,6 +66,7 @@ class BatchSummary:
     finished: int = 0  # photos of the run done or failed so far
     failures: list[tuple[Path, str]] = field(default_factory=list)
     kept_colours: int = 0  # colour photos without hints written as they came in
+    toned: int = 0  # ... of which look like toned black-and-white prints (``looks_toned``)
 
     def text(self) -> str:
         done = f"Colorized {plural(self.written, 'photo')}"
@@ -77,6 +78,11 @@ class BatchSummary:
             # A folder of colour photos turned into copies of itself is no surprise then.
             done += (f". {plural(self.kept_colours, 'colour photo')} without hints kept "
                      f"{'its' if self.kept_colours == 1 else 'their'} own colours (Engine menu)")
+        if self.toned:
+            # Weak colours of one hue: most likely old sepia prints, which the user wants coloured.
+            done += (f"; {plural(self.toned, 'photo')} of them "
+                     f"{'looks' if self.toned == 1 else 'look'} like toned black-and-white prints (sepia): "
+                     "untick Engine > Keep a Colour Photo's Own Colours to colour them from their grey")
         if self.failures:
             done += f". {plural(len(self.failures), 'photo')} failed"
         return done + "."
@@ -192,6 +198,7 @@ def record(summary: BatchSummary, result: ItemResult) -> None:
     summary.finished += 1
     if result.ok:
         summary.written += 1
-        summary.kept_colours += UNCHANGED_NOTE in result.notes
+        summary.kept_colours += UNCHANGED_NOTE in result.notes or TONED_NOTE in result.notes
+        summary.toned += TONED_NOTE in result.notes
     else:
         summary.failures.append((result.item.source, result.error or "failed"))

@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from colorme_desktop.batch import BatchOptions, ItemResult
+from colorme_desktop.batch import TONED_NOTE, BatchOptions, ItemResult
 from colorme_desktop.core.batch_plan import BatchPlanError, hints_beside, plan_batch
+from colorme_desktop.core.color import looks_toned
 from colorme_desktop.core.document import (
     Change,
     Document,
@@ -551,6 +552,11 @@ class MainWindow(QMainWindow):
         self._add_recent_file(path)
         self.settings.setValue("last_folder", str(path.resolve().parent))
         message += "; " + " ".join(image.notes) if image.notes else ""
+        # None: the engine is still loading, and the default one recolours.
+        toned = (self.document.recolours_own_colours and self._engine_name in (None, *RECOLOURING_ENGINES)
+                 and looks_toned(image.rgb))
+        if toned:
+            message += f"; {TONED_NOTE.replace('--from-grey or ', '')}"
         if self.document.reference_path is not None:
             # Kept for an album of like photos, but an unrelated photo coloured from it
             # without a word surprised a walk-through.
@@ -558,7 +564,7 @@ class MainWindow(QMainWindow):
                         f"(File > {self.clear_reference_action.text().replace('&', '')} to colour it on its own)")
         # Longer when there is something to know (a multi-page file, 16 bits, a reference
         # still in use): in 8 s, while the first colour appears, a walk-through missed it.
-        self.statusBar().showMessage(message, 20000 if image.notes or self.document.reference_path else 8000)
+        self.statusBar().showMessage(message, 20000 if image.notes or toned or self.document.reference_path else 8000)
 
     def _load_off_thread(self, path: Path):
         """``load_image`` in a thread while the window keeps painting (a 24 MP JPEG takes

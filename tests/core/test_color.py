@@ -295,3 +295,22 @@ def test_a_panorama_keeps_a_third_of_the_working_side_on_its_short_side():
     assert working_fit((1000, 6000), 192) == (384, 64)
     assert working_fit((300, 4000), 192) == (576, 43)  # the long side at most three working sides
     assert working_fit((30, 400), 192) == (400, 30)  # never enlarged
+
+
+def _sepia(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A toned black-and-white print: every pixel the same brownish hue, only lighter or darker."""
+    g = luma(rgb).astype(np.float64)
+    noise = np.random.default_rng(seed).normal(0, 1.5, (*g.shape, 3))
+    return np.clip(np.dstack([g * 1.10 + 8, g * 0.98 + 2, g * 0.80]) + noise, 0, 255).astype(np.uint8)
+
+
+def test_a_toned_print_is_told_from_a_colour_photo():
+    """An album of sepia prints came back unchanged, kept as "colour photos" (a walk-through)."""
+    from colorme_desktop.core.color import looks_toned
+
+    photo = colourful_rgb(90, 120)
+    assert looks_toned(_sepia(photo)) and not looks_toned(photo)
+    two_tones = _sepia(photo)
+    g = luma(photo[:45]).astype(np.float64)
+    two_tones[:45] = np.clip(np.dstack([g * 0.85, g * 0.95, g * 1.1 + 10]), 0, 255).astype(np.uint8)  # a blue sky
+    assert not looks_toned(two_tones)

@@ -79,6 +79,41 @@ def test_the_summary_says_when_colour_photos_kept_their_own_colours(qtbot, make_
     assert not text.endswith(":")
 
 
+def test_the_summary_says_which_kept_photos_look_like_toned_prints(qtbot, make_window, tmp_path):
+    """An album of old sepia prints came back as it went in, the summary calling them
+    colour photos (a walk-through)."""
+    from tests.core.test_color import _sepia
+
+    folder = tmp_path / "album"
+    folder.mkdir()
+    Image.fromarray(_sepia(colourful_rgb(40, 56, seed=3))).save(folder / "grandma.png")
+    Image.fromarray(colourful_rgb(40, 56, seed=9)).save(folder / "colour.png")
+    prompts = ScriptedPrompts()
+    prompts.folder_job_answer = FolderJob(folder, tmp_path / "out", jobs=1)
+    engine = _OwnColours()
+    win = make_window(prompts=prompts, engine_factory=lambda name: (engine, None))
+    win.colorize_folder_action.trigger()
+    qtbot.waitUntil(lambda: bool(prompts.summaries), timeout=10000)
+    summary = prompts.summaries[0]
+    assert (summary.kept_colours, summary.toned) == (2, 1)
+    assert "1 photo of them looks like toned black-and-white prints" in summary.text()
+
+
+def test_opening_a_toned_print_says_how_to_colour_it(qtbot, make_window, tmp_path):
+    from tests.core.test_color import _sepia
+
+    path = tmp_path / "grandma.png"
+    Image.fromarray(_sepia(colourful_rgb(40, 56, seed=3))).save(path)
+    engine = _OwnColours()
+    win = make_window(engine_factory=lambda name: (engine, None))
+    win.open_path(path)
+    message = win.statusBar().currentMessage()
+    assert "toned black-and-white print" in message and "Keep a Colour Photo's Own Colours" in message
+    Image.fromarray(colourful_rgb(40, 56, seed=9)).save(tmp_path / "colour.png")
+    win.open_path(tmp_path / "colour.png")
+    assert "toned" not in win.statusBar().currentMessage()
+
+
 def test_redo_into_the_photos_own_folder_never_replaces_the_photos(qtbot, make_window, tmp_path):
     """"Redo photos whose result already exists" with the album as its own output folder:
     the results would be the photos themselves, which must stay as they are."""
