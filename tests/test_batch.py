@@ -132,12 +132,24 @@ def test_several_photos_need_a_folder_not_a_file(tmp_path, album, capsys):
     assert "is a file" in capsys.readouterr().err
 
 
-def test_plan_refuses_two_photos_onto_one_output(tmp_path):
-    _grey(tmp_path / "in" / "x.png")
-    _grey(tmp_path / "in" / "x.jpg")
+def test_photos_differing_only_in_extension_each_get_an_output(tmp_path):
+    """photo.jpg, photo.png and photo.tif in one folder: one output was made and the others
+    reported as failed (a walk-through)."""
+    for suffix in (".png", ".jpg", ".tif"):
+        _grey(tmp_path / "in" / f"x{suffix}")
+    _grey(tmp_path / "in" / "y.png")
     plan = plan_batch([tmp_path / "in"], tmp_path / "out")
-    assert [item.source.name for item in plan.items] == ["x.jpg"]
-    assert len(plan.problems) == 1 and "x.png" in plan.problems[0].message
+    assert not plan.problems
+    assert sorted((item.source.name, item.output.name) for item in plan.items) == [
+        ("x.jpg", "x-jpg.png"), ("x.png", "x-png.png"), ("x.tif", "x-tif.png"), ("y.png", "y.png")]
+
+
+def test_plan_refuses_two_photos_onto_one_output(tmp_path):
+    _grey(tmp_path / "a" / "x.png")
+    _grey(tmp_path / "b" / "x.png", seed=1)
+    plan = plan_batch([tmp_path / "a" / "x.png", tmp_path / "b" / "x.png"], tmp_path / "out")
+    assert [item.source for item in plan.items] == [tmp_path / "a" / "x.png"]
+    assert len(plan.problems) == 1 and "rename one" in plan.problems[0].message
 
 
 def test_plan_never_rescans_its_own_output_or_half_saved_files(tmp_path):

@@ -137,8 +137,26 @@ def plan_batch(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *
             pairs.append((source, out_dir / Path(source.name).with_suffix(suffix)))
         else:
             plan.problems.append(BatchProblem(source, f"{source} does not exist"))
-    _assign(plan, pairs, overwrite, replace_originals)
+    _assign(plan, _named_apart(pairs), overwrite, replace_originals)
     return plan
+
+
+def _named_apart(pairs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """Photos that differ only in extension (photo.jpg, photo.png, photo.tif: a scan kept in
+    several formats) each get their own output, named with their extension (photo-jpg.png,
+    photo-png.png, ...): one output was made and the others were reported as failed (a
+    walk-through).  All of them, not all but the first: a name does not depend on order."""
+    photos_of: dict[Path, set[Path]] = {}
+    for photo, out in pairs:
+        photos_of.setdefault(Path(os.path.abspath(out)), set()).add(Path(os.path.realpath(photo)))
+    named = []
+    for photo, out in pairs:
+        rivals = photos_of[Path(os.path.abspath(out))]
+        # Only extensions tell them apart: two x.png from two folders still clash, and say so.
+        if len(rivals) > 1 and len({rival.suffix.lower() for rival in rivals}) == len(rivals):
+            out = out.with_name(f"{out.stem}-{photo.suffix[1:].lower()}{out.suffix}")
+        named.append((photo, out))
+    return named
 
 
 def _assign(plan: BatchPlan, pairs: Iterable[tuple[Path, Path]], overwrite: bool, replace_originals: bool) -> None:
