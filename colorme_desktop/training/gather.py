@@ -220,7 +220,11 @@ def _panorama_views(path: str) -> list[np.ndarray]:
 
     Above and below the band the projection stretches the poles beyond recognition.
     """
-    import OpenEXR  # training-only dependency (the ``train`` extra)
+    try:
+        import OpenEXR  # training-only dependency (the ``train`` extra)
+    except ImportError as exc:
+        raise RuntimeError("reading blender-data's HDR panoramas needs OpenEXR: "
+                           "pip install -e '.[train]'") from exc
 
     hdr = OpenEXR.File(path).channels()["RGB"].pixels
     h, w = hdr.shape[:2]
