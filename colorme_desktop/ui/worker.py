@@ -45,8 +45,12 @@ DRAFT_FRESH_S = 0.04
 # an undo and a redo, which then show exactly what was there before.  Made again, a result
 # came out a little otherwise (the solver stops within a tolerance, from wherever the last
 # stroke left it): a walk-through saw a horse's ear bluer after an undo.
+# At most the third many: a small photo's results are a few hundred kB, and thousands of
+# them (a long session of strokes) filled the whole budget for undo steps nobody goes back
+# that far for (the soak test's memory bound failed on a busy machine).
 MAX_KEPT_CHROMA_BYTES = 32 * 2**20
 KEPT_CHROMA_BUDGET = 96 * 2**20
+KEPT_CHROMA_MOST = 64
 # The suggestions are found on the result made again at this long side, whatever the panes'
 # size: found on the result as shown, they changed with the window's width (k-means on
 # another sample of the same colours; the sample photo gave two sets at 420-640 px).
@@ -89,13 +93,14 @@ class _ReferencePalette:
 
 
 class _KeptChroma:
-    """The newest results' chroma by what they were made from, up to ``budget`` bytes in
-    all, the least recently used leaving first; for the worker's thread alone.  Bounded by
-    bytes, not by count as ``propagation.LruCache`` is: a 2048 px preview's chroma is 22 MB,
-    a small photo's a few hundred kB."""
+    """The newest results' chroma by what they were made from, up to ``budget`` bytes and
+    ``most`` results in all, the least recently used leaving first; for the worker's thread
+    alone.  Bounded by bytes as well as by count: a 2048 px preview's chroma is 22 MB, a
+    small photo's a few hundred kB."""
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, most: int) -> None:
         self._budget = budget
+        self._most = most
         self._entries: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._bytes = 0
 
@@ -114,9 +119,12 @@ class _KeptChroma:
             self._bytes -= replaced.nbytes
         self._entries[key] = kept
         self._bytes += kept.nbytes
-        while self._bytes > self._budget:
+        while self._bytes > self._budget or len(self._entries) > self._most:
             _, dropped = self._entries.popitem(last=False)
             self._bytes -= dropped.nbytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -151,7 +159,7 @@ class ColorizeWorker(QThread):
         self._engine_request: str | None = "unset"
         # (photo fingerprint, hints, engine...) of the cached chroma: an id() could be a new
         # photo's once the old one is freed.
-        self._kept = _KeptChroma(KEPT_CHROMA_BUDGET)
+        self._kept = _KeptChroma(KEPT_CHROMA_BUDGET, KEPT_CHROMA_MOST)
         self._preview_grey: tuple[tuple, np.ndarray] | None = None  # ((photo, size), the photo at that size)
         self._preview_own: tuple[tuple, np.ndarray] | None = None  # the same of a colour photo being recoloured
         self._guided = None  # the engine wrapped for the current reference photo
