@@ -93,7 +93,14 @@ def _colorize_one(args: argparse.Namespace) -> None:
 def _colorize_many(args: argparse.Namespace) -> int:
     """Photos and folders into a folder: the plan first (so mistakes cost nothing), then
     the photos in parallel with a progress bar, then one line per photo that failed."""
-    from colorme_desktop.batch import BatchOptions, ClusterUnavailableError, default_jobs, make_engine, run_batch
+    from colorme_desktop.batch import (
+        TONED_NOTE,
+        BatchOptions,
+        ClusterUnavailableError,
+        default_jobs,
+        make_engine,
+        run_batch,
+    )
     from colorme_desktop.core.batch_plan import BatchPlanError, plan_batch
     from colorme_desktop.engines.base import EngineError
 
@@ -127,7 +134,9 @@ def _colorize_many(args: argparse.Namespace) -> int:
                 said: set[str] = set()  # the same sentence for every photo of a folder is said once
                 for result in run_batch(plan.items, options, jobs=jobs, scheduler=args.scheduler, engine=engine):
                     for text in result.notes:
-                        if not args.quiet and text not in said:
+                        if not args.quiet and text == TONED_NOTE:  # which photo, to redo it --from-grey
+                            bar.write(f"note: {result.item.source}: {text}", file=sys.stderr)
+                        elif not args.quiet and text not in said:
                             said.add(text)
                             bar.write(f"note: {text}", file=sys.stderr)
                     if result.ok:

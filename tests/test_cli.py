@@ -127,6 +127,18 @@ def test_a_scans_resolution_and_caption_are_kept_one_photo_and_a_folder(tmp_path
             assert saved.getexif()[0x010E] == exif[0x010E], path
 
 
+def test_a_folder_names_each_photo_that_looks_like_a_toned_print(tmp_path, capsys):
+    from tests.core.test_color import _sepia
+
+    folder = tmp_path / "album"
+    folder.mkdir()
+    Image.fromarray(_sepia(colourful_rgb(30, 40))).save(folder / "grandma.png")
+    Image.fromarray(colourful_rgb(30, 40, seed=2)).save(folder / "colour.png")
+    assert main(["colorize", str(folder), "-o", str(tmp_path / "out"), "--jobs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "grandma.png: its colours are weak and of one hue" in err and "colour.png:" not in err
+
+
 def test_colorize_with_a_reference_takes_its_colours(tmp_path):
     reference, grey = _swapped_pair_files(tmp_path)
     out = tmp_path / "out.png"

@@ -502,21 +502,33 @@ def _look(rgb_planes: list[np.ndarray]) -> list[np.ndarray]:
 
 
 # A toned black-and-white print (sepia, selenium, a yellowed print) scanned in colour has
-# weak colours of one hue.  Kept as its own colours it comes back unchanged, which a
-# walk-through met on an album of old photos.  Measured on the 836 gathered colour photos:
-# these bounds catch a sepia portrait of the validation split (colourfulness 27, hues 0.96
-# alike) and 17 others, mostly near-monochrome colour photos (a desert, pliers on paper), to
-# whom the advice to colour from grey, which is all this decides, does no harm.
-TONED_MAX_COLOURFULNESS = 30.0  # Hasler & Suesstrunk, 8-bit RGB
+# colours of one hue.  Kept as its own colours it comes back unchanged, which a walk-through
+# met on an album of old photos.  Measured on the 836 gathered colour photos:
+# - weak colours of one hue (colourfulness under 30, hues agreeing to 0.95): a sepia portrait
+#   of the validation split (27, 0.96) and 17 others, mostly near-monochrome colour photos
+#   (a desert, pliers on paper), to whom the advice to colour from grey, which is all this
+#   decides, does no harm;
+# - stronger, up to 60 (ImageMagick's sepia-tone at 80-95 %: 56 and 36, which a second
+#   walk-through made), only a warm hue (100-170 degrees in the Cb/Cr plane: sepia 119-141)
+#   that the grey level predicts (the 90th percentile of what per-grey-level mean chroma
+#   leaves unexplained under 0.12 of the 90th percentile of chroma; the sepia prints 0.04-0.16,
+#   a stormy sea and a scissors on green cloth 0.06-0.08 but blue): no further gathered photo.
+#   Yellow flowers and a green leaf, strong single hues, score 100-130.
+TONED_WEAK_COLOURFULNESS = 30.0  # Hasler & Suesstrunk, 8-bit RGB
+TONED_MAX_COLOURFULNESS = 60.0
 TONED_MIN_HUE_AGREEMENT = 0.95  # length of the mean unit chroma vector of the coloured pixels
+TONED_WARM_HUES = (100.0, 170.0)  # degrees of atan2(Cr, Cb)
+TONED_MAX_UNEXPLAINED = 0.12
 _TONED_MIN_CHROMA = 3.0  # levels: below, a pixel has no hue worth counting
 
 
 def looks_toned(rgb: np.ndarray) -> bool:
-    """Whether a colour photo looks like a toned black-and-white print: weak colours of one hue."""
+    """Whether a colour photo looks like a toned black-and-white print: colours of one hue,
+    weak, or warm and following the grey level."""
     step = max(1, int(math.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
     sample = rgb[::step, ::step]
-    if colourfulness(sample) >= TONED_MAX_COLOURFULNESS:
+    strength_of_colour = colourfulness(sample)
+    if strength_of_colour >= TONED_MAX_COLOURFULNESS:
         return False
     chroma = chroma_of(sample).reshape(-1, 2).astype(np.float64)
     strength = np.hypot(chroma[:, 0], chroma[:, 1])
@@ -524,7 +536,18 @@ def looks_toned(rgb: np.ndarray) -> bool:
     if coloured.mean() < 0.05:
         return False  # as good as grey: ``imageio`` treats such a photo as grey already
     hues = chroma[coloured] / strength[coloured, None]
-    return float(np.hypot(*hues.mean(axis=0))) > TONED_MIN_HUE_AGREEMENT
+    if float(np.hypot(*hues.mean(axis=0))) <= TONED_MIN_HUE_AGREEMENT:
+        return False
+    if strength_of_colour < TONED_WEAK_COLOURFULNESS:
+        return True
+    mean = chroma.mean(axis=0)
+    if not TONED_WARM_HUES[0] <= math.degrees(math.atan2(mean[1], mean[0])) <= TONED_WARM_HUES[1]:
+        return False
+    levels = np.clip(luma(sample).reshape(-1) // 8, 0, 31).astype(int)
+    counts = np.maximum(np.bincount(levels, minlength=32), 1)[:, None]
+    by_level = np.stack([np.bincount(levels, chroma[:, i], 32) for i in (0, 1)], axis=1) / counts
+    unexplained = np.hypot(*(chroma - by_level[levels]).T)
+    return float(np.percentile(unexplained, 90)) < TONED_MAX_UNEXPLAINED * float(np.percentile(strength, 90))
 
 
 def grey_to_rgb(grey: np.ndarray) -> np.ndarray:

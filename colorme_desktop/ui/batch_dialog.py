@@ -66,7 +66,7 @@ class BatchSummary:
     finished: int = 0  # photos of the run done or failed so far
     failures: list[tuple[Path, str]] = field(default_factory=list)
     kept_colours: int = 0  # colour photos without hints written as they came in
-    toned: int = 0  # ... of which look like toned black-and-white prints (``looks_toned``)
+    toned: list[Path] = field(default_factory=list)  # ... of them that look like toned prints (``looks_toned``)
 
     def text(self) -> str:
         done = f"Colorized {plural(self.written, 'photo')}"
@@ -79,10 +79,12 @@ class BatchSummary:
             done += (f". {plural(self.kept_colours, 'colour photo')} without hints kept "
                      f"{'its' if self.kept_colours == 1 else 'their'} own colours (Engine menu)")
         if self.toned:
-            # Weak colours of one hue: most likely old sepia prints, which the user wants coloured.
-            done += (f"; {plural(self.toned, 'photo')} of them "
-                     f"{'looks' if self.toned == 1 else 'look'} like toned black-and-white prints (sepia): "
-                     "untick Engine > Keep a Colour Photo's Own Colours to colour them from their grey")
+            # Colours of one hue: most likely old sepia prints, which the user wants coloured.
+            names = ", ".join(sorted(path.name for path in self.toned)[:3]) + (", ..." if len(self.toned) > 3 else "")
+            like = ("looks like a toned black-and-white print" if len(self.toned) == 1
+                    else "look like toned black-and-white prints")
+            done += (f"; {names} {like} (sepia): untick Engine > Keep a Colour Photo's Own Colours to colour "
+                     f"{'it from its' if len(self.toned) == 1 else 'them from their'} grey")
         if self.failures:
             done += f". {plural(len(self.failures), 'photo')} failed"
         return done + "."
@@ -199,6 +201,7 @@ def record(summary: BatchSummary, result: ItemResult) -> None:
     if result.ok:
         summary.written += 1
         summary.kept_colours += UNCHANGED_NOTE in result.notes or TONED_NOTE in result.notes
-        summary.toned += TONED_NOTE in result.notes
+        if TONED_NOTE in result.notes:
+            summary.toned.append(result.item.source)
     else:
         summary.failures.append((result.item.source, result.error or "failed"))

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from colorme_desktop.batch import TONED_NOTE, BatchOptions, ItemResult
+from colorme_desktop.batch import BatchOptions, ItemResult
 from colorme_desktop.core.batch_plan import BatchPlanError, hints_beside, plan_batch
 from colorme_desktop.core.color import looks_toned
 from colorme_desktop.core.document import (
@@ -555,8 +555,8 @@ class MainWindow(QMainWindow):
         # None: the engine is still loading, and the default one recolours.
         toned = (self.document.recolours_own_colours and self._engine_name in (None, *RECOLOURING_ENGINES)
                  and looks_toned(image.rgb))
-        if toned:
-            message += f"; {TONED_NOTE.replace('--from-grey or ', '')}"
+        if toned:  # short: the status bar cut a longer one off at the window's default width
+            message += "; like a toned black-and-white print? Untick Engine > Keep a Colour Photo's Own Colours"
         if self.document.reference_path is not None:
             # Kept for an album of like photos, but an unrelated photo coloured from it
             # without a word surprised a walk-through.

@@ -314,3 +314,15 @@ def test_a_toned_print_is_told_from_a_colour_photo():
     g = luma(photo[:45]).astype(np.float64)
     two_tones[:45] = np.clip(np.dstack([g * 0.85, g * 0.95, g * 1.1 + 10]), 0, 255).astype(np.uint8)  # a blue sky
     assert not looks_toned(two_tones)
+
+
+def test_a_strongly_toned_print_is_told_from_a_strong_single_hue_photo():
+    """ImageMagick's sepia-tone, as a second walk-through made one (colourfulness 36-56),
+    was passed over; a yellow flower, stronger still, is no print."""
+    from colorme_desktop.core.color import looks_toned
+
+    g = luma(colourful_rgb(90, 120)).astype(np.float64)
+    strong = np.clip(np.dstack([g * 1.35 + 10, g * 1.0, g * 0.55]), 0, 255).astype(np.uint8)
+    assert looks_toned(strong)
+    yellow = np.random.default_rng(1).uniform(0.6, 1.0, (90, 120, 1)) * np.array([250.0, 200.0, 10.0])
+    assert not looks_toned(yellow.astype(np.uint8))
