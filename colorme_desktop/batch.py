@@ -127,7 +127,7 @@ UNCHANGED_NOTE = ("a colour photo without hints keeps its own colours (to colour
 
 # ... and of one that looks like a toned black-and-white print (``looks_toned``): an album
 # of old sepia prints came back as it went in (a walk-through).
-TONED_NOTE = ("its colours are weak and of one hue, as a toned black-and-white print's (sepia): to colour it "
+TONED_NOTE = ("its colours are all of one hue, as a toned black-and-white print's (sepia): to colour it "
               "from its grey, --from-grey or untick Engine > Keep a Colour Photo's Own Colours")
 
 
