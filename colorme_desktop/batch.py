@@ -26,7 +26,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from colorme_desktop.core.batch_plan import BatchItem
-from colorme_desktop.core.color import ColourError, compose, looks_toned
+from colorme_desktop.core.color import ColourError, compose
 from colorme_desktop.core.hints import Hint, HintsFileError, load_hints_file
 from colorme_desktop.core.imageio import (
     ImageLoadError,
@@ -125,7 +125,7 @@ UNCHANGED_NOTE = ("a colour photo without hints keeps its own colours (to colour
                   "or untick Engine > Keep a Colour Photo's Own Colours)")
 
 
-# ... and of one that looks like a toned black-and-white print (``looks_toned``): an album
+# ... and of one that looks like a toned black-and-white print (``LoadedImage.toned``): an album
 # of old sepia prints came back as it went in (a walk-through).
 TONED_NOTE = ("its colours are all of one hue, as a toned black-and-white print's (sepia): to colour it "
               "from its grey, --from-grey or untick Engine > Keep a Colour Photo's Own Colours")
@@ -143,7 +143,7 @@ def colorize_photo(engine: Engine, image: LoadedImage, hints: Sequence[Hint], ow
     chroma = engine.colorize(image.grey, hints, photo_rgb=image.rgb)
     if hints:
         return chroma, None
-    return chroma, TONED_NOTE if looks_toned(image.rgb) else UNCHANGED_NOTE
+    return chroma, TONED_NOTE if image.toned else UNCHANGED_NOTE
 
 
 def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0, own_colours: bool = False) -> ItemResult:

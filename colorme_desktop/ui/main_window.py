@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 
 from colorme_desktop.batch import BatchOptions, ItemResult
 from colorme_desktop.core.batch_plan import BatchPlanError, hints_beside, plan_batch
-from colorme_desktop.core.color import looks_toned
 from colorme_desktop.core.document import (
     Change,
     Document,
@@ -554,7 +553,7 @@ class MainWindow(QMainWindow):
         message += "; " + " ".join(image.notes) if image.notes else ""
         # None: the engine is still loading, and the default one recolours.
         toned = (self.document.recolours_own_colours and self._engine_name in (None, *RECOLOURING_ENGINES)
-                 and looks_toned(image.rgb))
+                 and image.toned)
         if toned:  # short: the status bar cut a longer one off at the window's default width
             message += "; like a toned black-and-white print? Untick Engine > Keep a Colour Photo's Own Colours"
         if self.document.reference_path is not None:

@@ -65,16 +65,21 @@ class _OwnColours(LevinEngine):
         return chroma_of(photo_rgb) if photo_rgb is not None else super().colorize(grey, hints, draft, shown)
 
 
-def test_the_summary_says_when_colour_photos_kept_their_own_colours(qtbot, make_window, tmp_path):
-    folder = _album(tmp_path, 1)
-    Image.fromarray(colourful_rgb(40, 56, seed=9)).save(folder / "colour.png")
+def _summary_keeping_own_colours(qtbot, make_window, tmp_path, folder):
+    """The summary of colorizing ``folder`` with an engine that keeps colour photos' own colours."""
     prompts = ScriptedPrompts()
     prompts.folder_job_answer = FolderJob(folder, tmp_path / "out", jobs=1)
     engine = _OwnColours()
     win = make_window(prompts=prompts, engine_factory=lambda name: (engine, None))
     win.colorize_folder_action.trigger()
     qtbot.waitUntil(lambda: bool(prompts.summaries), timeout=10000)
-    text = prompts.summaries[0].text()
+    return prompts.summaries[0]
+
+
+def test_the_summary_says_when_colour_photos_kept_their_own_colours(qtbot, make_window, tmp_path):
+    folder = _album(tmp_path, 1)
+    Image.fromarray(colourful_rgb(40, 56, seed=9)).save(folder / "colour.png")
+    text = _summary_keeping_own_colours(qtbot, make_window, tmp_path, folder).text()
     assert text.startswith("Colorized 2 photos") and "1 colour photo without hints kept its own colours" in text
     assert not text.endswith(":")
 
@@ -88,13 +93,7 @@ def test_the_summary_says_which_kept_photos_look_like_toned_prints(qtbot, make_w
     folder.mkdir()
     Image.fromarray(_sepia(colourful_rgb(40, 56, seed=3))).save(folder / "grandma.png")
     Image.fromarray(colourful_rgb(40, 56, seed=9)).save(folder / "colour.png")
-    prompts = ScriptedPrompts()
-    prompts.folder_job_answer = FolderJob(folder, tmp_path / "out", jobs=1)
-    engine = _OwnColours()
-    win = make_window(prompts=prompts, engine_factory=lambda name: (engine, None))
-    win.colorize_folder_action.trigger()
-    qtbot.waitUntil(lambda: bool(prompts.summaries), timeout=10000)
-    summary = prompts.summaries[0]
+    summary = _summary_keeping_own_colours(qtbot, make_window, tmp_path, folder)
     assert summary.kept_colours == 2 and [path.name for path in summary.toned] == ["grandma.png"]
     assert "grandma.png looks like a toned black-and-white print" in summary.text()
     assert "to colour it from its grey" in summary.text()
