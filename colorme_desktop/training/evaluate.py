@@ -20,6 +20,12 @@ point, straight on in a random direction while the true colour stays its start's
 true colour under it, its patch the 5x5 patches along it.  (A stroke's points once weighed
 eight times or more what a dot does in the far reach, which the dots' spill could not see:
 session 18.)
+
+A hint added to others should colour its own thing too, not make the earlier ones reach
+further: walk-throughs (sessions 18-20) saw a building front redden a little more with each
+later hint painted elsewhere.  So spill is also measured for a hint added to
+``LATER_AFTER`` others (random dots, as for PSNR): R0 is the result with those, R1 with the
+new one too, and the measure is the same.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ STROKE_SAME_LEVELS = 10.0  # chroma levels from its start at which a stroke ends
 STROKE_STEP = 2.0  # pixels between a stroke's points
 STROKE_MIN_POINTS = 4  # a shorter one is a dot, measured already
 STROKE_TRIES = 20  # starting points tried per stroke
+LATER_HINTS = 3  # hints per photo added to others, for the later hint's spill
+LATER_AFTER = 9  # ... to this many: the spill of a tenth hint
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 
 Colorizer = Callable[[np.ndarray, Sequence[Hint]], np.ndarray]  # grey, hints -> chroma
@@ -108,23 +116,25 @@ class EvalResult:
     achieved: dict[str, float] = field(default_factory=dict)  # engine -> mean achieved share
     stroke_spill: dict[str, float] = field(default_factory=dict)  # the same for single strokes
     stroke_achieved: dict[str, float] = field(default_factory=dict)
+    later_spill: dict[str, float] = field(default_factory=dict)  # the same for a hint added to LATER_AFTER
+    later_achieved: dict[str, float] = field(default_factory=dict)
     per_source: dict[str, EvalResult] = field(default_factory=dict)  # folder name -> its own result
 
     def table(self) -> str:
         counts = sorted(next(iter(self.psnr.values())).keys()) if self.psnr else []
         lines = ["| engine | " + " | ".join(f"N={n}" for n in counts)
-                 + " | colourfulness N=0 | spill | achieved | stroke spill | stroke achieved |",
-                 "|---" * (len(counts) + 6) + "|"]
+                 + " | colourfulness N=0 | spill | achieved | stroke spill | stroke achieved"
+                 + f" | spill of hint {LATER_AFTER + 1} | achieved |",
+                 "|---" * (len(counts) + 8) + "|"]
         for name, row in self.psnr.items():
             cells = " | ".join(f"{row[n]:.2f}" for n in counts)
             spill = f"{self.spill[name]:.3f} | {self.achieved[name]:.2f}" if name in self.spill else " | "
-            if name in self.stroke_spill:
-                spill += f" | {self.stroke_spill[name]:.3f} | {self.stroke_achieved[name]:.2f}"
-            else:
-                spill += " |  | "
+            for spills, achieved in ((self.stroke_spill, self.stroke_achieved),
+                                     (self.later_spill, self.later_achieved)):
+                spill += f" | {spills[name]:.3f} | {achieved[name]:.2f}" if name in spills else " |  | "
             lines.append(f"| {name} | {cells} | {self.colourfulness.get(name, float('nan')):.1f} | {spill} |")
         lines.append("| true photos | " + " | ".join("" for _ in counts)
-                     + f" | {self.colourfulness.get('truth', float('nan')):.1f} | | | | |")
+                     + f" | {self.colourfulness.get('truth', float('nan')):.1f} | | | | | | |")
         return "\n".join(lines) + f"\n\n{self.images} images, PSNR in dB (RGB, 8-bit)."
 
     def report(self) -> str:
@@ -149,9 +159,19 @@ def stroke_spill_of(colorize: Colorizer, grey: np.ndarray, rgb: np.ndarray, base
     return _spill_of_each(colorize, grey, rgb, base, [s for s in strokes if s is not None])
 
 
+def later_spill_of(colorize: Colorizer, grey: np.ndarray, rgb: np.ndarray, seed: int,
+                   count: int = LATER_HINTS, after: int = LATER_AFTER) -> list[tuple[float, float]]:
+    """(spill, achieved) for ``count`` random hints, each added to the same ``after`` others."""
+    earlier = simulate_eval_hints(rgb, after, seed * 13 + 5)
+    base = compose(grey, colorize(grey, earlier))
+    hints = [simulate_eval_hints(rgb, 1, seed * 7 + k)[0] for k in range(count)]
+    return _spill_of_each(colorize, grey, rgb, base, hints, earlier)
+
+
 def _spill_of_each(colorize: Colorizer, grey: np.ndarray, rgb: np.ndarray, base: np.ndarray,
-                   hints: Sequence[Hint]) -> list[tuple[float, float]]:
-    """(spill, achieved) of each hint alone (the module's docstring)."""
+                   hints: Sequence[Hint], earlier: Sequence[Hint] = ()) -> list[tuple[float, float]]:
+    """(spill, achieved) of each hint alone, or added to ``earlier`` (``base`` is the result
+    without it; the module's docstring)."""
     true_chroma = chroma_of(rgb)
     base_chroma = chroma_of(base)
     measured = []
@@ -164,7 +184,7 @@ def _spill_of_each(colorize: Colorizer, grey: np.ndarray, rgb: np.ndarray, base:
         other = np.linalg.norm(true_chroma - wanted, axis=-1) > SPILL_OTHER_LEVELS
         if not other.any():
             continue
-        changed = chroma_of(compose(grey, colorize(grey, [hint]))) - base_chroma
+        changed = chroma_of(compose(grey, colorize(grey, [*earlier, hint]))) - base_chroma
         spill = float(np.linalg.norm(changed[other], axis=-1).mean() / np.linalg.norm(ask))
         achieved = float(changed[under].mean(axis=0) @ ask / (ask @ ask))
         measured.append((spill, achieved))
@@ -177,7 +197,7 @@ def list_photos(folder: Path) -> list[Path]:
 
 def evaluate(photos: Sequence[Path], engines: dict[str, Colorizer], counts: Sequence[int] = HINT_COUNTS,
              max_side: int | None = None, spill_hints: int = SPILL_HINTS,
-             stroke_hints: int = STROKE_HINTS) -> EvalResult:
+             stroke_hints: int = STROKE_HINTS, later_hints: int = LATER_HINTS) -> EvalResult:
     """Mean PSNR per engine and hint count, colourfulness, spill; overall and per source folder."""
     rows: list[dict] = []  # one per photo: its source and every measure
     for path in photos:
@@ -194,7 +214,7 @@ def evaluate(photos: Sequence[Path], engines: dict[str, Colorizer], counts: Sequ
         seed = zlib.crc32(path.name.encode())
         row = {"source": path.parent.name, "psnr": {"grey": {n: psnr(grey_to_rgb(grey), rgb) for n in counts}},
                "colour": {"truth": colourfulness(rgb), "grey": colourfulness(grey_to_rgb(grey))}, "spill": {},
-               "stroke_spill": {}}
+               "stroke_spill": {}, "later_spill": {}}
         for name, run in engines.items():
             row["psnr"][name] = {}
             for n in counts:
@@ -209,6 +229,8 @@ def evaluate(photos: Sequence[Path], engines: dict[str, Colorizer], counts: Sequ
                 row["spill"][name] = spill_of(run, grey, rgb, base, seed, spill_hints)
             if stroke_hints:
                 row["stroke_spill"][name] = stroke_spill_of(run, grey, rgb, base, seed, stroke_hints)
+            if later_hints:
+                row["later_spill"][name] = later_spill_of(run, grey, rgb, seed, later_hints)
         rows.append(row)
         log.info("%s done (%d)", path.name, len(rows))
     result = _summarise(rows, ["grey", *engines], counts)
@@ -229,7 +251,8 @@ def _summarise(rows: list[dict], names: list[str], counts: Sequence[int]) -> Eva
                             for name in ["truth", *names]}
     for name in names:
         for key, spill, achieved in (("spill", result.spill, result.achieved),
-                                     ("stroke_spill", result.stroke_spill, result.stroke_achieved)):
+                                     ("stroke_spill", result.stroke_spill, result.stroke_achieved),
+                                     ("later_spill", result.later_spill, result.later_achieved)):
             pairs = [pair for r in rows for pair in r[key].get(name, [])]
             if pairs:
                 spill[name] = mean([p[0] for p in pairs])
@@ -262,6 +285,7 @@ def _as_json(result: EvalResult) -> dict:
     return {"psnr": result.psnr, "colourfulness": result.colourfulness, "images": result.images,
             "spill": result.spill, "achieved": result.achieved,
             "stroke_spill": result.stroke_spill, "stroke_achieved": result.stroke_achieved,
+            "later_spill": result.later_spill, "later_achieved": result.later_achieved,
             "per_source": {k: _as_json(v) for k, v in result.per_source.items()}}
 
 

@@ -25,7 +25,7 @@ def tune(photos: list[Path], max_side: int, min_colourfulness_ratio: float = 0.6
     for temperature, blend in itertools.product((0.38, 0.5, 0.7, 1.0), (0.0, 0.5, 1.0)):
         candidate = replace(settings, temperature_auto=temperature, blend=blend)
         result = evaluate(photos, {"n": NeuralEngine(model, candidate).colorize}, counts=(0,), max_side=max_side,
-                          spill_hints=0, stroke_hints=0)  # only the PSNR chooses
+                          spill_hints=0, stroke_hints=0, later_hints=0)  # only the PSNR chooses
         ratio = result.colourfulness["n"] / result.colourfulness["truth"]
         rows.append((result.psnr["n"][0], ratio, temperature, blend))
         log.info("auto T=%.2f blend=%.1f: %.2f dB, colourfulness %.0f %%", temperature, blend,
@@ -37,7 +37,7 @@ def tune(photos: list[Path], max_side: int, min_colourfulness_ratio: float = 0.6
     for temperature, decay in itertools.product((0.5, 0.8, 1.0), (0.0003, 0.003, 0.03)):
         candidate = replace(settings, temperature_hints=temperature, refine_decay=decay)
         result = evaluate(photos, {"n": NeuralEngine(model, candidate).colorize}, counts=(2, 10, 50),
-                          max_side=max_side, spill_hints=0, stroke_hints=0)
+                          max_side=max_side, spill_hints=0, stroke_hints=0, later_hints=0)
         score = sum(result.psnr["n"].values()) / 3
         log.info("hints T=%.2f decay=%g: %s", temperature, decay,
                  {n: round(v, 2) for n, v in result.psnr["n"].items()})

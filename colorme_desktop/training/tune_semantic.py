@@ -55,14 +55,15 @@ HINT_COUNTS = (1, 5, 20, 50)
 
 
 def score_automatic(engine: SemanticEngine, photos: list[Path], max_side: int) -> tuple[float, float]:
-    result = evaluate(photos, {"e": engine.colorize}, counts=(0,), max_side=max_side, spill_hints=0, stroke_hints=0)
+    result = evaluate(photos, {"e": engine.colorize}, counts=(0,), max_side=max_side, spill_hints=0, stroke_hints=0,
+                      later_hints=0)
     share = result.colourfulness["e"] / result.colourfulness["truth"]
     return result.psnr["e"][0], share
 
 
 def _score_hints(engine: SemanticEngine, photos: list[Path], max_side: int) -> tuple[float, float]:
     result = evaluate(photos, {"e": engine.colorize}, counts=HINT_COUNTS, max_side=max_side, spill_hints=1,
-                      stroke_hints=0)
+                      stroke_hints=0, later_hints=0)
     return float(np.mean([result.psnr["e"][n] for n in HINT_COUNTS])), result.spill.get("e", 0.0)
 
 

@@ -11,8 +11,10 @@ from colorme_desktop.core.color import chroma_of, chroma_of_color, luma
 from colorme_desktop.training.augment import AugmentConfig, PhotoBank
 from colorme_desktop.training.evaluate import (
     evaluate,
+    later_spill_of,
     simulate_eval_hints,
     simulate_eval_stroke,
+    spill_of,
     stroke_spill_of,
     write_report,
 )
@@ -131,6 +133,7 @@ def test_evaluation_table_and_plot(tmp_path):
     report = (tmp_path / "report" / "eval.md").read_text()
     assert "levin" in report and "| stroke spill | stroke achieved |" in report
     assert result.stroke_spill["levin"] > 0.5  # Levin's engine tints the whole photo
+    assert "| spill of hint 10 |" in report and 0 < result.later_spill["levin"] < result.spill["levin"]
 
 
 def test_eval_hints_use_the_patch_mean():
@@ -173,3 +176,33 @@ def test_eval_strokes_stay_on_one_colour_and_their_spill_tells_a_tint_from_a_str
     assert tinted and len(tinted) == len(exact)
     assert min(s for s, _ in tinted) > 0.5 and max(s for s, _ in exact) < 0.01
     assert all(abs(a - 1.0) < 0.05 for _, a in exact)  # the stroke got what it asked for
+
+
+def test_a_later_hint_spills_where_it_makes_the_earlier_ones_reach_further():
+    """An engine whose hints tint more of the photo the more of them there are spills
+    nothing with one hint, which the single hints' spill measures, and a lot with a
+    tenth, which the later hint's spill measures; one that colours only each hint's own
+    patch spills with neither."""
+    rgb = np.full((120, 160, 3), (60, 160, 70), np.uint8)  # grass ...
+    rgb[30:90, 40:120] = (200, 40, 40)  # ... around a red blanket
+    grey = luma(rgb)
+    base = np.repeat(grey[..., None], 3, axis=2)
+
+    def patches(out, hints):
+        for hint in hints:
+            x, y = (int(v) for v in hint.points[0])
+            out[max(0, y - 2):y + 3, max(0, x - 2):x + 3] = chroma_of_color(hint.color)
+        return out
+
+    def creeping(g, hints):
+        tint = np.mean([chroma_of_color(h.color) for h in hints], axis=0) * (1 - 1 / len(hints)) if hints else 0
+        return patches(np.zeros((*g.shape, 2), np.float32) + np.float32(tint), hints)
+
+    def exact(g, hints):
+        return patches(np.zeros((*g.shape, 2), np.float32), hints)
+
+    alone = spill_of(creeping, grey, rgb, base, seed=4, count=6)
+    later = later_spill_of(creeping, grey, rgb, seed=4, count=6)
+    assert alone and later
+    assert max(s for s, _ in alone) < 0.01 and min(s for s, _ in later) > 0.02
+    assert max(s for s, _ in later_spill_of(exact, grey, rgb, seed=4, count=6)) < 0.01
