@@ -148,8 +148,12 @@ class EvalResult:
 def spill_of(colorize: Colorizer, grey: np.ndarray, rgb: np.ndarray, base: np.ndarray, seed: int,
              count: int = SPILL_HINTS) -> list[tuple[float, float]]:
     """(spill, achieved) for ``count`` random single hints; ``base`` is the result without hints."""
-    hints = [simulate_eval_hints(rgb, 1, seed * 7 + k)[0] for k in range(count)]
-    return _spill_of_each(colorize, grey, rgb, base, hints)
+    return _spill_of_each(colorize, grey, rgb, base, _single_hints(rgb, seed, count))
+
+
+def _single_hints(rgb: np.ndarray, seed: int, count: int) -> list[Hint]:
+    """The hints whose spill is measured, alone (``spill_of``) and added to others (``later_spill_of``)."""
+    return [simulate_eval_hints(rgb, 1, seed * 7 + k)[0] for k in range(count)]
 
 
 def stroke_spill_of(colorize: Colorizer, grey: np.ndarray, rgb: np.ndarray, base: np.ndarray, seed: int,
@@ -164,8 +168,7 @@ def later_spill_of(colorize: Colorizer, grey: np.ndarray, rgb: np.ndarray, seed:
     """(spill, achieved) for ``count`` random hints, each added to the same ``after`` others."""
     earlier = simulate_eval_hints(rgb, after, seed * 13 + 5)
     base = compose(grey, colorize(grey, earlier))
-    hints = [simulate_eval_hints(rgb, 1, seed * 7 + k)[0] for k in range(count)]
-    return _spill_of_each(colorize, grey, rgb, base, hints, earlier)
+    return _spill_of_each(colorize, grey, rgb, base, _single_hints(rgb, seed, count), earlier)
 
 
 def _spill_of_each(colorize: Colorizer, grey: np.ndarray, rgb: np.ndarray, base: np.ndarray,

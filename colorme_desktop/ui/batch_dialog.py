@@ -63,10 +63,14 @@ class BatchSummary:
     written: int = 0
     skipped: int = 0  # outputs that already existed
     cancelled: bool = False  # photos were left undone because the user cancelled
-    finished: int = 0  # photos of the run done or failed so far
     failures: list[tuple[Path, str]] = field(default_factory=list)
     kept_colours: int = 0  # colour photos without hints written as they came in
     toned: list[Path] = field(default_factory=list)  # ... of them that look like toned prints (``looks_toned``)
+
+    @property
+    def finished(self) -> int:
+        """Photos of the run done or failed so far."""
+        return self.written + len(self.failures)
 
     def text(self) -> str:
         done = f"Colorized {plural(self.written, 'photo')}"
@@ -197,7 +201,6 @@ class BatchThread(QThread):
 
 
 def record(summary: BatchSummary, result: ItemResult) -> None:
-    summary.finished += 1
     if result.ok:
         summary.written += 1
         summary.kept_colours += UNCHANGED_NOTE in result.notes or TONED_NOTE in result.notes
