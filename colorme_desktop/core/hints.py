@@ -26,7 +26,7 @@ from colorme_desktop.core.color import (
 )
 from colorme_desktop.core.imageio import MAX_PIXELS, NotARegularFileError, open_regular_file, write_text_atomically
 
-HINTS_FILE_VERSION = 1
+HINTS_FILE_VERSION = 2  # 2: "keep" hints; a file without them is still written as version 1
 MAX_POINTS_TOTAL = 200_000  # beyond this a file is far more than anyone paints by hand
 MAX_RADIUS = 500.0
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -40,18 +40,28 @@ class Hint:
 
     Coordinates are in pixels of the image as loaded (after EXIF rotation): x is the
     column and y the row; the hint covers every pixel within ``radius`` of its path.
+
+    A ``keep`` hint asks for no colour of its own: what it covers keeps the colour it has
+    without hints (the automatic colour, or a colour photo's own), so that another hint's
+    colour stops there.  Its ``color`` is then only a placeholder (``KEEP_PLACEHOLDER``).
     """
 
     points: tuple[tuple[float, float], ...]
     color: Color
     radius: float = 2.0
+    keep: bool = False
 
     @property
     def is_point(self) -> bool:
         return len(self.points) == 1
 
     def with_color(self, color: Color) -> Hint:
+        """This hint painted in ``color`` (a keep hint given a colour becomes a colour hint)."""
         return Hint(self.points, color, self.radius)
+
+    def moved_to(self, points: Sequence[tuple[float, float]], radius: float | None = None) -> Hint:
+        """The same hint along ``points`` (and with ``radius``, if given)."""
+        return replace(self, points=tuple(points), radius=self.radius if radius is None else radius)
 
     def distance_to(self, x: float, y: float) -> float:
         """Distance from (x, y) to this hint's path, used to pick a hint under the mouse."""
@@ -64,6 +74,18 @@ class Hint:
         t = np.clip(((np.array([x, y]) - a) * ab).sum(axis=1) / length2, 0.0, 1.0)
         closest = a + ab * t[:, None]
         return float(np.hypot(closest[:, 0] - x, closest[:, 1] - y).min())
+
+
+KEEP_PLACEHOLDER: Color = (128, 128, 128)  # a keep hint's colour: mid grey, never painted
+
+
+def keep_hint(points: Sequence[tuple[float, float]], radius: float = 2.0) -> Hint:
+    return Hint(tuple((float(x), float(y)) for x, y in points), KEEP_PLACEHOLDER, float(radius), keep=True)
+
+
+def colour_hints(hints: Sequence[Hint]) -> tuple[Hint, ...]:
+    """The hints that ask for a colour (not the keep hints)."""
+    return tuple(hint for hint in hints if not hint.keep)
 
 
 def point_hint(x: float, y: float, color: Color, radius: float = 2.0) -> Hint:
@@ -93,8 +115,8 @@ def _fixed(v: float, scale: float) -> int:
 
 
 def rasterize(hints: Sequence[Hint], size: tuple[int, int], scale: float = 1.0,
-              grey: np.ndarray | None = None, photo: tuple[np.ndarray, np.ndarray] | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
+              grey: np.ndarray | None = None, photo: tuple[np.ndarray, np.ndarray] | None = None,
+              base: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Draw hints onto a canvas of ``size`` = (width, height).
 
     Returns ``(chroma, mask)``: chroma (H, W, 2) float32 holds each hinted pixel's Cb/Cr
@@ -103,7 +125,8 @@ def rasterize(hints: Sequence[Hint], size: tuple[int, int], scale: float = 1.0,
     over earlier ones, as the user sees them on screen.  Given the canvas's ``grey``, the
     brush stops at edges (``_within_edges``).  Given ``photo`` = (a colour photo at full
     size, the same at the canvas's size), only canvas pixels of a colour like the photo's
-    under the stroke are kept (``_like_the_path``).
+    under the stroke are kept (``_like_the_path``).  A keep hint's pixels hold ``base``
+    there, the chroma (H, W, 2) the canvas has without hints; without ``base``, none (grey).
     """
     owner = _owners(hints, size, scale)
     if grey is not None:
@@ -113,7 +136,12 @@ def rasterize(hints: Sequence[Hint], size: tuple[int, int], scale: float = 1.0,
     table = np.zeros((len(hints) + 1, 2), dtype=np.float32)
     if hints:
         table[1:] = chroma_of(np.array([hint.color for hint in hints], dtype=np.uint8))
-    return table[owner], (owner > 0).astype(np.float32)
+    chroma = table[owner]
+    kept = [number for number, hint in enumerate(hints, start=1) if hint.keep]
+    if kept:
+        under_keep = np.isin(owner, kept)
+        chroma[under_keep] = 0.0 if base is None else base[under_keep]
+    return chroma, (owner > 0).astype(np.float32)
 
 
 # A brush is wider than the line the hand drew.  Where its edge crosses onto something
@@ -134,7 +162,7 @@ def _within_edges(owner: np.ndarray, hints: Sequence[Hint], grey: np.ndarray, sc
     wide = [number for number, hint in enumerate(hints, start=1) if hint.radius * scale > BRUSH_CORE_PX]
     if not wide:
         return  # every brush pixel lies within the core (a thin brush, or a small canvas): nothing to drop
-    path = _owners([Hint(h.points, h.color, 0.0) for h in hints], owner.shape[::-1], scale)
+    path = _owners([h.moved_to(h.points, radius=0.0) for h in hints], owner.shape[::-1], scale)
     beyond_core = cv2.distanceTransform((path == 0).astype(np.uint8), cv2.DIST_L2, 3) > BRUSH_CORE_PX
     g = grey.astype(np.float32)
     for number in wide:
@@ -229,7 +257,7 @@ def lightness_gap(hint: Hint, grey: np.ndarray) -> float:
 
 def scale_hints(hints: Sequence[Hint], sx: float, sy: float) -> tuple[Hint, ...]:
     """The hints on a copy of the photo resized by (sx, sy): a screen-size preview."""
-    return tuple(Hint(tuple((x * sx, y * sy) for x, y in h.points), h.color, h.radius * sx) for h in hints)
+    return tuple(h.moved_to([(x * sx, y * sy) for x, y in h.points], h.radius * sx) for h in hints)
 
 
 def finish(chroma: np.ndarray, grey: np.ndarray, hints: Sequence[Hint], shown: np.ndarray | None = None,
@@ -284,18 +312,29 @@ def paint_exact(chroma: np.ndarray, hints: Sequence[Hint], grey: np.ndarray | No
     (H, W, 3)) is what "look like the painted ones" compares instead of the grey.
     ``brushes`` keeps each hint's drawing and settling weights for the next call on the
     same output (the drafts of a stroke repaint every earlier hint).
+    A keep hint gives its pixels back the colour they had before any hint was painted
+    exactly (what the engine solved there), over the earlier hints it covers.
     """
     height, width = chroma.shape[:2]
     look = grey if look is None else look
     settle = settle if grey is not None and settle > 1.0 else 0.0
+    drawn = []
     for hint in hints:
+        hint_settle = 0.0 if hint.keep else settle
         if brushes is None:
-            brush = _brush(hint, (width, height), grey, look, settle)
+            brush = _brush(hint, (width, height), grey, look, hint_settle)
         else:
-            brush = brushes.get(hint, (width, height), grey, look, settle)
+            brush = brushes.get(hint, (width, height), grey, look, hint_settle)
+        drawn.append(brush)
+    solved = {index: chroma[brush.rows, brush.cols][brush.painted]
+              for index, (hint, brush) in enumerate(zip(hints, drawn)) if hint.keep and brush is not None}
+    for index, (hint, brush) in enumerate(zip(hints, drawn)):
         if brush is None:
             continue
         region = chroma[brush.rows, brush.cols]
+        if hint.keep:
+            region[brush.painted] = solved[index]
+            continue
         if brush.weight is not None:
             correction = cv2.blur((brush.colour - region) * brush.mask[..., None], brush.box) / brush.safe[..., None]
             region += correction * brush.weight[..., None]
@@ -332,7 +371,7 @@ def _brush(hint: Hint, size: tuple[int, int], grey: np.ndarray | None, look: np.
     if x1 <= x0 or y1 <= y0:
         return None
     rows, cols = slice(y0, y1), slice(x0, x1)
-    local = Hint(tuple((x - x0, y - y0) for x, y in hint.points), hint.color, hint.radius)
+    local = hint.moved_to([(x - x0, y - y0) for x, y in hint.points])
     colour, mask = rasterize([local], (x1 - x0, y1 - y0), grey=None if grey is None else grey[rows, cols])
     brush = _Brush(rows, cols, colour, mask, mask > 0)
     if not settle:
@@ -429,14 +468,17 @@ class HintsFileError(Exception):
 def hints_to_dict(hints: Sequence[Hint], image_size: tuple[int, int]) -> dict:
     entries = []
     for hint in hints:
-        entry: dict[str, Any] = {"color": hex_color(hint.color), "radius": hint.radius}
+        entry: dict[str, Any] = {"keep": True} if hint.keep else {"color": hex_color(hint.color)}
+        entry["radius"] = hint.radius
         if hint.is_point:
             entry = {"x": hint.points[0][0], "y": hint.points[0][1], **entry}
         else:
             entry = {"points": [[x, y] for x, y in hint.points], **entry}
         entries.append(entry)
-    return {"version": HINTS_FILE_VERSION, "image_size": [int(image_size[0]), int(image_size[1])],
-            "hints": entries}
+    # Version 1 when it suffices: a ColorMe from before keep hints still reads the file.
+    # One with them says "newer than this ColorMe understands" instead of painting grey.
+    version = HINTS_FILE_VERSION if any(hint.keep for hint in hints) else 1
+    return {"version": version, "image_size": [int(image_size[0]), int(image_size[1])], "hints": entries}
 
 
 def save_hints_file(path: str | os.PathLike, hints: Sequence[Hint], image_size: tuple[int, int]) -> None:
@@ -522,12 +564,18 @@ def hints_from_dict(data: Any, image_size: tuple[int, int] | None = None) -> tup
         where = f"hint {index + 1}"
         if not isinstance(entry, dict):
             raise HintsFileError(f"{where} is not an object.")
-        if "color" not in entry:
-            raise HintsFileError(f"{where} has no colour (\"color\": \"#rrggbb\").")
-        try:
-            color = parse_hex_color(entry["color"])
-        except ValueError as exc:
-            raise HintsFileError(f"{where}: {exc}.") from None
+        keep = entry.get("keep", False)
+        if not isinstance(keep, bool):
+            raise HintsFileError(f"{where}: 'keep' must be true or false.")
+        if keep:
+            color = KEEP_PLACEHOLDER
+        elif "color" not in entry:
+            raise HintsFileError(f"{where} has no colour (\"color\": \"#rrggbb\", or \"keep\": true).")
+        else:
+            try:
+                color = parse_hex_color(entry["color"])
+            except ValueError as exc:
+                raise HintsFileError(f"{where}: {exc}.") from None
         radius = entry.get("radius", 2)
         radius = _number(radius, f"{where}: radius")
         if not 0 <= radius <= MAX_RADIUS:
@@ -554,7 +602,7 @@ def hints_from_dict(data: Any, image_size: tuple[int, int] | None = None) -> tup
             if not (0 <= x <= width and 0 <= y <= height):
                 raise HintsFileError(f"{where}: point ({x:g}, {y:g}) lies outside the "
                                      f"{width} x {height} image.")
-        hints.append(Hint(tuple(points), color, radius))
+        hints.append(Hint(tuple(points), color, radius, keep=keep))
     return tuple(hints)
 
 

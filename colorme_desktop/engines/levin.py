@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from colorme_desktop.core.hints import Hint, finish, rasterize
+from colorme_desktop.core.hints import Hint, colour_hints, finish, rasterize
 from colorme_desktop.engines.base import image_key
 
 DEFAULT_WORKING_SIDE = 384
@@ -125,7 +125,7 @@ class LevinEngine:
     def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False,
                  shown: np.ndarray | None = None) -> np.ndarray:
         h, w = grey.shape
-        if not hints:
+        if not colour_hints(hints):  # keep hints alone keep the grey
             return np.zeros((*(grey if shown is None else shown).shape, 2), dtype=np.float32)
         # A draft solves at half the side: about a quarter of the unknowns.
         size = working_size(grey.shape, self.working_side // 2 if draft else self.working_side)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from colorme_desktop.core.color import fit_size
-from colorme_desktop.core.hints import Hint, finish, rasterize
+from colorme_desktop.core.hints import Hint, colour_hints, finish, rasterize
 from colorme_desktop.engines.base import EngineError, WeightsNotShippedError, image_key
 from colorme_desktop.engines.network import ColorNet
 from colorme_desktop.engines.propagation import LruCache, Spreader, affinity_laplacian
@@ -177,8 +177,10 @@ class NeuralEngine:
 
     def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False,
                  shown: np.ndarray | None = None) -> np.ndarray:
-        predicted = self.predict(grey, hints)
-        if hints and not draft:
+        # The network was trained on colour hints only; keep hints hold its colour afterwards.
+        colours = colour_hints(hints)
+        predicted = self.predict(grey, colours)
+        if colours and not draft:
             # The network already follows the hints; making them exact is the slow part,
             # so a draft (while the user drags) skips it.
             predicted = self._make_hints_exact(grey, hints, predicted)
@@ -190,7 +192,7 @@ class NeuralEngine:
         size = fit_size(grey.shape, s.refine_side)
         small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if size != (w, h) else grey
         base = cv2.resize(predicted, size, interpolation=cv2.INTER_LINEAR)
-        hint_chroma, mask = rasterize(hints, size, scale=size[0] / w, grey=small)  # a brush stops at edges
+        hint_chroma, mask = rasterize(hints, size, scale=size[0] / w, grey=small, base=base)  # a brush stops at edges
         residual = (hint_chroma - base) * mask[..., None]
         # What the hints agree on is a colour cast of the whole photo: shift everything by
         # their mean residual, shrunk toward zero when there are few hints to go on.  The
@@ -198,16 +200,17 @@ class NeuralEngine:
         hinted = mask > 0.5
         if not hinted.any():
             return base  # every hint fell outside the working-size canvas
-        shift = residual[hinted].mean(axis=0) * len(hints) / (len(hints) + s.cast_prior_hints)
+        count = len(colour_hints(hints))
+        shift = residual[hinted].mean(axis=0) * count / (count + s.cast_prior_hints)
         base = base + shift
         residual = (hint_chroma - base) * mask[..., None]
         # Few hints: keep each correction near its hint.  Many hints: they jointly describe
         # the whole photo, so let corrections reach as far as the edges allow (Levin's model).
-        decay = s.refine_decay / len(hints) ** 2
+        decay = s.refine_decay / count ** 2
         # One factorisation serves both: the corrections, and the hints' own colours
         # spread the classical way, which many hints describe better than any prior.
         both = np.concatenate([residual, hint_chroma * mask[..., None]], axis=-1)
         spread_out = self._spreader(small).spread(both, mask, decay)
         refined = base + spread_out[..., :2]
-        trust_hints = len(hints) / (len(hints) + s.levin_share_hints)
+        trust_hints = count / (count + s.levin_share_hints)
         return (1.0 - trust_hints) * refined + trust_hints * spread_out[..., 2:]

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from colorme_desktop.core.color import chroma_of, compose, luma, upsample_chroma
-from colorme_desktop.core.hints import Hint, rasterize, scale_hints
+from colorme_desktop.core.hints import Hint, colour_hints, rasterize, scale_hints
 from colorme_desktop.engines.base import Engine, image_key
 from colorme_desktop.engines.numpy_nets import PATCH, Dinov2Runtime, backbone_size
 
@@ -339,10 +339,12 @@ class ReferenceGuided:
             automatic, correction = _shrunk(state, shown.shape)
             sx, sy = shown.shape[1] / grey.shape[1], shown.shape[0] / grey.shape[0]
             spacing, local_hints = spacing * sx, scale_hints(hints, sx, sy)
-        if not hints:
+        if not colour_hints(hints):  # keep hints keep the colour there is without hints: this
             return automatic + correction
         result = self.engine.colorize(grey, hints, draft, shown=shown)
-        return result + (1.0 - user_reach(local_hints, result, automatic, spacing))[..., None] * correction
+        # Under a keep hint the engine gives its automatic colour; the reference's share stays.
+        reach = user_reach(colour_hints(local_hints), result, automatic, spacing)
+        return result + (1.0 - reach)[..., None] * correction
 
 
 def _shrunk(state: _PhotoGuidance, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,17 @@ import cv2
 import numpy as np
 import pytest
 
-from colorme_desktop.core.hints import Hint, HintsFileError, load_hints_file, point_hint, rasterize, save_hints_file
+from colorme_desktop.core.hints import (
+    HINTS_FILE_VERSION,
+    Hint,
+    HintsFileError,
+    keep_hint,
+    load_hints_file,
+    paint_exact,
+    point_hint,
+    rasterize,
+    save_hints_file,
+)
 from colorme_desktop.core.history import HintHistory
 
 SIZE = (100, 80)
@@ -43,6 +53,49 @@ def test_hints_file_round_trip(tmp_path):
     assert load_hints_file(path, SIZE) == hints
 
 
+def test_a_keep_hint_holds_the_colour_there_is_without_hints():
+    base = np.zeros((80, 100, 2), np.float32)
+    base[..., 0] = 30.0  # the canvas's colour without hints: bluish
+    red = Hint(((10.0, 40.0), (90.0, 40.0)), (255, 0, 0), 3.0)
+    kept = keep_hint([(50.0, 40.0)], radius=5.0)
+    chroma, mask = rasterize([red, kept], SIZE, base=base)
+    assert mask[40, 50] == 1 and mask[40, 20] == 1
+    np.testing.assert_array_equal(chroma[40, 50], [30.0, 0.0])  # painted over the red: the base
+    assert chroma[40, 20, 1] > 100  # the red stays where the keep hint is not
+    chroma, _ = rasterize([kept], SIZE)  # no base (an engine without automatic colour): grey
+    np.testing.assert_array_equal(chroma[40, 50], [0.0, 0.0])
+
+
+def test_paint_exact_gives_a_keep_hints_pixels_back_their_solved_colour():
+    solved = np.full((80, 100, 2), 7.0, np.float32)
+    red = Hint(((10.0, 40.0), (90.0, 40.0)), (255, 0, 0), 3.0)
+    kept = keep_hint([(50.0, 40.0)], radius=5.0)
+    out = paint_exact(solved.copy(), [red, kept])
+    np.testing.assert_array_equal(out[40, 50], [7.0, 7.0])  # the red painted before it is undone there
+    assert out[40, 20, 1] > 100
+    out = paint_exact(solved.copy(), [kept, red])  # a later colour hint paints over a keep hint
+    assert out[40, 50, 1] > 100
+
+
+def test_keep_hints_round_trip_in_a_version_2_file(tmp_path):
+    hints = (point_hint(12.5, 40, (161, 178, 195), 2), keep_hint([(1.0, 2.0), (30.0, 40.0)], 6.0))
+    path = tmp_path / "h.json"
+    save_hints_file(path, hints, SIZE)
+    data = json.loads(path.read_text())
+    # An older ColorMe reads version 1 only, and would have taken the keep hint for a grey one.
+    assert data["version"] == 2
+    assert data["hints"][1] == {"points": [[1.0, 2.0], [30.0, 40.0]], "keep": True, "radius": 6.0}
+    assert load_hints_file(path, SIZE) == hints
+    assert load_hints_file(path, SIZE)[1].keep
+
+
+@pytest.mark.parametrize("keep", ["yes", 1, None])
+def test_keep_must_be_true_or_false(tmp_path, keep):
+    payload = {"version": 2, "image_size": [100, 80], "hints": [{"x": 1, "y": 2, "keep": keep}]}
+    with pytest.raises(HintsFileError, match="'keep' must be true or false"):
+        load_hints_file(_write(tmp_path, payload), SIZE)
+
+
 def _write(tmp_path, payload):
     path = tmp_path / "bad.json"
     path.write_text(payload if isinstance(payload, str) else json.dumps(payload))
@@ -57,7 +110,7 @@ GOOD = {"version": 1, "image_size": [100, 80], "hints": [{"x": 1, "y": 2, "color
     ('{"version": 1, "image_size": [100, 80], "hints": [{"x": NaN, "y": 1, "color": "#ffffff"}]}', "NaN"),
     ('{"version": 1, "image_size": [100, 80], "hints": [{"x": Infinity, "y": 1, "color": "#ffffff"}]}',
      "Infinity"),
-    ({**GOOD, "version": 2}, "newer"),
+    ({**GOOD, "version": HINTS_FILE_VERSION + 1}, "newer"),
     ({**GOOD, "version": "1"}, "version"),
     ({**GOOD, "image_size": [100]}, "image_size"),
     ({**GOOD, "hints": {"x": 1}}, "must be a list"),

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from colorme_desktop.core.color import chroma_of_color, fit_size, upsample_chroma
-from colorme_desktop.core.hints import Hint, point_hint
+from colorme_desktop.core.hints import Hint, keep_hint, point_hint
 from colorme_desktop.engines import semantic_engine
 from colorme_desktop.engines.base import EngineError
 from colorme_desktop.engines.dinov2 import Dinov2Small
@@ -145,6 +145,36 @@ def test_one_hint_leaves_what_it_does_not_reach_as_it_was(engine):
     assert near.max() > 20.0
     assert far.max() < 0.5
 
+
+def test_a_keep_stroke_stops_a_hints_colour_and_holds_the_automatic_colour(engine):
+    """A keep stroke across the room holds the colour there is without hints, and the red
+    painted on one side reaches the other side less; alone, keep hints change nothing."""
+    engine.settings = replace(SETTINGS, working_side=120, hints_share=2.0, decay=1e-4)
+    grey = two_rooms()
+    before = engine.colorize(grey, [])
+    assert np.array_equal(engine.colorize(grey, [keep_hint([(40.0, 0.0), (40.0, 79.0)], 2.0)]), before)
+    red = point_hint(20.5, 40.5, (200, 30, 30), radius=3)
+    wall = keep_hint([(40.0, 0.0), (40.0, 79.0)], 2.0)
+    free = np.linalg.norm(engine.colorize(grey, [red]) - before, axis=-1)
+    held = np.linalg.norm(engine.colorize(grey, [red, wall]) - before, axis=-1)
+    assert free[:, 44:58].mean() > 20.0  # the red alone fills the room (the test can tell)
+    assert held[:, 39:42].max() < 1.0  # under the keep stroke: the automatic colour
+    assert held[:, 44:58].mean() < 0.5 * free[:, 44:58].mean()  # beyond it, much less red
+    assert held[35:46, 15:26].min() > 20.0  # the red is still followed on its own side
+
+
+def test_a_keep_hint_does_not_count_as_a_hint_for_how_far_colour_reaches(engine):
+    """The fade weakens as hints become many; a keep hint is no colour hint, so one in the
+    other room leaves a red hint's reach as it was (the keep's far reach is off here)."""
+    engine.settings = replace(SETTINGS, working_side=120, decay=1e-3)
+    grey = two_rooms()
+    red = point_hint(20.5, 40.5, (200, 30, 30), radius=3)
+    alone = engine.colorize(grey, [red])
+    with_keep = engine.colorize(grey, [red, keep_hint([(100.0, 40.0)], 3.0)])
+    np.testing.assert_allclose(with_keep[:, :55], alone[:, :55], atol=0.05)
+    # A grey colour hint in its place fades the red more slowly: the test can tell.
+    with_grey = engine.colorize(grey, [red, point_hint(100.0, 40.0, (128, 128, 128), 3)])
+    assert np.abs(with_grey[:, :55] - alone[:, :55]).max() > 0.5
 
 def test_output_has_the_photos_size_for_odd_shapes(engine):
     for shape in ((1, 1), (1, 37), (300, 7), (97, 131)):
