@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorme_desktop.core.hints import Hint, point_hint
+from colorme_desktop.core.hints import Hint, colour_hints, keep_hint, point_hint
 from colorme_desktop.core.history import HintHistory
 from colorme_desktop.core.imageio import LoadedImage, PhotoMetadata
 
@@ -43,8 +43,14 @@ def next_brush_size(radius: float, larger: bool) -> float:
 
 class Tool(enum.Enum):
     PAINT = "paint"
+    KEEP = "keep"  # paints keep hints: the colour there stays as it is without hints
     SELECT = "select"
     EYEDROPPER = "eyedropper"
+
+    @property
+    def paints(self) -> bool:
+        """A click paints a point and a drag a stroke."""
+        return self in (Tool.PAINT, Tool.KEEP)
 
 
 class Unsaved(enum.Enum):
@@ -219,7 +225,7 @@ class Document:
 
     def hint_colours(self) -> list[Color]:
         """Distinct colours of the hints in the order first painted, so each keeps its place."""
-        return list(dict.fromkeys(hint.color for hint in self.hints))
+        return list(dict.fromkeys(hint.color for hint in colour_hints(self.hints)))
 
     # ------------------------------------------------------------ saved states
     @property
@@ -277,8 +283,10 @@ class Document:
         self._changed(change)
 
     def make_hint(self, points: Sequence[tuple[float, float]]) -> Hint:
-        """A hint along ``points`` with the brush's colour and radius."""
+        """A hint along ``points`` with the brush's colour and radius (a keep hint with Keep)."""
         b = self._brush
+        if b.tool == Tool.KEEP:
+            return keep_hint(points, b.radius)
         if len(points) == 1:
             return point_hint(points[0][0], points[0][1], b.colour, b.radius)
         return Hint(tuple((float(x), float(y)) for x, y in points), b.colour, float(b.radius))
@@ -323,7 +331,7 @@ class Document:
             return
         self._selected = index
         change = Change.SELECTION
-        if index is not None:
+        if index is not None and not self.hints[index].keep:
             # Picking a hint shows its colour as the brush's, ready to paint more of it.
             self._brush = replace(self._brush, colour=self.hints[index].color)
             change |= Change.BRUSH
@@ -340,7 +348,7 @@ class Document:
         ys = [y for _, y in hint.points]
         dx = min(max(dx, -min(xs)), width - max(xs))
         dy = min(max(dy, -min(ys)), height - max(ys))
-        hints[self._selected] = Hint(tuple((x + dx, y + dy) for x, y in hint.points), hint.color, hint.radius)
+        hints[self._selected] = hint.moved_to([(x + dx, y + dy) for x, y in hint.points])
         return tuple(hints)
 
     def preview_move(self, dx: float, dy: float) -> None:
@@ -376,12 +384,16 @@ class Document:
 
     # ------------------------------------------------------------ brush
     def set_colour(self, colour: Color) -> None:
-        """The brush colour; with a hint selected, that hint takes it too (one undo step)."""
+        """The brush colour; with a hint selected, that hint takes it too (one undo step).
+
+        A colour chosen while the Keep tool is on is one to paint with: Paint comes back."""
         colour = tuple(int(c) for c in colour)
-        if colour != self._brush.colour:
-            self._brush = replace(self._brush, colour=colour)
+        if colour != self._brush.colour or self._brush.tool == Tool.KEEP:
+            tool = Tool.PAINT if self._brush.tool == Tool.KEEP else self._brush.tool
+            self._brush = replace(self._brush, colour=colour, tool=tool)
             self._changed(Change.BRUSH)
-        if self._selected is not None and self.hints[self._selected].color != colour:
+        selected = None if self._selected is None else self.hints[self._selected]
+        if selected is not None and (selected.color != colour or selected.keep):
             hints = list(self.hints)
             hints[self._selected] = hints[self._selected].with_color(colour)
             self._commit(tuple(hints), self._selected)

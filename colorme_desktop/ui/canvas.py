@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QBrush,
     QColor,
     QImage,
     QMouseEvent,
@@ -30,6 +31,8 @@ __all__ = ["HintCanvas", "ImageCanvas", "Tool", "ViewState", "checker_overlay", 
 # A hint smaller than this on screen (radius, screen pixels) is still drawn this large,
 # or a one-pixel hint at a zoomed-out view could be neither seen nor clicked.
 MIN_MARKER_RADIUS = 1.5
+# A keep hint's marker: translucent white, then black hatching (``HintCanvas._paint_hint``).
+KEEP_FILLS = [QBrush(QColor(255, 255, 255, 150)), QBrush(QColor(0, 0, 0), Qt.BrushStyle.BDiagPattern)]
 # An image this many device pixels larger or smaller than the place it covers is drawn
 # unscaled: its edges a pixel off beat every pixel resampled.
 ONE_TO_ONE_SLACK = 2.0
@@ -319,7 +322,7 @@ class ImageCanvas(QWidget):
         if event.button() == Qt.MouseButton.LeftButton and self.tool == Tool.EYEDROPPER and self.image:
             p = self.to_image(event.position())
             self.picked.emit(p.x(), p.y())
-        elif event.button() == Qt.MouseButton.LeftButton and self.tool == Tool.PAINT and self.image:
+        elif event.button() == Qt.MouseButton.LeftButton and self.tool.paints and self.image:
             self.paint_refused.emit()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -388,14 +391,14 @@ class HintCanvas(ImageCanvas):
             if self.selected is not None:  # the receiver selected a hint: a drag moves it
                 self._move_from = p
             return
-        if event.button() == Qt.MouseButton.LeftButton and self.tool == Tool.PAINT and self._inside(p):
+        if event.button() == Qt.MouseButton.LeftButton and self.tool.paints and self._inside(p):
             self._stroke = [(p.x(), p.y())]
             self.stroke_changed.emit(list(self._stroke))
             return
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if not self._track_hover(event.position()) and self.tool == Tool.PAINT:
+        if not self._track_hover(event.position()) and self.tool.paints:
             self.update()  # the brush outline follows the mouse
         if self._move_from is not None:
             offset = self.to_image(event.position()) - self._move_from
@@ -441,7 +444,7 @@ class HintCanvas(ImageCanvas):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         for index, hint in enumerate(self.hints if self.hints_visible else ()):
             self._paint_hint(painter, hint, index == self.selected)
-        if (self.tool == Tool.PAINT and self._hover is not None and self._stroke is None
+        if (self.tool.paints and self._hover is not None and self._stroke is None
                 and self._inside(self.to_image(self._hover))):  # only where a click would paint
             self._paint_brush_outline(painter, self._hover)
         painter.restore()
@@ -458,30 +461,37 @@ class HintCanvas(ImageCanvas):
         # One-pixel rings just outside the painted area (dark, then light) keep the marker
         # visible on any photo while adding only two pixels to its true size.
         rings = [(QColor(255, 200, 0), 3.0)] if selected else [(QColor(0, 0, 0), 2.0), (QColor(255, 255, 255), 1.0)]
-        layers = [*rings, (QColor(*hint.color), 0.0)]
+        # A keep hint has no colour to show: black hatching on white, the photo's grey
+        # half seen through, marks where the colour is held.
+        fills = KEEP_FILLS if hint.keep else [QBrush(QColor(*hint.color))]
+        layers = [*((QBrush(colour), extra) for colour, extra in rings), *((fill, 0.0) for fill in fills)]
         if hint.is_point:
             centre = self.to_widget(*hint.points[0])
             painter.setPen(Qt.PenStyle.NoPen)
-            for colour, extra in layers:
-                painter.setBrush(colour)
+            for fill, extra in layers:
+                painter.setBrush(fill)
                 painter.drawEllipse(centre, radius + extra, radius + extra)
             return
         path = self._hint_path(hint)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        for colour, extra in layers:
-            painter.setPen(self._round_pen(colour, 2 * (radius + extra)))
+        for fill, extra in layers:
+            painter.setPen(self._round_pen(fill, 2 * (radius + extra)))
             painter.drawPath(path)
 
     def _paint_brush_outline(self, painter: QPainter, centre: QPointF) -> None:
         radius = max(self.brush_radius * self.scale(), MIN_MARKER_RADIUS)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        for colour, width in ((QColor(0, 0, 0), 4.0), (QColor(*self.brush_colour), 2.0)):
-            painter.setPen(QPen(colour, width))
+        inner = QColor(255, 255, 255) if self.tool == Tool.KEEP else QColor(*self.brush_colour)
+        for colour, width in ((QColor(0, 0, 0), 4.0), (inner, 2.0)):
+            pen = QPen(colour, width)
+            if self.tool == Tool.KEEP and colour == inner:
+                pen.setStyle(Qt.PenStyle.DashLine)  # no colour: a dashed white ring on black
+            painter.setPen(pen)
             painter.drawEllipse(centre, radius, radius)
 
     @staticmethod
-    def _round_pen(colour: QColor, width: float) -> QPen:
-        pen = QPen(colour, width)
+    def _round_pen(fill: QBrush, width: float) -> QPen:
+        pen = QPen(fill, width)
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)
         pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
         return pen

@@ -94,8 +94,8 @@ HIT_TOLERANCE_PX = 6.0  # screen pixels around a hint that still hit it
 # comes out far from the swatch (only colour is added): the status bar says why.
 LIGHTNESS_GAP_NOTE = 70.0
 # The tools, as the Edit menu and the status bar name them, with their keys.
-TOOL_ACTIONS = {Tool.PAINT: ("&Paint Hints", "P"), Tool.SELECT: ("&Select and Move Hints", "S"),
-                Tool.EYEDROPPER: ("&Eyedropper", "I")}
+TOOL_ACTIONS = {Tool.PAINT: ("&Paint Hints", "P"), Tool.KEEP: ("&Keep Colour", "K"),
+                Tool.SELECT: ("&Select and Move Hints", "S"), Tool.EYEDROPPER: ("&Eyedropper", "I")}
 ICON = Path(__file__).resolve().parents[2] / "resources" / "colorme.svg"
 # Set (to anything) to log the wall-clock time of the first paint of the window and of the
 # first colour; benchmarks/run.py measures start-up with it in a fresh process.
@@ -234,6 +234,7 @@ class MainWindow(QMainWindow):
         self.palette_dock.radius_changed.connect(self._on_radius_changed)
         self.palette_dock.saturation_changed.connect(self._on_saturation_changed)
         self.palette_dock.eyedropper_toggled.connect(self._on_eyedropper_toggled)
+        self.palette_dock.keep_toggled.connect(self._on_keep_toggled)
 
         self._build_menus()
         self._restore_settings()
@@ -475,10 +476,11 @@ class MainWindow(QMainWindow):
         if label != self.tool_label.text():
             self.tool_label.setText(label)
             self.statusBar().clearMessage()  # "press P to paint" is done with once P is pressed
-        self.palette_dock.eyedropper.blockSignals(True)
-        self.palette_dock.eyedropper.setChecked(brush.tool == Tool.EYEDROPPER)
-        self.palette_dock.eyedropper.blockSignals(False)
-        cursor = Qt.CursorShape.CrossCursor if brush.tool == Tool.PAINT else Qt.CursorShape.PointingHandCursor
+        for button, tool in ((self.palette_dock.eyedropper, Tool.EYEDROPPER), (self.palette_dock.keep, Tool.KEEP)):
+            button.blockSignals(True)
+            button.setChecked(brush.tool == tool)
+            button.blockSignals(False)
+        cursor = Qt.CursorShape.CrossCursor if brush.tool.paints else Qt.CursorShape.PointingHandCursor
         self.hint_canvas.setCursor(cursor)
         self.hint_canvas.update()
 
@@ -957,6 +959,8 @@ class MainWindow(QMainWindow):
     @Slot(list)
     def _on_stroke_finished(self, points: list) -> None:
         self.document.finish_stroke(points)
+        if self.document.hints[-1].keep:
+            return  # no colour painted: none to remember, none to come out lighter or darker
         self._add_recent_colour(self.document.brush.colour)
         photo = self.document.render_key().photo
         gap = lightness_gap(self.document.hints[-1], self.document.image.grey)
@@ -1012,6 +1016,10 @@ class MainWindow(QMainWindow):
     @Slot(bool)
     def _on_eyedropper_toggled(self, on: bool) -> None:
         self.document.set_tool(Tool.EYEDROPPER if on else Tool.PAINT)
+
+    @Slot(bool)
+    def _on_keep_toggled(self, on: bool) -> None:
+        self.document.set_tool(Tool.KEEP if on else Tool.PAINT)
 
     def _pick_from(self, rgb, x: float, y: float) -> None:
         if rgb is None:

@@ -56,6 +56,7 @@ class PaletteDock(QWidget):
     radius_changed = Signal(float)
     saturation_changed = Signal(float)
     eyedropper_toggled = Signal(bool)
+    keep_toggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -104,6 +105,12 @@ class PaletteDock(QWidget):
         buttons.addWidget(self.more)
         buttons.addWidget(self.eyedropper)
         layout.addLayout(buttons)
+        self.keep = QPushButton("Keep Colour")
+        self.keep.setCheckable(True)
+        self.keep.setToolTip("Paint over what must keep the colour it has without hints: another "
+                             "hint's colour stops there (K)")
+        self.keep.toggled.connect(self.keep_toggled)
+        layout.addWidget(self.keep)
 
         form = QFormLayout()
         self.radius = QDoubleSpinBox()

@@ -97,6 +97,21 @@ def test_colour_recolours_the_selected_hint_in_one_step(doc):
     assert [h.color for h in doc.hints] == [(200, 0, 0), (0, 0, 200)]
 
 
+def test_a_keep_hint_keeps_its_kind_when_moved_and_takes_a_colour_in_one_step(doc):
+    doc.set_colour((200, 0, 0))
+    doc.set_tool(Tool.KEEP)
+    doc.finish_stroke([(10, 10), (20, 10)])
+    assert doc.hints[0].keep and doc.hint_colours() == []
+    doc.set_tool(Tool.SELECT)
+    doc.select(0)
+    assert doc.brush.colour == (200, 0, 0)  # a keep hint has no colour to show as the brush's
+    doc.finish_move(5, 5)
+    assert doc.hints[0].keep and doc.hints[0].points == ((15.0, 15.0), (25.0, 15.0))
+    doc.set_colour((0, 200, 0))  # a colour given to it makes it a colour hint
+    assert not doc.hints[0].keep and doc.hints[0].color == (0, 200, 0)
+    doc.undo()
+    assert doc.hints[0].keep
+
 def test_hint_at_finds_the_topmost_within_tolerance(doc):
     doc.add_hint(point_hint(10, 10, (1, 1, 1), radius=3))
     doc.add_hint(point_hint(11, 10, (2, 2, 2), radius=3))

@@ -246,6 +246,37 @@ def test_eyedropper_picks_from_the_original(qtbot, window, colour_photo):
     assert window.hint_canvas.tool == Tool.PAINT
 
 
+def test_keep_colour_paints_keep_hints_shown_hatched_and_a_chosen_colour_paints_again(qtbot, window, grey_photo):
+    """K (or the dock's Keep Colour) paints where colour must stay as it is without hints;
+    the marker shows no colour of its own, and picking a colour goes back to painting."""
+    window.open_path(grey_photo)
+    _settle(qtbot, window)
+    doc, dock, canvas = window.document, window.palette_dock, window.hint_canvas
+    qtbot.keyClick(window, Qt.Key.Key_K)
+    assert "Keep" in window.tool_label.text() and dock.keep.isChecked() and canvas.tool == Tool.KEEP
+    recent = [s.colour for s in dock.recent]
+    doc.set_radius(8)
+    _click(qtbot, window, 60, 45)
+    kept = doc.hints[-1]
+    assert kept.keep and kept.radius == 8
+    assert [s.colour for s in dock.recent] == recent and doc.hint_colours() == []  # no colour was painted
+    shown = canvas.grab().toImage()
+    centre = canvas.to_widget(60, 45)
+    ring = [shown.pixelColor(round(centre.x()) + dx, round(centre.y()) + dy)
+            for dx in range(-4, 5) for dy in range(-4, 5)]
+    assert {c.red() for c in ring} & {0} and max(c.red() for c in ring) > 200  # black hatching on white
+    assert all(abs(c.red() - c.green()) < 8 and abs(c.green() - c.blue()) < 8 for c in ring)  # no colour
+    _settle(qtbot, window)
+    dock.colour_chosen.emit((200, 30, 30))  # as a swatch's click does
+    assert doc.brush.tool == Tool.PAINT and not dock.keep.isChecked()
+    _click(qtbot, window, 20, 20)
+    assert not doc.hints[-1].keep and doc.hints[-1].color == doc.brush.colour
+    dock.keep.click()  # the dock's button does what K does
+    assert doc.brush.tool == Tool.KEEP
+    dock.keep.click()
+    assert doc.brush.tool == Tool.PAINT
+
+
 def test_stale_results_are_dropped(qtbot, window, grey_photo, fake_engine):
     """Two results arrive together: only the newer is ever shown, and it stays."""
     doc = window.document
