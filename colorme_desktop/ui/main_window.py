@@ -460,7 +460,7 @@ class MainWindow(QMainWindow):
 
     def _show_brush(self) -> None:
         brush = self.document.brush
-        self.palette_dock.set_current(brush.colour)
+        self.palette_dock.set_current(brush.colour, keep=brush.tool == Tool.KEEP)
         spin = self.palette_dock.radius
         spin.blockSignals(True)  # the document is already right; do not echo the value back
         spin.setValue(brush.radius)

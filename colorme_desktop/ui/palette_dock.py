@@ -26,6 +26,9 @@ Color = tuple[int, int, int]
 MAX_RECENT = 10
 SUGGESTIONS = 5
 HINTED = 5
+# The brush swatch while the Keep tool is on: black hatching on white, like a keep hint.
+KEEP_SWATCH_STYLE = ("QToolButton { border: 1px solid #222; background: qlineargradient(spread:repeat, "
+                     "x1:0, y1:0, x2:0.18, y2:0.18, stop:0 #000, stop:0.3 #000, stop:0.31 #fff, stop:1 #fff); }")
 
 
 class Swatch(QToolButton):
@@ -168,8 +171,13 @@ class PaletteDock(QWidget):
         if colour.isValid():
             self.colour_chosen.emit((colour.red(), colour.green(), colour.blue()))
 
-    def set_current(self, colour: Color) -> None:
+    def set_current(self, colour: Color, keep: bool = False) -> None:
+        """The brush's colour; with ``keep`` (the Keep Colour tool) none: the swatch is hatched
+        as keep hints are drawn, so nobody thinks they still paint the last colour."""
         self.current.set_colour(colour)
+        if keep:
+            self.current.setStyleSheet(KEEP_SWATCH_STYLE)
+            self.current.setToolTip("Keep Colour: what you paint keeps the colour it has without hints")
 
     def set_suggested(self, colours: list[Color]) -> None:
         for swatch, colour in zip(self.suggested, list(colours)[:SUGGESTIONS] + [None] * SUGGESTIONS):

@@ -22,6 +22,7 @@ from colorme_desktop.core.color import chroma_of, chroma_of_color, compose
 from colorme_desktop.core.document import DEFAULT_COLOUR, RADIUS_MAX, RADIUS_MIN, Change, Tool, Unsaved
 from colorme_desktop.core.hints import load_hints_file, point_hint, save_hints_file
 from colorme_desktop.ui.dialogs import Prompts
+from colorme_desktop.ui.palette_dock import KEEP_SWATCH_STYLE
 from tests.helpers import colourful_rgb
 from tests.ui.conftest import FakeEngine
 
@@ -254,6 +255,7 @@ def test_keep_colour_paints_keep_hints_shown_hatched_and_a_chosen_colour_paints_
     doc, dock, canvas = window.document, window.palette_dock, window.hint_canvas
     qtbot.keyClick(window, Qt.Key.Key_K)
     assert "Keep" in window.tool_label.text() and dock.keep.isChecked() and canvas.tool == Tool.KEEP
+    assert dock.current.styleSheet() == KEEP_SWATCH_STYLE  # the brush swatch shows no colour to paint
     recent = [s.colour for s in dock.recent]
     doc.set_radius(8)
     _click(qtbot, window, 60, 45)
@@ -269,6 +271,7 @@ def test_keep_colour_paints_keep_hints_shown_hatched_and_a_chosen_colour_paints_
     _settle(qtbot, window)
     dock.colour_chosen.emit((200, 30, 30))  # as a swatch's click does
     assert doc.brush.tool == Tool.PAINT and not dock.keep.isChecked()
+    assert dock.current.styleSheet() != KEEP_SWATCH_STYLE and dock.current.colour == (200, 30, 30)
     _click(qtbot, window, 20, 20)
     assert not doc.hints[-1].keep and doc.hints[-1].color == doc.brush.colour
     dock.keep.click()  # the dock's button does what K does
@@ -945,6 +948,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 import colorme_desktop.ui.app as app
 from colorme_desktop.ui.dialogs import Prompts
+from colorme_desktop.ui.palette_dock import KEEP_SWATCH_STYLE
 Prompts.restore = lambda self, parent, photo, count, instead_of: print("ASKED", count, flush=True) or True
 Prompts.unsaved = lambda self, *args: set()  # the test closes with its work unsaved
 def check():
