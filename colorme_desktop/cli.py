@@ -46,6 +46,8 @@ def _colorize(args: argparse.Namespace) -> int:
         return 0
     if args.hints:
         raise CommandError("--hints is for one photo; for several, put NAME.hints.json beside each photo.")
+    if args.page != 1:
+        raise CommandError("--page is for one photo; a folder's multi-page files are colorized at their first page.")
     return _colorize_many(args)
 
 
@@ -63,8 +65,8 @@ def _colorize_one(args: argparse.Namespace) -> None:
     if not args.overwrite and _same_file(output, source):
         raise CommandError(f"{output} is the photo being colorized; choose another output name, "
                            "or pass --overwrite to replace the original.")
-    image = load_image(source)
-    hints_path = args.hints or hints_beside(source)
+    image = load_image(source, page=args.page - 1)
+    hints_path = args.hints or hints_beside(source, image.page)
     hints = load_hints_file(hints_path, image.size) if hints_path else ()
     if hints_path and not args.hints:
         print(f"note: using the hints in {hints_path}", file=sys.stderr)
@@ -243,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True,
                    help="for one photo: PNG, JPEG, TIFF or WebP, by extension; otherwise a folder")
     p.add_argument("--hints", help="hints JSON file (one photo only)")
+    p.add_argument("--page", type=_positive_int, default=1,
+                   help="the page (from 1) of a multi-page file such as a TIFF of scans (one photo only; "
+                        "its hints beside it: NAME-pageN.hints.json)")
     p.add_argument("--engine", choices=ENGINE_NAMES, help="default: the best available")
     p.add_argument("--reference", metavar="PHOTO",
                    help="a colour photo of a similar scene: its colours go where its content matches")

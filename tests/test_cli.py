@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from colorme_desktop.cli import main
+from colorme_desktop.core.color import luma
 from tests.helpers import colourful_rgb
 
 
@@ -31,6 +32,27 @@ def test_colorize_with_hints_writes_full_size_rgb(tmp_path, grey_png):
     r, g, b = np.asarray(image)[10, 10].astype(int)
     assert r > b + 20
 
+
+def test_colorize_a_later_page_with_its_own_hints_and_a_keep_hint(tmp_path, capsys):
+    """--page N colorizes that page of a multi-page TIFF, with NAME-pageN.hints.json beside it;
+    a keep hint holds the grey there with Levin's engine (it has no automatic colour)."""
+    scans = tmp_path / "scans.tif"
+    pages = [Image.fromarray(colourful_rgb(40, 60, seed=s)).convert("L") for s in (1, 2)]
+    pages[0].save(scans, save_all=True, append_images=pages[1:])
+    (tmp_path / "scans-page2.hints.json").write_text(json.dumps(
+        {"version": 2, "image_size": [60, 40], "hints": [{"x": 10, "y": 10, "color": "#dd2020", "radius": 3},
+                                                         {"x": 50, "y": 30, "keep": True, "radius": 4}]}))
+    out = tmp_path / "out.png"
+    assert main(["colorize", str(scans), "-o", str(out), "--page", "2", "--engine", "levin"]) == 0
+    rgb = np.asarray(Image.open(out))
+    assert np.abs(luma(rgb).astype(int) - np.asarray(pages[1]).astype(int)).max() <= 1  # the second page's grey
+    rgb = rgb.astype(int)
+    assert rgb[10, 10, 0] > rgb[10, 10, 2] + 20  # its own hints were used
+    assert np.ptp(rgb[30, 50]) <= 2  # grey under the keep hint
+    err = capsys.readouterr().err
+    assert "scans-page2.hints.json" in err and "this is page 2" in err
+    assert main(["colorize", str(scans), "-o", str(out), "--page", "3", "--overwrite", "--engine", "levin"]) != 0
+    assert "there is no page 3" in capsys.readouterr().err
 
 @pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n\x00\x00"])
 def test_bad_input_is_one_line_and_nonzero(tmp_path, capsys, content):

@@ -48,13 +48,22 @@ class BatchPlan:
     problems: list[BatchProblem] = field(default_factory=list)
 
 
-def hints_beside(photo: Path) -> Path | None:
+def page_stem(photo: Path, page: int = 0) -> str:
+    """The name that files made from ``photo`` start with: its stem, and for a page after the
+    first of a multi-page file, ``STEM-pageN`` (N from 1), so each page's hints and results
+    have their own names.  The first page keeps the plain stem, as before pages could be
+    chosen."""
+    return photo.stem if page == 0 else f"{photo.stem}-page{page + 1}"
+
+
+def hints_beside(photo: Path, page: int = 0) -> Path | None:
     """The hints file saved for ``photo``: ``STEM.hints.json`` (what the app's Save Hints
-    proposes) or ``NAME.hints.json`` (photo name with its extension) in the same folder."""
-    for candidate in (photo.with_name(photo.stem + HINTS_SUFFIX), photo.with_name(photo.name + HINTS_SUFFIX)):
-        if candidate.is_file():
-            return candidate
-    return None
+    proposes) or ``NAME.hints.json`` (photo name with its extension) in the same folder;
+    for a later ``page`` of a multi-page file, ``STEM-pageN.hints.json`` only."""
+    candidates = [photo.with_name(page_stem(photo, page) + HINTS_SUFFIX)]
+    if page == 0:
+        candidates.append(photo.with_name(photo.name + HINTS_SUFFIX))
+    return next((candidate for candidate in candidates if candidate.is_file()), None)
 
 
 def _normalise_format(fmt: str) -> str:

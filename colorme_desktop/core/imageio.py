@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorme_desktop.core.color import chroma_of, looks_toned, luma
+from colorme_desktop.core.text import plural
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ class LoadedImage:
     # A colour photo that looks like a toned black-and-white print (``color.looks_toned``):
     # judged here, off the GUI thread (22 ms at 24 MP), for the app and the CLI alike.
     toned: bool = False
+    page: int = 0  # which page (from 0) of a multi-page file (a TIFF of several scans) this is
+    pages: int = 1  # how many pages (or an animation's frames) the file holds
 
     @property
     def size(self) -> tuple[int, int]:
@@ -245,12 +248,14 @@ def _check_memory(name: str, width: int, height: int, bytes_per_pixel: int) -> N
             "close other programs or use a smaller copy.")
 
 
-def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PER_PIXEL) -> LoadedImage:
+def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PER_PIXEL,
+               page: int = 0) -> LoadedImage:
     """Open a photo of any common kind and return its grey and, if it has one, its colour.
 
     EXIF orientation is applied, so coordinates are those of the image as the user sees it.
     ``bytes_per_pixel`` is the memory the caller's whole job takes per pixel: a photo
-    that cannot fit in the free memory is refused before it is decoded.
+    that cannot fit in the free memory is refused before it is decoded.  ``page`` (from 0)
+    chooses a page of a multi-page file (or a frame of an animation).
     """
     path = Path(path)
     notes: list[str] = []
@@ -267,6 +272,11 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
             # Our own limit below is the one that counts (see MAX_IMAGE_PIXELS above).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(handle) as image:
+                frames = getattr(image, "n_frames", 1)
+                if not 0 <= page < frames:
+                    raise ImageLoadError(f"{path.name} has {plural(frames, 'page')}; there is no page {page + 1}.")
+                if page:
+                    image.seek(page)  # each page has its own size, mode and tags
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise ImageLoadError(
@@ -275,12 +285,9 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
                 if width < 1 or height < 1:
                     raise ImageLoadError(f"{path.name} has no pixels.")
                 _check_memory(path.name, width, height, bytes_per_pixel)
-                frames = getattr(image, "n_frames", 1)
                 if frames > 1:
-                    kind = "animation" if image.format in ("GIF", "PNG", "WEBP") else "multi-page file"
-                    notes.append(f"{path.name} is an {kind} of {frames} frames; "
-                                 "ColorMe uses the first one.")
-                    image.seek(0)
+                    unit = "frame" if image.format in ("GIF", "PNG", "WEBP") else "page"
+                    notes.append(f"{path.name} holds {frames} {unit}s; this is {unit} {page + 1}.")
                 image.load()
                 is_16bit_rgb = image.mode in ("RGB;16", "RGBA;16") or (
                     image.format in ("PNG", "TIFF") and image.mode in ("RGB", "RGBA")
@@ -319,14 +326,13 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
         raise ImageLoadError(f"{path.name} is damaged or incomplete and cannot be read ({exc}).") from exc
     except MemoryError as exc:
         raise ImageLoadError(f"{path.name} is too large for the available memory.") from exc
+    where = {"path": path, "notes": notes, "alpha": alpha, "metadata": metadata, "page": page, "pages": frames}
     if is_grey:
-        return LoadedImage(grey=np.ascontiguousarray(array), rgb=None, path=path, notes=notes, alpha=alpha,
-                           metadata=metadata)
+        return LoadedImage(grey=np.ascontiguousarray(array), rgb=None, **where)
     rgb = np.ascontiguousarray(array)
     if _looks_grey(rgb):
-        return LoadedImage(grey=luma(rgb), rgb=None, path=path, notes=notes, alpha=alpha, metadata=metadata)
-    return LoadedImage(grey=luma(rgb), rgb=rgb, path=path, notes=notes, alpha=alpha, metadata=metadata,
-                       toned=looks_toned(rgb))
+        return LoadedImage(grey=luma(rgb), rgb=None, **where)
+    return LoadedImage(grey=luma(rgb), rgb=rgb, toned=looks_toned(rgb), **where)
 
 
 def _is_empty(path: Path) -> bool:
@@ -336,14 +342,19 @@ def _is_empty(path: Path) -> bool:
         return False
 
 
-def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """(width, height) of the photo as ``load_image`` would return it, from its header
-    where the format allows; raises ImageLoadError like ``load_image``."""
+def read_image_size(path: str | os.PathLike, page: int = 0) -> tuple[int, int]:
+    """(width, height) of the photo (its ``page``) as ``load_image`` would return it, from
+    its header where the format allows; raises ImageLoadError like ``load_image``."""
     path = Path(path)
     try:
         with open_regular_file(path) as handle, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(handle) as image:
+                frames = getattr(image, "n_frames", 1)
+                if not 0 <= page < frames:
+                    raise ImageLoadError(f"{path.name} has {plural(frames, 'page')}; there is no page {page + 1}.")
+                if page:
+                    image.seek(page)  # each page has its own size, mode and tags
                 width, height = image.size
                 if image.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF orientation: turned a quarter
                     width, height = height, width

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QInputDialog,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -119,6 +120,12 @@ class Prompts:
 
     def error(self, parent: QWidget, title: str, message: str) -> None:
         QMessageBox.warning(parent, title, message)
+
+    def page(self, parent: QWidget, photo: str, current: int, pages: int) -> int | None:
+        """A page of a multi-page file (from 0), or None when cancelled; shown from 1."""
+        page, ok = QInputDialog.getInt(parent, "Open Page", f"Page of {photo} (1 to {pages}):",
+                                       current + 1, 1, pages)
+        return page - 1 if ok else None
 
     def folder_job(self, parent: QWidget, start: str, previous=None, reference=None):
         """The options of File > Colorize Folder... (offering ``previous``'s, and the colour photo

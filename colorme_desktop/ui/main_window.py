@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from colorme_desktop.batch import BatchOptions, ItemResult
-from colorme_desktop.core.batch_plan import BatchPlanError, hints_beside, plan_batch
+from colorme_desktop.core.batch_plan import BatchPlanError, hints_beside, page_stem, plan_batch
 from colorme_desktop.core.document import (
     Change,
     Document,
@@ -261,6 +261,8 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Open Photo...", self.open_dialog, QKeySequence.StandardKey.Open)
         self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.open_page_action = self._action(file_menu, "Open &Page...", self.open_page_dialog, "Ctrl+Shift+P")
+        self.open_page_action.setToolTip("Another page of a file that holds several (a TIFF of scans)")
         file_menu.addSeparator()
         self.save_action = self._action(file_menu, "&Save Colorized Image", self.save_image,
                                         QKeySequence.StandardKey.Save)
@@ -364,8 +366,11 @@ class MainWindow(QMainWindow):
         self.clear_reference_action.setEnabled(doc.reference_rgb is not None)
         self._update_own_colours_action()
         self.colorize_folder_action.setEnabled(self.batch is None)
+        self.open_page_action.setEnabled(has_image and doc.image.pages > 1)
         self.setWindowModified(bool(doc.unsaved()))
         name = doc.image_path.name if doc.image_path else "ColorMe"
+        if has_image and doc.image.pages > 1:
+            name += f" (page {doc.image.page + 1} of {doc.image.pages})"
         self.setWindowTitle(f"{name}[*] - ColorMe" if has_image else "ColorMe[*]")
 
     # ================================================================ the document changed
@@ -507,8 +512,9 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(Path(path))
 
-    def open_path(self, path: Path, hints: tuple = (), ask: bool = True) -> bool:
-        """Open a photo (or a hints file for the open photo); False if nothing changed (yet)."""
+    def open_path(self, path: Path, hints: tuple = (), ask: bool = True, page: int = 0) -> bool:
+        """Open a photo (its ``page``, from 0, of a multi-page file), or a hints file for the
+        open photo; False if nothing changed (yet)."""
         if path.suffix.lower() == ".json" and self.document.image is not None:
             return self.open_hints(path)
         if self._opening:
@@ -519,7 +525,7 @@ class MainWindow(QMainWindow):
         self.setCursor(Qt.CursorShape.WaitCursor)
         self.statusBar().showMessage(f"Opening {path.name}...")
         try:
-            image = self._load_off_thread(path)
+            image = self._load_off_thread(path, page)
         except ImageLoadError as exc:
             self.statusBar().clearMessage()
             self.show_error("Cannot open photo", str(exc))
@@ -540,7 +546,7 @@ class MainWindow(QMainWindow):
         it (``STEM.hints.json``, where Save Hints and the unsaved-work question put them "to
         continue later") unless hints come with it (a restored session)."""
         message = f"Opened {path.name}"
-        beside = None if hints else hints_beside(path)
+        beside = None if hints else hints_beside(path, image.page)
         if beside is not None:
             try:
                 hints = load_hints_file(beside, image.size)
@@ -553,6 +559,8 @@ class MainWindow(QMainWindow):
         self._add_recent_file(path)
         self.settings.setValue("last_folder", str(path.resolve().parent))
         message += "; " + " ".join(image.notes) if image.notes else ""
+        if image.pages > 1:
+            message += f" File > {self.open_page_action.text().replace('&', '').rstrip('.')} shows another."
         # None: the engine is still loading, and the default one recolours.
         toned = (self.document.recolours_own_colours and self._engine_name in (None, *RECOLOURING_ENGINES)
                  and image.toned)
@@ -567,7 +575,7 @@ class MainWindow(QMainWindow):
         # still in use): in 8 s, while the first colour appears, a walk-through missed it.
         self.statusBar().showMessage(message, 20000 if image.notes or toned or self.document.reference_path else 8000)
 
-    def _load_off_thread(self, path: Path):
+    def _load_off_thread(self, path: Path, page: int = 0):
         """``load_image`` in a thread while the window keeps painting (a 24 MP JPEG takes
         about a second to decode).  The caller still gets the photo or the error, as
         before; input waits until the photo is in, so nothing can change underneath."""
@@ -576,7 +584,7 @@ class MainWindow(QMainWindow):
 
         def work() -> None:
             try:
-                outcome["image"] = load_image(path)
+                outcome["image"] = load_image(path, page=page)
             except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread, raised there
                 outcome["error"] = exc
             done.set()
@@ -657,6 +665,16 @@ class MainWindow(QMainWindow):
         return True
 
     @Slot()
+    @Slot()
+    def open_page_dialog(self) -> None:
+        """Choose another page of the open multi-page file (pages counted from 1 here)."""
+        doc = self.document
+        if doc.image is None or doc.image_path is None or doc.image.pages < 2:
+            return
+        page = self.prompts.page(self, doc.image_path.name, doc.image.page, doc.image.pages)
+        if page is not None and page != doc.image.page:
+            self.open_path(doc.image_path, page=page)
+
     def save_hints(self) -> bool:
         if self.document.hints_path is None:
             return self.save_hints_as()
@@ -667,7 +685,7 @@ class MainWindow(QMainWindow):
         doc = self.document
         if doc.image is None:
             return False
-        stem = doc.image_path.stem if doc.image_path else "hints"
+        stem = page_stem(doc.image_path, doc.image.page) if doc.image_path else "hints"
         default = str(Path(self._start_folder()) / f"{stem}.hints.json")
         path, _ = QFileDialog.getSaveFileName(self, "Save hints", default, HINTS_FILTER)
         return bool(path) and self.save_hints_to(Path(path))
@@ -699,7 +717,7 @@ class MainWindow(QMainWindow):
         doc = self.document
         if doc.image is None:
             return False
-        stem = doc.image_path.stem if doc.image_path else "photo"
+        stem = page_stem(doc.image_path, doc.image.page) if doc.image_path else "photo"
         default = str(Path(self._start_folder()) / f"{stem}-colorized.png")
         path, _ = QFileDialog.getSaveFileName(self, "Save colorized image", default, SAVE_FILTER)
         if not path:
@@ -1228,7 +1246,7 @@ class MainWindow(QMainWindow):
         if doc.image_path is None:
             return
         if doc.hints and doc.unsaved():
-            self.recovery.save(doc.image_path.resolve(), doc.hints, doc.image.size)
+            self.recovery.save(doc.image_path.resolve(), doc.hints, doc.image.size, doc.image.page)
         elif not doc.unsaved():
             self.recovery.clear()  # everything is in files now: nothing to offer next time
 
@@ -1242,7 +1260,7 @@ class MainWindow(QMainWindow):
         saved = self.recovery.load()
         if saved is None:
             return False
-        image_path, hints = saved
+        image_path, hints, page = saved
         if not hints or not image_path.exists():
             self.recovery.clear()
             return False
@@ -1252,7 +1270,7 @@ class MainWindow(QMainWindow):
         if not answer:
             self.recovery.clear()
             return False
-        if not self.open_path(image_path, hints=hints, ask=False):
+        if not self.open_path(image_path, hints=hints, ask=False, page=page):
             return False
         if requested is not None and requested.resolve() != image_path.resolve():
             self._add_recent_file(image_path)

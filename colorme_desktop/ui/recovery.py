@@ -31,8 +31,8 @@ class RecoveryStore:
         self._pending: str | None = None
         self._writer: threading.Thread | None = None
 
-    def save(self, image_path: Path, hints: tuple[Hint, ...], image_size: tuple[int, int]) -> None:
-        text = json.dumps({"image": str(image_path), "hints": hints_to_dict(hints, image_size)})
+    def save(self, image_path: Path, hints: tuple[Hint, ...], image_size: tuple[int, int], page: int = 0) -> None:
+        text = json.dumps({"image": str(image_path), "page": page, "hints": hints_to_dict(hints, image_size)})
         with self._lock:
             self._pending = text
             if self._writer is None or not self._writer.is_alive():
@@ -65,8 +65,8 @@ class RecoveryStore:
         except OSError as exc:
             log.warning("could not remove the recovery file: %s", exc)
 
-    def load(self) -> tuple[Path, tuple[Hint, ...]] | None:
-        """The saved (image path, hints), or None if there is nothing usable to restore.
+    def load(self) -> tuple[Path, tuple[Hint, ...], int] | None:
+        """The saved (image path, hints, page), or None if there is nothing usable to restore.
 
         The hints are checked against the photo as it is now (it may have been replaced
         or turned into something that is not a photo at all), so a restore never opens
@@ -75,10 +75,13 @@ class RecoveryStore:
         try:
             data = parse_json(self.path.read_bytes())
             image = Path(data["image"])
+            page = data.get("page", 0)  # written since pages could be chosen (session 21)
+            if not isinstance(page, int) or isinstance(page, bool) or page < 0:
+                raise ValueError(f"page {page!r} is no page number")
             if not image.exists():
-                return image, hints_from_dict(data["hints"])  # offer_recovery forgets it quietly
-            hints = hints_from_dict(data["hints"], read_image_size(image))
-            return image, hints
+                return image, hints_from_dict(data["hints"]), page  # offer_recovery forgets it quietly
+            hints = hints_from_dict(data["hints"], read_image_size(image, page))
+            return image, hints, page
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError, HintsFileError, ImageLoadError) as exc:

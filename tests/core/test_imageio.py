@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from colorme_desktop.core import imageio
-from colorme_desktop.core.imageio import ImageLoadError, ImageSaveError, load_image, save_image
+from colorme_desktop.core.imageio import ImageLoadError, ImageSaveError, load_image, read_image_size, save_image
 from tests.helpers import blocking_pipe, colourful_rgb
 
 W, H = 40, 24
@@ -110,8 +110,9 @@ def test_animated_gif_uses_first_frame_and_says_so(tmp_path):
     path = tmp_path / "anim.gif"
     frames[0].save(path, save_all=True, append_images=frames[1:])
     loaded = load_image(path)
-    assert loaded.size == (W, H)
-    assert any("first" in note for note in loaded.notes)
+    assert loaded.size == (W, H) and (loaded.page, loaded.pages) == (0, 3)
+    assert any("holds 3 frames; this is frame 1" in note for note in loaded.notes)
+    assert load_image(path, page=2).page == 2
 
 
 def test_save_round_trip_each_format(tmp_path):
@@ -207,13 +208,22 @@ def test_tiny_and_thin_images_load(tmp_path, size):
     assert load_image(path).size == size
 
 
-def test_multipage_tiff_uses_first_page_and_says_so(tmp_path):
-    pages = [Image.fromarray(colourful_rgb(H, W, seed=s)) for s in range(2)]
+def test_a_multipage_tiff_opens_at_any_page_and_says_which(tmp_path):
+    """An archive's TIFF of several scans: each page opens with its own size and colour."""
+    pages = [Image.fromarray(colourful_rgb(H, W, seed=0)),
+             Image.fromarray(colourful_rgb(H + 6, W - 4, seed=1)).convert("L")]
     path = tmp_path / "pages.tif"
     pages[0].save(path, save_all=True, append_images=pages[1:])
-    loaded = load_image(path)
-    assert loaded.size == (W, H) and any("first" in n for n in loaded.notes)
-    assert np.abs(loaded.rgb.astype(int) - np.asarray(pages[0]).astype(int)).max() == 0
+    first = load_image(path)
+    assert first.size == (W, H) and (first.page, first.pages) == (0, 2)
+    assert any("holds 2 pages; this is page 1" in n for n in first.notes)
+    assert np.abs(first.rgb.astype(int) - np.asarray(pages[0]).astype(int)).max() == 0
+    second = load_image(path, page=1)
+    assert second.size == (W - 4, H + 6) and second.page == 1 and second.rgb is None
+    assert np.array_equal(second.grey, np.asarray(pages[1]))
+    assert read_image_size(path, page=1) == (W - 4, H + 6)
+    with pytest.raises(ImageLoadError, match="has 2 pages; there is no page 3"):
+        load_image(path, page=2)
 
 
 def test_webp_cmyk_jpeg_and_transparent_palette(tmp_path):

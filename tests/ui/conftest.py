@@ -79,6 +79,7 @@ class ScriptedPrompts:
         self.asked: list[tuple] = []
         self.errors: list[str] = []
         self.folder_job_answer = None  # a FolderJob, or None: "Cancel"
+        self.page_answer: int | None = None  # a page (from 0), or None: "Cancel"
         self.summaries: list = []
 
     def unsaved(self, parent, photo, items, hint_count, result="colorized image"):
@@ -92,6 +93,10 @@ class ScriptedPrompts:
 
     def error(self, parent, title, message):
         self.errors.append(message)
+
+    def page(self, parent, photo, current, pages):
+        self.asked.append(("page", photo, current, pages))
+        return self.page_answer
 
     def folder_job(self, parent, start, previous=None, reference=None):
         self.asked.append(("folder_job", start, previous, reference))

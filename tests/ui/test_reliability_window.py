@@ -71,9 +71,9 @@ def test_the_window_keeps_running_while_a_photo_is_read(qtbot, window, grey_phot
     ticked = threading.Event()
     real_load = main_window.load_image
 
-    def slow_load(path):
+    def slow_load(path, **options):
         assert ticked.wait(10), "the GUI thread's timer never ran while the photo was read"
-        return real_load(path)
+        return real_load(path, **options)
 
     monkeypatch.setattr(main_window, "load_image", slow_load)
     QTimer.singleShot(0, ticked.set)

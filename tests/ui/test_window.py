@@ -889,14 +889,45 @@ def test_help_menu_has_about_and_shortcuts(qtbot, window):
     assert rows["Undo"] == "Ctrl+Z" and rows["Larger Brush"] == "]" and rows["Select and Move Hints"] == "S"
 
 
+def test_another_page_of_a_multipage_tiff_opens_with_its_own_hints_names_and_recovery(
+        qtbot, window, tmp_path, monkeypatch):
+    """An archivist's TIFF of a print's front and back: File > Open Page... opens the back,
+    whose hints and result get their own names, and a crash brings back the page worked on."""
+    path = tmp_path / "scans.tif"
+    front = Image.fromarray(colourful_rgb(90, 120, seed=1)).convert("L")
+    back = Image.fromarray(colourful_rgb(80, 110, seed=2)).convert("L")
+    front.save(path, save_all=True, append_images=[back])
+    save_hints_file(tmp_path / "scans-page2.hints.json", (point_hint(5, 5, (0, 0, 200)),), (110, 80))
+    doc = window.document
+    assert window.open_path(path)
+    assert doc.image.size == (120, 90) and doc.hints == ()  # page 1: the page-2 hints are not its
+    assert window.open_page_action.isEnabled() and "(page 1 of 2)" in window.windowTitle()
+    assert "Open Page" in window.statusBar().currentMessage()
+    window.prompts.page_answer = 1
+    window.open_page_action.trigger()
+    assert window.prompts.asked[-1] == ("page", "scans.tif", 0, 2)
+    assert doc.image.size == (110, 80) and doc.image.page == 1 and "(page 2 of 2)" in window.windowTitle()
+    assert doc.hints == (point_hint(5, 5, (0, 0, 200)),)  # its own hints file came with it
+    names = []
+    monkeypatch.setattr("colorme_desktop.ui.main_window.QFileDialog.getSaveFileName",
+                        lambda parent, title, default, filters: (names.append(Path(default).name), ("", ""))[1])
+    window.save_image_as()
+    window.save_hints_as()
+    assert names == ["scans-page2-colorized.png", "scans-page2.hints.json"]
+    doc.add_hint(point_hint(50, 40, (200, 0, 0)))
+    qtbot.waitUntil(lambda: window.recovery.path.exists(), timeout=TIMEOUT)
+    window.recovery.flush()
+    image, hints, page = window.recovery.load()
+    assert (image, page, len(hints)) == (path.resolve(), 1, 2)
+
 def test_recovery_follows_what_is_unsaved(qtbot, window, grey_photo, tmp_path):
     doc = window.document
     window.open_path(grey_photo)
     doc.add_hint(point_hint(10, 10, (200, 0, 0)))
     qtbot.waitUntil(lambda: window.recovery.path.exists(), timeout=TIMEOUT)
     window.recovery.flush()
-    image, hints = window.recovery.load()
-    assert image == grey_photo.resolve() and hints == doc.hints
+    image, hints, page = window.recovery.load()
+    assert image == grey_photo.resolve() and hints == doc.hints and page == 0
     with qtbot.waitSignal(window.save_finished, timeout=TIMEOUT):
         window.save_image_to(tmp_path / "out.png")
     qtbot.wait(2 * 300)
