@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import load_sample_image
 
 from colorme_desktop.core.color import chroma_of, chroma_of_color, luma, resize_to_max_side
-from colorme_desktop.core.hints import point_hint
+from colorme_desktop.core.hints import keep_hint, point_hint
 from colorme_desktop.engines.levin import LevinEngine
 from colorme_desktop.engines.reference import (
     REFERENCE_SETTINGS,
@@ -66,6 +66,8 @@ class LocalEngine:
         chroma[:] = self.AUTOMATIC
         rows, cols = np.mgrid[: grey.shape[0], : grey.shape[1]]
         for hint in hints:
+            if hint.keep:
+                continue  # its automatic colour stays, as a keep hint asks
             x, y = hint.points[0]
             chroma[(rows - y) ** 2 + (cols - x) ** 2 <= 15 ** 2] = chroma_of_color(hint.color)
         return chroma
@@ -192,6 +194,17 @@ def test_a_user_hint_wins_over_the_reference_near_it_and_only_there(backbone):
     assert np.abs(chroma[50:62, 34:46] - green).max() < 1  # the user's colour, untouched by the reference
     np.testing.assert_allclose(chroma[:, 100:160], plain[:, 100:160], atol=0.5)  # far away: still the reference
 
+
+def test_a_keep_hint_keeps_the_reference_colour_not_just_the_automatic_one(backbone):
+    """Under a keep hint the wrapped engine gives its automatic colour; the reference's
+    share stays, so the photo there is as it was without hints."""
+    reference, target = swapped_pair()
+    engine = ReferenceGuided(LocalEngine(), reference, backbone=backbone)
+    grey = luma(target)
+    plain = engine.colorize(grey, ())
+    kept = engine.colorize(grey, (point_hint(130, 56, GREEN, radius=6), keep_hint([(130.0, 20.0)], radius=6)))
+    assert np.abs(kept[14:26, 124:136] - plain[14:26, 124:136]).max() < 0.5
+    assert np.abs(kept[14:26, 124:136] - LocalEngine.AUTOMATIC).mean() > 10  # the reference's colour, not the tint
 
 def test_the_wrapped_engines_idle_preparation_still_runs(backbone):
     # The worker prepares strokes through whatever engine it holds: with a reference photo
