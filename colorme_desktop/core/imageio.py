@@ -248,6 +248,16 @@ def _check_memory(name: str, width: int, height: int, bytes_per_pixel: int) -> N
             "close other programs or use a smaller copy.")
 
 
+def _turn_to_page(image: Image.Image, path: Path, page: int) -> int:
+    """Seek the open ``image`` to ``page`` (from 0); how many pages (or frames) it holds."""
+    frames = getattr(image, "n_frames", 1)
+    if not 0 <= page < frames:
+        raise ImageLoadError(f"{path.name} has {plural(frames, 'page')}; there is no page {page + 1}.")
+    if page:
+        image.seek(page)  # each page has its own size, mode and tags
+    return frames
+
+
 def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PER_PIXEL,
                page: int = 0) -> LoadedImage:
     """Open a photo of any common kind and return its grey and, if it has one, its colour.
@@ -272,11 +282,7 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
             # Our own limit below is the one that counts (see MAX_IMAGE_PIXELS above).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(handle) as image:
-                frames = getattr(image, "n_frames", 1)
-                if not 0 <= page < frames:
-                    raise ImageLoadError(f"{path.name} has {plural(frames, 'page')}; there is no page {page + 1}.")
-                if page:
-                    image.seek(page)  # each page has its own size, mode and tags
+                frames = _turn_to_page(image, path, page)
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise ImageLoadError(
@@ -298,7 +304,7 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
                 metadata = PhotoMetadata.of(image)
                 oriented = ImageOps.exif_transpose(image)
                 array, is_grey, alpha = _to_8bit_array(oriented)
-            if is_16bit_rgb:
+            if is_16bit_rgb and page == 0:  # OpenCV decodes a file's first page only
                 full = _read_16bit_rgb(handle)
                 if full is not None and full.shape == array.shape:
                     array = full
@@ -350,11 +356,7 @@ def read_image_size(path: str | os.PathLike, page: int = 0) -> tuple[int, int]:
         with open_regular_file(path) as handle, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(handle) as image:
-                frames = getattr(image, "n_frames", 1)
-                if not 0 <= page < frames:
-                    raise ImageLoadError(f"{path.name} has {plural(frames, 'page')}; there is no page {page + 1}.")
-                if page:
-                    image.seek(page)  # each page has its own size, mode and tags
+                _turn_to_page(image, path, page)
                 width, height = image.size
                 if image.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF orientation: turned a quarter
                     width, height = height, width
