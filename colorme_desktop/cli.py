@@ -47,7 +47,8 @@ def _colorize(args: argparse.Namespace) -> int:
     if args.hints:
         raise CommandError("--hints is for one photo; for several, put NAME.hints.json beside each photo.")
     if args.page != 1:
-        raise CommandError("--page is for one photo; a folder's multi-page files are colorized at their first page.")
+        raise CommandError("--page is for one photo; when several are colorized, each multi-page file "
+                           "is colorized at its first page.")
     return _colorize_many(args)
 
 

@@ -368,10 +368,15 @@ class MainWindow(QMainWindow):
         self.colorize_folder_action.setEnabled(self.batch is None)
         self.open_page_action.setEnabled(has_image and doc.image.pages > 1)
         self.setWindowModified(bool(doc.unsaved()))
-        name = doc.image_path.name if doc.image_path else "ColorMe"
-        if has_image and doc.image.pages > 1:
-            name += f" (page {doc.image.page + 1} of {doc.image.pages})"
+        name = self._photo_label() if doc.image_path else "ColorMe"
         self.setWindowTitle(f"{name}[*] - ColorMe" if has_image else "ColorMe[*]")
+
+    def _photo_label(self) -> str:
+        """The open photo's name, with its page when the file holds several: the title and
+        the unsaved-work question name the page whose work it is."""
+        image = self.document.image
+        name = self.document.image_path.name
+        return name if image is None or image.pages < 2 else f"{name} (page {image.page + 1} of {image.pages})"
 
     # ================================================================ the document changed
     def _on_document_changed(self, change: Change) -> None:
@@ -631,7 +636,7 @@ class MainWindow(QMainWindow):
         items = doc.unsaved()
         if not items:
             return True
-        photo = doc.image_path.name if doc.image_path else "this photo"
+        photo = self._photo_label() if doc.image_path else "this photo"
         choice = self.prompts.unsaved(self, photo, items, len(doc.hints), f"{self._result_kind().lower()} image")
         if choice is None:
             return False

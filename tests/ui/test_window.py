@@ -919,6 +919,11 @@ def test_another_page_of_a_multipage_tiff_opens_with_its_own_hints_names_and_rec
     window.recovery.flush()
     image, hints, page = window.recovery.load()
     assert (image, page, len(hints)) == (path.resolve(), 1, 2)
+    window.prompts.unsaved_answer = None  # "Cancel": the question names the page whose work it is
+    window.prompts.page_answer = 0
+    window.open_page_action.trigger()
+    assert window.prompts.asked[-1][:2] == ("unsaved", "scans.tif (page 2 of 2)") and doc.image.page == 1
+    window.prompts.unsaved_answer = set()  # "Don't Save", so that the window can close
 
 def test_recovery_follows_what_is_unsaved(qtbot, window, grey_photo, tmp_path):
     doc = window.document
