@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +151,7 @@ def colorize_item(item: BatchItem, engine: Engine, saturation: float = 1.0, own_
     start = time.perf_counter()
     result = ItemResult(item)
     try:
-        image = load_image(item.source)
+        image = load_image(item.source, page=item.page)
         result.notes.extend(image.notes)
         hints = load_hints_file(item.hints, image.size) if item.hints is not None else ()
         chroma, note = colorize_photo(engine, image, hints, own_colours)
@@ -364,8 +364,8 @@ def _run_on_cluster(items: Sequence[BatchItem], options: BatchOptions, scheduler
         from distributed import as_completed  # importable: connect() checked
 
         workers = max(1, sum(client.nthreads().values()))
-        queue = deque(BatchItem(item.source.absolute(), item.output.absolute(),
-                                item.hints.absolute() if item.hints else None) for item in items)
+        queue = deque(replace(item, source=item.source.absolute(), output=item.output.absolute(),
+                              hints=item.hints.absolute() if item.hints else None) for item in items)
         originals = dict(zip(queue, items))  # results carry the paths as the caller gave them
 
         submitted: dict[str, BatchItem] = {}

@@ -71,7 +71,7 @@ def _colorize_one(args: argparse.Namespace) -> None:
     hints = load_hints_file(hints_path, image.size) if hints_path else ()
     if hints_path and not args.hints:
         print(f"note: using the hints in {hints_path}", file=sys.stderr)
-    for note in image.notes:
+    for note in image.notes + ([f"{image.page_note} (--page N colorizes another)"] if image.page_note else []):
         print(f"note: {note}", file=sys.stderr)
     try:
         engine, note = create_engine(args.engine)

@@ -16,6 +16,7 @@ from PIL import Image
 from colorme_desktop.batch import BatchOptions, run_batch
 from colorme_desktop.cli import main
 from colorme_desktop.core.batch_plan import BatchItem, plan_batch
+from colorme_desktop.core.color import luma
 from tests.helpers import colourful_rgb
 
 RED = "#dd2020"
@@ -143,6 +144,30 @@ def test_photos_differing_only_in_extension_each_get_an_output(tmp_path):
     assert sorted((item.source.name, item.output.name) for item in plan.items) == [
         ("x.jpg", "x-jpg.png"), ("x.png", "x-png.png"), ("x.tif", "x-tif.png"), ("y.png", "y.png")]
 
+
+def test_every_page_of_a_multipage_tiff_is_colorized_with_its_own_hints(tmp_path, capsys):
+    """An archive's TIFF of a print's front and back gives two results, NAME and NAME-page2,
+    each with the hints saved for that page; an animation stays one photo."""
+    scans = tmp_path / "in" / "scans.tif"
+    scans.parent.mkdir()
+    pages = [Image.fromarray(colourful_rgb(40, 60, seed=s)).convert("L") for s in (1, 2)]
+    pages[0].save(scans, save_all=True, append_images=pages[1:])
+    frames = [Image.fromarray(colourful_rgb(40, 60, seed=s)).convert("P") for s in (3, 4)]
+    frames[0].save(scans.with_name("anim.gif"), save_all=True, append_images=frames[1:])
+    (scans.parent / "scans-page2.hints.json").write_text(json.dumps(
+        {"version": 1, "image_size": [60, 40], "hints": [{"x": 10, "y": 10, "color": RED, "radius": 3}]}))
+    plan = plan_batch([scans.parent], tmp_path / "out")
+    assert [(i.source.name, i.output.name, i.page, i.hints and i.hints.name) for i in plan.items] == [
+        ("anim.gif", "anim.png", 0, None), ("scans.tif", "scans.png", 0, None),
+        ("scans.tif", "scans-page2.png", 1, "scans-page2.hints.json")]
+    assert main(["colorize", str(scans.parent), "-o", str(tmp_path / "out"), "--engine", "levin", "--jobs", "1"]) == 0
+    second = _pixels(tmp_path / "out" / "scans-page2.png")
+    assert np.abs(luma(second.astype(np.uint8)).astype(int) - np.asarray(pages[1])).max() <= 1  # page 2's grey
+    r, g, b = second[10, 10]
+    assert r > b + 40  # with its own hints
+    assert np.ptp(_pixels(tmp_path / "out" / "scans.png"), axis=-1).max() <= 2  # page 1 has none
+    err = capsys.readouterr().err
+    assert "this is page" not in err and "animation of 2 frames" in err  # every page done: nothing to say
 
 def test_plan_refuses_two_photos_onto_one_output(tmp_path):
     _grey(tmp_path / "a" / "x.png")

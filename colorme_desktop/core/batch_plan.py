@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from colorme_desktop.core.imageio import SAVE_FORMATS
+from colorme_desktop.core.imageio import PAGED_SUFFIXES, SAVE_FORMATS, page_count
 
 # What a folder scan picks up; a photo named explicitly is always tried, whatever its name.
 PHOTO_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif"})
@@ -26,11 +26,13 @@ class BatchPlanError(Exception):
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One photo to colorize: where it is, where its result goes, its hints file if any."""
+    """One photo to colorize: where it is, where its result goes, its hints file if any,
+    and which page (from 0) of a multi-page file it is."""
 
     source: Path
     output: Path
     hints: Path | None = None
+    page: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,8 @@ def plan_batch(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *
     """Map photos and folders of photos to outputs under the folder ``output``.
 
     A folder's photos keep their path relative to that folder; a photo named directly
-    goes to ``output/NAME``.  Every output takes the extension of ``fmt``.  Outputs that
+    goes to ``output/NAME``.  Every output takes the extension of ``fmt``.  Each page of a
+    multi-page TIFF is a photo of its own: ``NAME``, ``NAME-page2``, ... (``page_stem``).  Outputs that
     exist are skipped unless ``overwrite``, which is what lets a stopped run resume.  An
     output that is its own photo is refused unless ``replace_originals`` as well: asking
     to redo finished results is not asking to lose the photos (the app's "Redo" box
@@ -146,8 +149,17 @@ def plan_batch(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *
             pairs.append((source, out_dir / Path(source.name).with_suffix(suffix)))
         else:
             plan.problems.append(BatchProblem(source, f"{source} does not exist"))
-    _assign(plan, _named_apart(pairs), overwrite, replace_originals)
+    _assign(plan, _every_page(_named_apart(pairs)), overwrite, replace_originals)
     return plan
+
+
+def _every_page(pairs: list[tuple[Path, Path]]) -> list[tuple[Path, Path, int]]:
+    """(photo, output, page) for every page of each photo; only TIFFs are opened to count."""
+    paged = []
+    for photo, out in pairs:
+        pages = page_count(photo) if photo.suffix.lower() in PAGED_SUFFIXES else 1
+        paged.extend((photo, out.with_name(page_stem(out, page) + out.suffix), page) for page in range(pages))
+    return paged
 
 
 def _named_apart(pairs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
@@ -168,9 +180,10 @@ def _named_apart(pairs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
     return named
 
 
-def _assign(plan: BatchPlan, pairs: Iterable[tuple[Path, Path]], overwrite: bool, replace_originals: bool) -> None:
+def _assign(plan: BatchPlan, pairs: Iterable[tuple[Path, Path, int]], overwrite: bool,
+            replace_originals: bool) -> None:
     claimed: dict[Path, Path] = {}  # output -> the photo that got it first
-    for photo, out in pairs:
+    for photo, out, page in pairs:
         # Compared as absolute paths: "a/x.png" and "./a/x.png" are one file.
         key = Path(os.path.abspath(out))
         if key in claimed:
@@ -179,7 +192,7 @@ def _assign(plan: BatchPlan, pairs: Iterable[tuple[Path, Path]], overwrite: bool
                     photo, f"{photo} would be written to {out}, as {claimed[key]} already is; rename one"))
             continue
         claimed[key] = photo
-        item = BatchItem(photo, out, hints_beside(photo))
+        item = BatchItem(photo, out, hints_beside(photo, page), page)
         if _same_file(photo, out) and not (overwrite and replace_originals):
             plan.problems.append(BatchProblem(
                 photo, f"{out} is the photo itself, so it was left as it is; choose another output "

@@ -114,7 +114,7 @@ class LoadedImage:
     # judged here, off the GUI thread (22 ms at 24 MP), for the app and the CLI alike.
     toned: bool = False
     page: int = 0  # which page (from 0) of a multi-page file (a TIFF of several scans) this is
-    pages: int = 1  # how many pages (or an animation's frames) the file holds
+    pages: int = 1  # how many pages the file holds (an animation's frames are not pages)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -124,6 +124,15 @@ class LoadedImage:
     @property
     def is_colour(self) -> bool:
         return self.rgb is not None
+
+    @property
+    def page_note(self) -> str | None:
+        """Which page this is, for a file of several; a folder run, which colorizes every
+        page, says nothing of it."""
+        if self.pages < 2:
+            return None
+        name = self.path.name if self.path is not None else "The file"
+        return f"{name} holds {self.pages} pages; this is page {self.page + 1}."
 
 
 def _on_white(image: Image.Image) -> tuple[Image.Image, np.ndarray | None]:
@@ -248,14 +257,39 @@ def _check_memory(name: str, width: int, height: int, bytes_per_pixel: int) -> N
             "close other programs or use a smaller copy.")
 
 
+# Formats whose frames are an animation's, not pages: a folder run colorizes their first
+# frame only, where it colorizes every page of a multi-page file (a TIFF of scans).
+ANIMATION_FORMATS = frozenset({"GIF", "PNG", "WEBP"})
+PAGED_SUFFIXES = frozenset({".tif", ".tiff"})  # the files whose pages a folder run counts
+
+
+def page_count(path: str | os.PathLike) -> int:
+    """How many pages ``path`` holds (1 for one photo or an animation, and for a file that
+    cannot be read: colorizing it says why).  Read from the header, cheaply: a folder run
+    counts the pages of each TIFF it plans."""
+    path = Path(path)
+    try:
+        with open_regular_file(path) as handle, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(handle) as image:
+                return _pages(image)
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+        return 1
+
+
+def _pages(image: Image.Image) -> int:
+    """Pages of an open image: an animation's frames are not pages (its first one is used)."""
+    return 1 if image.format in ANIMATION_FORMATS else max(1, getattr(image, "n_frames", 1))
+
+
 def _turn_to_page(image: Image.Image, path: Path, page: int) -> int:
-    """Seek the open ``image`` to ``page`` (from 0); how many pages (or frames) it holds."""
-    frames = getattr(image, "n_frames", 1)
-    if not 0 <= page < frames:
-        raise ImageLoadError(f"{path.name} has {plural(frames, 'page')}; there is no page {page + 1}.")
+    """Seek the open ``image`` to ``page`` (from 0); how many pages it holds."""
+    pages = _pages(image)
+    if not 0 <= page < pages:
+        raise ImageLoadError(f"{path.name} has {plural(pages, 'page')}; there is no page {page + 1}.")
     if page:
         image.seek(page)  # each page has its own size, mode and tags
-    return frames
+    return pages
 
 
 def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PER_PIXEL,
@@ -282,7 +316,7 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
             # Our own limit below is the one that counts (see MAX_IMAGE_PIXELS above).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(handle) as image:
-                frames = _turn_to_page(image, path, page)
+                pages = _turn_to_page(image, path, page)
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise ImageLoadError(
@@ -291,9 +325,9 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
                 if width < 1 or height < 1:
                     raise ImageLoadError(f"{path.name} has no pixels.")
                 _check_memory(path.name, width, height, bytes_per_pixel)
-                if frames > 1:
-                    unit = "frame" if image.format in ("GIF", "PNG", "WEBP") else "page"
-                    notes.append(f"{path.name} holds {frames} {unit}s; this is {unit} {page + 1}.")
+                frames = getattr(image, "n_frames", 1)
+                if image.format in ANIMATION_FORMATS and frames > 1:
+                    notes.append(f"{path.name} is an animation of {frames} frames; ColorMe uses the first one.")
                 image.load()
                 is_16bit_rgb = image.mode in ("RGB;16", "RGBA;16") or (
                     image.format in ("PNG", "TIFF") and image.mode in ("RGB", "RGBA")
@@ -332,7 +366,7 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
         raise ImageLoadError(f"{path.name} is damaged or incomplete and cannot be read ({exc}).") from exc
     except MemoryError as exc:
         raise ImageLoadError(f"{path.name} is too large for the available memory.") from exc
-    where = {"path": path, "notes": notes, "alpha": alpha, "metadata": metadata, "page": page, "pages": frames}
+    where = {"path": path, "notes": notes, "alpha": alpha, "metadata": metadata, "page": page, "pages": pages}
     if is_grey:
         return LoadedImage(grey=np.ascontiguousarray(array), rgb=None, **where)
     rgb = np.ascontiguousarray(array)

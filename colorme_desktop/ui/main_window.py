@@ -564,8 +564,8 @@ class MainWindow(QMainWindow):
         self._add_recent_file(path)
         self.settings.setValue("last_folder", str(path.resolve().parent))
         message += "; " + " ".join(image.notes) if image.notes else ""
-        if image.pages > 1:
-            message += f" File > {self.open_page_action.text().replace('&', '').rstrip('.')} shows another."
+        if image.page_note:
+            message += f"; {image.page_note} File > {self.open_page_action.text().replace('&', '')} opens another."
         # None: the engine is still loading, and the default one recolours.
         toned = (self.document.recolours_own_colours and self._engine_name in (None, *RECOLOURING_ENGINES)
                  and image.toned)
@@ -578,7 +578,8 @@ class MainWindow(QMainWindow):
                         f"(File > {self.clear_reference_action.text().replace('&', '')} to colour it on its own)")
         # Longer when there is something to know (a multi-page file, 16 bits, a reference
         # still in use): in 8 s, while the first colour appears, a walk-through missed it.
-        self.statusBar().showMessage(message, 20000 if image.notes or toned or self.document.reference_path else 8000)
+        self.statusBar().showMessage(
+            message, 20000 if image.notes or image.page_note or toned or self.document.reference_path else 8000)
 
     def _load_off_thread(self, path: Path, page: int = 0):
         """``load_image`` in a thread while the window keeps painting (a 24 MP JPEG takes

@@ -5,7 +5,14 @@ import pytest
 from PIL import Image
 
 from colorme_desktop.core import imageio
-from colorme_desktop.core.imageio import ImageLoadError, ImageSaveError, load_image, read_image_size, save_image
+from colorme_desktop.core.imageio import (
+    ImageLoadError,
+    ImageSaveError,
+    load_image,
+    page_count,
+    read_image_size,
+    save_image,
+)
 from tests.helpers import blocking_pipe, colourful_rgb
 
 W, H = 40, 24
@@ -110,9 +117,9 @@ def test_animated_gif_uses_first_frame_and_says_so(tmp_path):
     path = tmp_path / "anim.gif"
     frames[0].save(path, save_all=True, append_images=frames[1:])
     loaded = load_image(path)
-    assert loaded.size == (W, H) and (loaded.page, loaded.pages) == (0, 3)
-    assert any("holds 3 frames; this is frame 1" in note for note in loaded.notes)
-    assert load_image(path, page=2).page == 2
+    assert loaded.size == (W, H) and (loaded.page, loaded.pages) == (0, 1)  # frames are not pages
+    assert any("animation of 3 frames; ColorMe uses the first one" in note for note in loaded.notes)
+    assert loaded.page_note is None and page_count(path) == 1
 
 
 def test_save_round_trip_each_format(tmp_path):
@@ -216,7 +223,7 @@ def test_a_multipage_tiff_opens_at_any_page_and_says_which(tmp_path):
     pages[0].save(path, save_all=True, append_images=pages[1:])
     first = load_image(path)
     assert first.size == (W, H) and (first.page, first.pages) == (0, 2)
-    assert any("holds 2 pages; this is page 1" in n for n in first.notes)
+    assert first.page_note == "pages.tif holds 2 pages; this is page 1." and page_count(path) == 2
     assert np.abs(first.rgb.astype(int) - np.asarray(pages[0]).astype(int)).max() == 0
     second = load_image(path, page=1)
     assert second.size == (W - 4, H + 6) and second.page == 1 and second.rgb is None
