@@ -177,22 +177,27 @@ class NeuralEngine:
 
     def colorize(self, grey: np.ndarray, hints: Sequence[Hint], draft: bool = False,
                  shown: np.ndarray | None = None) -> np.ndarray:
-        # The network was trained on colour hints only; keep hints hold its colour afterwards.
+        # The network was trained on colour hints only; keep hints hold its colour without
+        # hints afterwards (the colour hints move its prediction everywhere, kept pixels too).
         colours = colour_hints(hints)
         predicted = self.predict(grey, colours)
         if colours and not draft:
             # The network already follows the hints; making them exact is the slow part,
             # so a draft (while the user drags) skips it.
-            predicted = self._make_hints_exact(grey, hints, predicted)
+            automatic = self.predict(grey, ()) if len(colours) < len(hints) else predicted
+            predicted = self._make_hints_exact(grey, hints, predicted, automatic)
         return finish(predicted, grey, hints, shown, edge_aware=False)
 
-    def _make_hints_exact(self, grey: np.ndarray, hints: Sequence[Hint], predicted: np.ndarray) -> np.ndarray:
+    def _make_hints_exact(self, grey: np.ndarray, hints: Sequence[Hint], predicted: np.ndarray,
+                          automatic: np.ndarray) -> np.ndarray:
         s = self.settings
         h, w = grey.shape
         size = fit_size(grey.shape, s.refine_side)
         small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if size != (w, h) else grey
         base = cv2.resize(predicted, size, interpolation=cv2.INTER_LINEAR)
-        hint_chroma, mask = rasterize(hints, size, scale=size[0] / w, grey=small, base=base)  # a brush stops at edges
+        keep_at = cv2.resize(automatic, size, interpolation=cv2.INTER_LINEAR) if automatic is not predicted else base
+        # A brush stops at edges; a keep hint's pixels hold the colour without hints.
+        hint_chroma, mask = rasterize(hints, size, scale=size[0] / w, grey=small, base=keep_at)
         residual = (hint_chroma - base) * mask[..., None]
         # What the hints agree on is a colour cast of the whole photo: shift everything by
         # their mean residual, shrunk toward zero when there are few hints to go on.  The

@@ -1,7 +1,7 @@
 import numpy as np
 
 from colorme_desktop.core.color import chroma_of_color, compose
-from colorme_desktop.core.hints import point_hint
+from colorme_desktop.core.hints import keep_hint, point_hint
 from colorme_desktop.engines.levin import LevinEngine
 from tests.helpers import two_region_grey
 
@@ -27,6 +27,17 @@ def test_hint_spreads_over_its_region_but_not_across_the_edge():
     # ...and colour across the strong edge stays far weaker than in the hinted region.
     assert np.abs(right).max(axis=1).mean() < 0.2 * np.abs(target).max()
 
+
+def test_a_keep_hint_holds_the_grey_as_a_neutral_hint_would():
+    """Levin's engine has no automatic colour: a keep hint keeps the grey, so it does what
+    a neutral hint does there, and alone it changes nothing."""
+    grey = two_region_grey()
+    neutral = LevinEngine().colorize(grey, [point_hint(20, 30, RED, radius=2), point_hint(90, 60, (128,) * 3, 1)])
+    kept = LevinEngine().colorize(grey, [point_hint(20, 30, RED, radius=2), keep_hint([(90, 60)], 1)])
+    assert np.abs(kept - neutral).max() < 0.5
+    alone = LevinEngine().colorize(grey, [point_hint(20, 30, RED, radius=2)])
+    assert np.abs(alone[:, 56:]).mean() > 5 * np.abs(kept[:, 56:]).mean()  # the keep hint did stop the red
+    assert not LevinEngine().colorize(grey, [keep_hint([(90, 60)], 1)]).any()
 
 def test_two_regions_two_colours():
     grey = two_region_grey()

@@ -44,6 +44,18 @@ def test_hint_is_followed(engine):
     assert change[40, 470] > change[int(h * 0.85):, int(w * 0.85):].mean() + 20
 
 
+def test_a_keep_hint_holds_the_networks_own_colour(engine):
+    from colorme_desktop.core.hints import keep_hint, point_hint
+
+    grey = load_image(SAMPLE).grey
+    before = engine.colorize(grey, ())
+    assert abs(engine.colorize(grey, [keep_hint([(300.0, 40.0)], 6)]) - before).max() == 0  # alone: nothing
+    red = point_hint(500, 40, (220, 30, 30), radius=6)
+    free = engine.colorize(grey, [red])
+    held = engine.colorize(grey, [red, keep_hint([(470.0, 40.0)], 6)])
+    assert abs(free[40, 470] - before[40, 470]).max() > 10  # the red reaches there alone
+    assert abs(held[40, 470] - before[40, 470]).max() < 2  # held at the network's colour
+
 def test_the_palette_offers_the_trees_green_the_automatic_colour_dulls():
     """The sample's trees come out olive; the shipped head's likely colours still offer a
     green for them, and a blue for the sky (what a user paints the sample with)."""
