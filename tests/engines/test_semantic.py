@@ -417,6 +417,21 @@ def test_recolouring_keeps_the_photos_own_colours_where_no_hint_reaches(engine):
     assert np.linalg.norm(after[29, 10:50] - own[29, 10:50], axis=-1).min() > 0.5 * asked
 
 
+def test_recolouring_a_keep_stroke_holds_the_photos_own_colour(engine):
+    from colorme_desktop.core.color import chroma_of, luma
+
+    rgb = _painted_rooms()
+    grey, own = luma(rgb), chroma_of(rgb)
+    yellow = point_hint(30.5, 60.5, (220, 200, 40), radius=3)
+    wall = keep_hint([(5.0, 45.0), (55.0, 45.0)], 3.0)  # across the room, between the hint and the top
+    free = np.linalg.norm(engine.colorize(grey, [yellow], photo_rgb=rgb) - own, axis=-1)
+    held = np.linalg.norm(engine.colorize(grey, [yellow, wall], photo_rgb=rgb) - own, axis=-1)
+    assert free[5:25, 10:50].mean() > 20.0  # alone, the yellow takes the whole room
+    assert held[43:48, 10:50].max() < 1.0  # the keep stroke: the photo's own colour, to the pixel
+    assert held[5:25, 10:50].mean() < 0.5 * free[5:25, 10:50].mean()  # beyond it, much less yellow
+    assert held[60, 30] > 20.0  # the hint itself is still followed
+    assert np.array_equal(engine.colorize(grey, [wall], photo_rgb=rgb), engine.colorize(grey, [], photo_rgb=rgb))
+
 def test_recolouring_leaves_no_trace_on_a_dark_neighbour(engine):
     """The graph's weak links carried a trace of a recoloured coat's change into the dark
     trousers below it (2.6-3 levels of chroma on a real photo: unseen, but no longer the
