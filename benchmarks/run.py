@@ -111,6 +111,7 @@ def bench_engines(quick: bool) -> Results:
     grey = sample_grey()
     scale = 256 / max(grey.shape)
     grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    from colorme_desktop.core.hints import keep_hint
     from colorme_desktop.engines.registry import ENGINE_NAMES
 
     out: Results = {}
@@ -126,6 +127,15 @@ def bench_engines(quick: bool) -> Results:
                 engine.colorize(grey, hints, draft=draft)
                 times.append((time.perf_counter() - start) * 1000)
             out[f"engine_{name}_256{label}_median_ms"] = statistics.median(times)
+        # The same strokes with two keep hints among them (session 21): held pixels, no more.
+        times = []
+        for _ in range(runs):
+            kept = [keep_hint([(x, y)], 4.0) for x, y in (hint.points[0] for hint in random_hints(rng, grey.shape, 2))]
+            hints = random_hints(rng, grey.shape, 3) + kept
+            start = time.perf_counter()
+            engine.colorize(grey, hints)
+            times.append((time.perf_counter() - start) * 1000)
+        out[f"engine_{name}_256_with_keep_hints_median_ms"] = statistics.median(times)
         times = []
         for i in range(max(3, runs // 3)):
             photo = np.ascontiguousarray(np.roll(grey, 7 * (i + 1), axis=1))  # a new photo: no cache hit

@@ -151,6 +151,7 @@ class NeuralEngine:
         self.model = model.to(self.device).eval()
         self._lock = threading.Lock()  # one forward at a time; torch modules are not re-entrant
         self._spreaders = LruCache()  # per refine-size grey: its graph and solver
+        self._automatic = LruCache()  # per photo: its prediction without hints, for keep hints
 
     def predict(self, grey: np.ndarray, hints: Sequence[Hint], temperature: float | None = None
                 ) -> np.ndarray:
@@ -184,7 +185,9 @@ class NeuralEngine:
         if colours and not draft:
             # The network already follows the hints; making them exact is the slow part,
             # so a draft (while the user drags) skips it.
-            automatic = self.predict(grey, ()) if len(colours) < len(hints) else predicted
+            automatic = predicted
+            if len(colours) < len(hints):  # one network pass more per photo, not per stroke
+                automatic = self._automatic.get(image_key(grey), lambda: self.predict(grey, ()))
             predicted = self._make_hints_exact(grey, hints, predicted, automatic)
         return finish(predicted, grey, hints, shown, edge_aware=False)
 
