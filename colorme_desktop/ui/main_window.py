@@ -1351,7 +1351,8 @@ class MainWindow(QMainWindow):
     def _shut_down(self) -> None:
         """Stop everything that runs beside the window; after this it only closes."""
         self._closed = True
-        self.autosave_timer.stop()
+        for timer in (self.autosave_timer, self.detail_timer, self.zoom_step_timer, self.stroke_detail_timer):
+            timer.stop()  # none of them may ask the stopped worker for more
         self._stop_batch()
         self.worker.stop()
 

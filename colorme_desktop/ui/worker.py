@@ -186,8 +186,7 @@ class ColorizeWorker(QThread):
         with self._wake:
             self._pending = request
             self._wake.notify()
-        if not self.isRunning():
-            self.start()
+        self._run()
 
     def prepare(self, engine_name: str | None = None) -> None:
         """Create the engine now, before any photo asks for it.
@@ -201,14 +200,22 @@ class ColorizeWorker(QThread):
             if self._pending is None:
                 self._pending = _Prepare(engine_name)
                 self._wake.notify()
-        if not self.isRunning():
-            self.start()
+        self._run()
 
     def reference_palette(self, rgb: np.ndarray, reference_id: int) -> None:
         """Find the main colours of a reference photo; ``reference_palette_ready`` brings them."""
         with self._wake:
             self._pending_palette = _ReferencePalette(rgb, reference_id)
             self._wake.notify()
+        self._run()
+
+    def _run(self) -> None:
+        """Start the thread for what was just asked, unless it was stopped for good: a
+        window's timer that fired after it closed started it again, and a thread was left
+        running at exit (seen once in the test suite, session 21)."""
+        with self._wake:
+            if self._stopping:
+                return
         if not self.isRunning():
             self.start()
 

@@ -925,6 +925,19 @@ def test_another_page_of_a_multipage_tiff_opens_with_its_own_hints_names_and_rec
     assert window.prompts.asked[-1][:2] == ("unsaved", "scans.tif (page 2 of 2)") and doc.image.page == 1
     window.prompts.unsaved_answer = set()  # "Don't Save", so that the window can close
 
+def test_a_closed_window_never_starts_its_worker_again(qtbot, window, grey_photo):
+    """A timer that fired after the window closed asked the stopped worker for a result,
+    which started its thread again: a thread left running at exit (seen in the suite)."""
+    window.open_path(grey_photo)
+    _settle(qtbot, window)
+    window.detail_timer.start()  # as a zoom just before closing leaves it
+    window.close()
+    assert not window.worker.isRunning() and not window.detail_timer.isActive()
+    window.document.add_hint(point_hint(10, 10, (200, 0, 0)))  # anything that would ask for a result
+    window.worker.prepare()
+    qtbot.wait(50)
+    assert not window.worker.isRunning()
+
 def test_recovery_follows_what_is_unsaved(qtbot, window, grey_photo, tmp_path):
     doc = window.document
     window.open_path(grey_photo)
