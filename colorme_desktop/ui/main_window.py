@@ -671,7 +671,6 @@ class MainWindow(QMainWindow):
         return True
 
     @Slot()
-    @Slot()
     def open_page_dialog(self) -> None:
         """Choose another page of the open multi-page file (pages counted from 1 here)."""
         doc = self.document
@@ -681,6 +680,7 @@ class MainWindow(QMainWindow):
         if page is not None and page != doc.image.page:
             self.open_path(doc.image_path, page=page)
 
+    @Slot()
     def save_hints(self) -> bool:
         if self.document.hints_path is None:
             return self.save_hints_as()
