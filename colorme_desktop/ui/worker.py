@@ -186,7 +186,7 @@ class ColorizeWorker(QThread):
         with self._wake:
             self._pending = request
             self._wake.notify()
-        self._run()
+        self._start_unless_stopped()
 
     def prepare(self, engine_name: str | None = None) -> None:
         """Create the engine now, before any photo asks for it.
@@ -200,16 +200,16 @@ class ColorizeWorker(QThread):
             if self._pending is None:
                 self._pending = _Prepare(engine_name)
                 self._wake.notify()
-        self._run()
+        self._start_unless_stopped()
 
     def reference_palette(self, rgb: np.ndarray, reference_id: int) -> None:
         """Find the main colours of a reference photo; ``reference_palette_ready`` brings them."""
         with self._wake:
             self._pending_palette = _ReferencePalette(rgb, reference_id)
             self._wake.notify()
-        self._run()
+        self._start_unless_stopped()
 
-    def _run(self) -> None:
+    def _start_unless_stopped(self) -> None:
         """Start the thread for what was just asked, unless it was stopped for good: a
         window's timer that fired after it closed started it again, and a thread was left
         running at exit (seen once in the test suite, session 21)."""
