@@ -3,6 +3,7 @@ the ``Document`` (which owns all the state) and to the colorize worker."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -561,7 +562,7 @@ class MainWindow(QMainWindow):
             else:
                 message += f" with its {plural(len(hints), 'hint')} from {beside.name}"
         self.document.open(image, hints, hints_path=beside)
-        self._add_recent_file(path)
+        self._add_recent_file(path, image.page)
         self.settings.setValue("last_folder", str(path.resolve().parent))
         message += "; " + " ".join(image.notes) if image.notes else ""
         if image.page_note:
@@ -609,21 +610,37 @@ class MainWindow(QMainWindow):
             raise outcome["error"]
         return outcome["image"]
 
-    def _add_recent_file(self, path: Path) -> None:
+    def _add_recent_file(self, path: Path, page: int = 0) -> None:
         recent = [str(path.resolve())] + [p for p in self._recent_files() if p != str(path.resolve())]
-        self.settings.setValue("recent_files", recent[:MAX_RECENT_FILES])
+        recent = recent[:MAX_RECENT_FILES]
+        self.settings.setValue("recent_files", recent)
+        # The page worked on last, for a file of several (a separate key: older versions
+        # read "recent_files" as before).
+        pages = {entry: self._recent_pages().get(entry, 0) for entry in recent} | {recent[0]: page}
+        self.settings.setValue("recent_pages", json.dumps({entry: n for entry, n in pages.items() if n}))
         self._rebuild_recent_menu()
 
     def _recent_files(self) -> list[str]:
         value = self.settings.value("recent_files", [])
         return [value] if isinstance(value, str) else list(value or [])
 
+    def _recent_pages(self) -> dict[str, int]:
+        try:
+            pages = json.loads(str(self.settings.value("recent_pages", "{}")))
+        except ValueError:
+            return {}  # unreadable: every file opens at its first page
+        if not isinstance(pages, dict):
+            return {}
+        return {str(k): v for k, v in pages.items() if isinstance(v, int) and not isinstance(v, bool) and v > 0}
+
     def _rebuild_recent_menu(self) -> None:
         self.recent_menu.clear()
+        pages = self._recent_pages()
         for entry in self._recent_files():
-            action = self.recent_menu.addAction(Path(entry).name)
+            page = pages.get(entry, 0)
+            action = self.recent_menu.addAction(Path(entry).name + (f" (page {page + 1})" if page else ""))
             action.setToolTip(entry)
-            action.triggered.connect(lambda checked=False, p=entry: self.open_path(Path(p)))
+            action.triggered.connect(lambda checked=False, p=entry, n=page: self.open_path(Path(p), page=n))
         self.recent_menu.setEnabled(bool(self._recent_files()))
 
     # ================================================================ unsaved work

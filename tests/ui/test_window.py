@@ -923,7 +923,25 @@ def test_another_page_of_a_multipage_tiff_opens_with_its_own_hints_names_and_rec
     window.prompts.page_answer = 0
     window.open_page_action.trigger()
     assert window.prompts.asked[-1][:2] == ("unsaved", "scans.tif (page 2 of 2)") and doc.image.page == 1
-    window.prompts.unsaved_answer = set()  # "Don't Save", so that the window can close
+    window.prompts.unsaved_answer = set()  # "Don't Save": on to the next question
+    window.prompts.page_answer = 0
+    window.open_page_action.trigger()
+    assert doc.image.page == 0
+    entries = window.recent_menu.actions()
+    assert entries[0].text() == "scans.tif"  # the page worked on last: the first
+    window.prompts.page_answer = 1
+    window.open_page_action.trigger()
+    assert window.recent_menu.actions()[0].text() == "scans.tif (page 2)"
+    window.open_path(tmp_path / "scans-page2.hints.json")  # a hints file opens onto the page: no new entry
+    assert [a.text() for a in window.recent_menu.actions()] == ["scans.tif (page 2)"]
+    window.prompts.page_answer = 0
+    window.open_page_action.trigger()
+    window.recent_menu.actions()[0].trigger()  # Open Recent: page 1 again, as last worked on
+    assert doc.image.page == 0
+    window.prompts.page_answer = 1
+    window.open_page_action.trigger()
+    window.recent_menu.actions()[0].trigger()  # Open Recent reopens page 2
+    assert doc.image.page == 1 and len(window.recent_menu.actions()) == 1
 
 def test_a_closed_window_never_starts_its_worker_again(qtbot, window, grey_photo):
     """A timer that fired after the window closed asked the stopped worker for a result,
