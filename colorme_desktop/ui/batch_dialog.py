@@ -63,14 +63,20 @@ class BatchSummary:
     written: int = 0
     skipped: int = 0  # outputs that already existed
     cancelled: bool = False  # photos were left undone because the user cancelled
-    failures: list[tuple[Path, str]] = field(default_factory=list)
+    failures: list[tuple[Path, str]] = field(default_factory=list)  # photos the run could not colorize
+    refused: list[tuple[Path, str]] = field(default_factory=list)  # photos the plan left out (never run)
     kept_colours: int = 0  # colour photos without hints written as they came in
     toned: list[Path] = field(default_factory=list)  # ... of them that look like toned prints (``looks_toned``)
 
     @property
     def finished(self) -> int:
-        """Photos of the run done or failed so far."""
+        """Photos of the run done or failed so far (the plan's refusals were never run)."""
         return self.written + len(self.failures)
+
+    @property
+    def not_colorized(self) -> list[tuple[Path, str]]:
+        """Every photo left without a result, and why: refused by the plan or failed in the run."""
+        return self.refused + self.failures
 
     def text(self) -> str:
         done = f"Colorized {plural(self.written, 'photo')}"
@@ -89,12 +95,13 @@ class BatchSummary:
                     else "look like toned black-and-white prints")
             done += (f"; {names} {like} (sepia): untick Engine > Keep a Colour Photo's Own Colours to colour "
                      f"{'it from its' if len(self.toned) == 1 else 'them from their'} grey")
-        if self.failures:
-            done += f". {plural(len(self.failures), 'photo')} failed"
+        if self.not_colorized:
+            done += f". {plural(len(self.not_colorized), 'photo')} failed"
         return done + "."
 
     def details(self) -> str:
-        return "\n".join(f"{source}: {message}" for source, message in sorted(self.failures, key=lambda f: str(f[0])))
+        return "\n".join(f"{source}: {message}"
+                         for source, message in sorted(self.not_colorized, key=lambda f: str(f[0])))
 
 
 class FolderDialog(QDialog):

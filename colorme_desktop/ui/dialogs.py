@@ -136,9 +136,9 @@ class Prompts:
         return dialog.job() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
     def batch_summary(self, parent: QWidget, summary) -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning if summary.failures else QMessageBox.Icon.Information,
+        box = QMessageBox(QMessageBox.Icon.Warning if summary.not_colorized else QMessageBox.Icon.Information,
                           "Colorize Folder", summary.text(), QMessageBox.StandardButton.Ok, parent)
-        if summary.failures:
+        if summary.not_colorized:
             box.setDetailedText(summary.details())
         box.exec()
 

@@ -853,7 +853,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot colorize the folder", str(exc))
             return False
         self._batch_summary = BatchSummary(skipped=len(plan.skipped),
-                                           failures=[(p.source, p.message) for p in plan.problems])
+                                           refused=[(p.source, p.message) for p in plan.problems])
         if not plan.items:
             self.prompts.batch_summary(self, self._batch_summary)
             return False

@@ -9,9 +9,11 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
+from colorme_desktop.batch import ItemResult
+from colorme_desktop.core.batch_plan import BatchItem
 from colorme_desktop.core.color import chroma_of
 from colorme_desktop.engines.levin import LevinEngine
-from colorme_desktop.ui.batch_dialog import FolderDialog, FolderJob
+from colorme_desktop.ui.batch_dialog import BatchSummary, FolderDialog, FolderJob, record
 from tests.engines.test_reference import swapped_pair
 from tests.helpers import colourful_rgb
 from tests.ui.conftest import ScriptedPrompts
@@ -46,6 +48,18 @@ def test_colorize_folder_writes_every_photo_and_lists_the_failures(qtbot, make_w
     assert "1 photo failed" in summary.text() and "broken.jpg" in summary.details()
     assert win.colorize_folder_action.isEnabled()  # ready for the next folder
 
+
+def test_photos_the_plan_refused_count_as_failed_but_not_as_run():
+    """A cancelled run is one that left photos undone; photos the plan refused were never
+    run, so they must not make a cancelled run look finished."""
+    from pathlib import Path
+
+    summary = BatchSummary(refused=[(Path("a.png"), "a.png is the photo itself")])
+    for name, error in (("b.png", None), ("c.png", "damaged")):
+        record(summary, ItemResult(BatchItem(Path(name), Path("out") / name), error=error))
+    assert summary.finished == 2  # of, say, three planned: one left undone by a cancel
+    assert "2 photos failed" in summary.text()
+    assert summary.details().splitlines() == ["a.png: a.png is the photo itself", "c.png: damaged"]
 
 def test_a_second_run_skips_what_is_done(qtbot, make_window, tmp_path):
     folder = _album(tmp_path, 2)
