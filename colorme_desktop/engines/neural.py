@@ -185,20 +185,21 @@ class NeuralEngine:
         if colours and not draft:
             # The network already follows the hints; making them exact is the slow part,
             # so a draft (while the user drags) skips it.
-            automatic = predicted
+            automatic = None
             if len(colours) < len(hints):  # one network pass more per photo, not per stroke
                 automatic = self._automatic.get(image_key(grey), lambda: self.predict(grey, ()))
             predicted = self._make_hints_exact(grey, hints, predicted, automatic)
         return finish(predicted, grey, hints, shown, edge_aware=False)
 
     def _make_hints_exact(self, grey: np.ndarray, hints: Sequence[Hint], predicted: np.ndarray,
-                          automatic: np.ndarray) -> np.ndarray:
+                          automatic: np.ndarray | None = None) -> np.ndarray:
+        """``automatic``: the prediction without hints, which keep hints hold (needed only with them)."""
         s = self.settings
         h, w = grey.shape
         size = fit_size(grey.shape, s.refine_side)
         small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if size != (w, h) else grey
         base = cv2.resize(predicted, size, interpolation=cv2.INTER_LINEAR)
-        keep_at = cv2.resize(automatic, size, interpolation=cv2.INTER_LINEAR) if automatic is not predicted else base
+        keep_at = None if automatic is None else cv2.resize(automatic, size, interpolation=cv2.INTER_LINEAR)
         # A brush stops at edges; a keep hint's pixels hold the colour without hints.
         hint_chroma, mask = rasterize(hints, size, scale=size[0] / w, grey=small, base=keep_at)
         residual = (hint_chroma - base) * mask[..., None]

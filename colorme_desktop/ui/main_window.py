@@ -616,7 +616,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("recent_files", recent)
         # The page worked on last, for a file of several (a separate key: older versions
         # read "recent_files" as before).
-        pages = {entry: self._recent_pages().get(entry, 0) for entry in recent} | {recent[0]: page}
+        known = self._recent_pages()
+        pages = {entry: known.get(entry, 0) for entry in recent} | {recent[0]: page}
         self.settings.setValue("recent_pages", json.dumps({entry: n for entry, n in pages.items() if n}))
         self._rebuild_recent_menu()
 
@@ -1296,7 +1297,7 @@ class MainWindow(QMainWindow):
         if not self.open_path(image_path, hints=hints, ask=False, page=page):
             return False
         if requested is not None and requested.resolve() != image_path.resolve():
-            self._add_recent_file(image_path)
+            self._add_recent_file(image_path, page)
             self._add_recent_file(requested)
             self.statusBar().showMessage(f"Restored {plural(len(hints), 'hint')} on {image_path.name}; "
                                          f"{requested.name} is in File > Open Recent.", 15000)
