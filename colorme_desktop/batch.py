@@ -43,10 +43,6 @@ log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[], Engine]
 
-# Photos handed to a cluster's workers ahead of time, per worker: enough that none waits
-# for the next photo over the network, few enough that a million-photo archive is not
-# queued at once.
-_AHEAD_PER_WORKER = 4
 # A worker process that dies (the kernel's out-of-memory killer, a crash in native code)
 # takes every photo it was given with it; those are tried once more in a fresh pool.
 _ATTEMPTS = 2
@@ -377,7 +373,11 @@ def _run_on_cluster(items: Sequence[BatchItem], options: BatchOptions, scheduler
             submitted[future.key] = item
             return future
 
-        running = as_completed([submit() for _ in range(min(len(queue), workers * _AHEAD_PER_WORKER))])
+        # One photo per worker thread, the next handed out as one finishes: a photo handed to
+        # the cluster is colorized whether anyone waits for it or not, so with four ahead
+        # per worker Cancel let eight photos finish on two workers.  A photo takes seconds,
+        # the way back for the next a few milliseconds.
+        running = as_completed([submit() for _ in range(min(len(queue), workers))])
         for future in running:
             item = submitted.pop(future.key)
             try:

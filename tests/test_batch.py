@@ -288,6 +288,23 @@ def test_dask_cluster_of_two_workers_gives_the_same_photos(tmp_path, album, caps
         assert np.array_equal(_pixels(local / name), _pixels(out / name)), name
 
 
+def test_cancel_on_a_dask_cluster_finishes_only_the_photos_in_progress(tmp_path):
+    """As with worker processes: a photo handed to the cluster is colorized whether or not
+    anyone waits for it, so Cancel must not have handed out more than run at once."""
+    distributed = pytest.importorskip("distributed")
+    items = [BatchItem(_grey(tmp_path / f"{i}.png", i), tmp_path / "out" / f"{i}.png") for i in range(10)]
+    cancel = threading.Event()
+    results = []
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  ) as cluster:
+        for result in run_batch(items, BatchOptions(engine_factory=make_slow_engine),
+                                scheduler=cluster.scheduler_address, cancel=cancel):
+            results.append(result)
+            cancel.set()
+    assert len(results) == 2 and all(r.ok for r in results)
+    assert len(list((tmp_path / "out").iterdir())) == 2
+
+
 def test_several_photos_and_an_image_name_is_a_mistake_not_a_folder(tmp_path, album, capsys):
     assert main(["colorize", str(album / "a.png"), str(album / "b ü.jpg"), "-o", str(tmp_path / "x.png")]) != 0
     assert "looks like a file name" in capsys.readouterr().err

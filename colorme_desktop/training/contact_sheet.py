@@ -39,27 +39,38 @@ def _tile(rgb: np.ndarray) -> Image.Image:
 
 def make_sheet(photos: list[Path], colorize, max_side: int = 512) -> Image.Image:
     header = 24
-    sheet = Image.new("RGB", (TILE * len(COLUMNS), header + TILE * len(photos)), "white")
+    rows = [_row(path, colorize, max_side) for path in photos]
+    # Each row is as tall as its photo's tiles: a wide photo leaves no blank band below it.
+    sheet = Image.new("RGB", (TILE * len(COLUMNS), header + sum(r[0].height for r in rows)), "white")
     draw = ImageDraw.Draw(sheet)
     for c, (title, _) in enumerate(COLUMNS):
         draw.text((c * TILE + 8, 6), title, fill="black")
-    for r, path in enumerate(photos):
-        rgb = resize_to_max_side(load_image(path).rgb, max_side)
-        grey = luma(rgb)
-        seed = zlib.crc32(path.name.encode())
-        for c, (_, count) in enumerate(COLUMNS):
-            hints = [] if count is None else simulate_eval_hints(rgb, count, seed + count)
-            shown = rgb if count is None else compose(grey, colorize(grey, hints))
-            tile = _tile(shown)
-            scale = tile.width / rgb.shape[1]
-            marks = ImageDraw.Draw(tile)
-            for hint in hints:
-                x, y = hint.points[0][0] * scale, hint.points[0][1] * scale
-                marks.ellipse((x - 3, y - 3, x + 3, y + 3), fill=hint.color, outline="white")
-            sheet.paste(tile, (c * TILE, header + r * TILE))
-        draw.text((4, header + r * TILE + 4), f"{path.parent.name}", fill="white", stroke_width=2,
-                  stroke_fill="black")
+    top = header
+    for path, tiles in zip(photos, rows):
+        for c, tile in enumerate(tiles):
+            sheet.paste(tile, (c * TILE, top))
+        draw.text((4, top + 4), f"{path.parent.name}", fill="white", stroke_width=2, stroke_fill="black")
+        top += tiles[0].height
     return sheet
+
+
+def _row(path: Path, colorize, max_side: int) -> list[Image.Image]:
+    """One photo's tiles, one per column, the simulated hints marked on them."""
+    rgb = resize_to_max_side(load_image(path).rgb, max_side)
+    grey = luma(rgb)
+    seed = zlib.crc32(path.name.encode())
+    tiles = []
+    for _, count in COLUMNS:
+        hints = [] if count is None else simulate_eval_hints(rgb, count, seed + count)
+        shown = rgb if count is None else compose(grey, colorize(grey, hints))
+        tile = _tile(shown)
+        scale = tile.width / rgb.shape[1]
+        marks = ImageDraw.Draw(tile)
+        for hint in hints:
+            x, y = hint.points[0][0] * scale, hint.points[0][1] * scale
+            marks.ellipse((x - 3, y - 3, x + 3, y + 3), fill=hint.color, outline="white")
+        tiles.append(tile)
+    return tiles
 
 
 def main() -> None:

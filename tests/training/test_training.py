@@ -206,3 +206,22 @@ def test_a_later_hint_spills_where_it_makes_the_earlier_ones_reach_further():
     assert alone and later
     assert max(s for s, _ in alone) < 0.01 and min(s for s, _ in later) > 0.02
     assert max(s for s, _ in later_spill_of(exact, grey, rgb, seed=4, count=6)) < 0.01
+
+
+def test_contact_sheet_rows_are_as_tall_as_their_photos(tmp_path):
+    from colorme_desktop.training.contact_sheet import COLUMNS, TILE, make_sheet
+
+    wide, tall = tmp_path / "a" / "wide.png", tmp_path / "b" / "tall.png"
+    for path, size in ((wide, (400, 100)), (tall, (100, 300))):
+        path.parent.mkdir()
+        Image.fromarray(colourful_rgb(size[1], size[0])).save(path)
+    asked = []
+
+    def colorize(grey, hints):
+        asked.append(len(hints))
+        return np.zeros((*grey.shape, 2), np.float32)
+
+    sheet = make_sheet([wide, tall], colorize)
+    assert sheet.width == TILE * len(COLUMNS)
+    assert sheet.height == 24 + TILE // 4 + TILE  # the wide photo's row is a quarter of a tile tall
+    assert asked == [0, 5, 20, 0, 5, 20]
