@@ -170,6 +170,14 @@ def _to_8bit_array(image: Image.Image) -> tuple[np.ndarray, bool, np.ndarray | N
     return np.asarray(image if mode == "RGB" else image.convert("RGB")), False, None
 
 
+def _decodes_16_bits(image: Image.Image) -> bool:
+    """Whether the open (not yet loaded) ``image`` holds 16 bits per channel.  Pillow opens a
+    16-bit RGB PNG or TIFF as 8-bit "RGB" and says so only in how it will decode the file
+    (its raw mode, "RGB;16B"), not in ``mode`` or ``info``."""
+    raw = [tile.args[0] if isinstance(tile.args, tuple) else tile.args for tile in image.tile]
+    return any(isinstance(mode, str) and ";16" in mode for mode in raw) or image.info.get("bits") == 16
+
+
 def _read_16bit_rgb(handle: BinaryIO) -> np.ndarray | None:
     """Pillow reads 16-bit RGB PNG/TIFF as 8-bit lossy or not at all; OpenCV reads it fully."""
     import cv2
@@ -328,10 +336,10 @@ def load_image(path: str | os.PathLike, bytes_per_pixel: int = COLORIZE_BYTES_PE
                 frames = getattr(image, "n_frames", 1)
                 if image.format in ANIMATION_FORMATS and frames > 1:
                     notes.append(f"{path.name} is an animation of {frames} frames; ColorMe uses the first one.")
+                sixteen_bits = _decodes_16_bits(image)  # before load(), which forgets how
                 image.load()
                 is_16bit_rgb = image.mode in ("RGB;16", "RGBA;16") or (
-                    image.format in ("PNG", "TIFF") and image.mode in ("RGB", "RGBA")
-                    and image.info.get("bits", 8) == 16)
+                    image.format in ("PNG", "TIFF") and image.mode in ("RGB", "RGBA") and sixteen_bits)
                 if is_16bit_rgb or image.mode.startswith("I;16"):
                     notes.append(f"{path.name} has 16 bits per channel; ColorMe colorizes and saves "
                                  "8 bits per channel.")
