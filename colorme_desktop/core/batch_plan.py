@@ -58,14 +58,19 @@ def page_stem(photo: Path, page: int = 0) -> str:
     return photo.stem if page == 0 else f"{photo.stem}-page{page + 1}"
 
 
-def hints_beside(photo: Path, page: int = 0) -> Path | None:
-    """The hints file saved for ``photo``: ``STEM.hints.json`` (what the app's Save Hints
-    proposes) or ``NAME.hints.json`` (photo name with its extension) in the same folder;
-    for a later ``page`` of a multi-page file, ``STEM-pageN.hints.json`` only."""
-    candidates = [photo.with_name(page_stem(photo, page) + HINTS_SUFFIX)]
+def hints_names_beside(photo: Path, page: int = 0) -> list[Path]:
+    """Where hints for ``photo`` come back from when it is opened: ``STEM.hints.json`` (what
+    the app's Save Hints proposes) or ``NAME.hints.json`` (photo name with its extension) in
+    the same folder; for a later ``page`` of a multi-page file, ``STEM-pageN.hints.json`` only."""
+    names = [photo.with_name(page_stem(photo, page) + HINTS_SUFFIX)]
     if page == 0:
-        candidates.append(photo.with_name(photo.name + HINTS_SUFFIX))
-    return next((candidate for candidate in candidates if candidate.is_file()), None)
+        names.append(photo.with_name(photo.name + HINTS_SUFFIX))
+    return names
+
+
+def hints_beside(photo: Path, page: int = 0) -> Path | None:
+    """The hints file saved for ``photo`` (``hints_names_beside``), if there is one."""
+    return next((candidate for candidate in hints_names_beside(photo, page) if candidate.is_file()), None)
 
 
 def _normalise_format(fmt: str) -> str:

@@ -258,6 +258,9 @@ class Document:
         self._preview = None
         saved = tuple(hints) if hints_path is not None else ()
         self._saved_hints = saved
+        # The saturation was the last photo's: carried over, it changed a colour photo
+        # opened for recolouring before any hint, and its saved copy (a walk-through).
+        self.saturation = 1.0
         # A photo just opened is nothing to lose, whatever saturation, reference photo and
         # colours it opens with; changing any afterwards is.
         self._saved_render = (saved, self.saturation, self._reference_key(), self.recolours_own_colours)

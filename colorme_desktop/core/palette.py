@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from colorme_desktop.core.color import chroma_of, compose, luma, resize_to_max_side
@@ -155,6 +157,87 @@ def likely_colors(probabilities: np.ndarray, centres: np.ndarray, grey: np.ndarr
         if len(colours) == count:
             break
     return colours
+
+
+# Colours offered for one point of the photo (``point_suggestions_of``): at most this many,
+# each holding at least this share of the network's belief there, and this many bins
+# (of 16 levels of chroma) apart, so that they are other colours, not shades of one.
+POINT_SUGGESTIONS = 5
+_POINT_MIN_SHARE = 0.03
+_POINT_APART = 2
+# Shown at the photo's lightness at the point, within these bounds: the colour of a black
+# coat at its own lightness is black; a hint adds colour, never brightness, so the swatch
+# may be lighter (never by the 70 levels after which the window says so).
+_POINT_LIGHTNESS = (48.0, 208.0)
+
+
+@dataclass(frozen=True)
+class PointSuggestions:
+    """The colours a network finds likely at each cell of its grid over a photo.
+
+    ``modes`` (h, w, M, 3): per cell up to M (Cb, Cr, share) peaks of the network's
+    distribution, the likeliest first; share 0 where fewer were found.  The automatic
+    colour is that distribution's mean, which averages green and brown grass to olive;
+    a user pointing at the grass is offered both.
+    """
+
+    modes: np.ndarray
+
+    def at(self, x: float, y: float, grey: np.ndarray) -> list[tuple[Color, float]]:
+        """(colour, share) likely at image pixel (x, y) of ``grey`` (the photo, any size), the
+        colour shown at the photo's lightness there (``_POINT_LIGHTNESS``)."""
+        rows, cols = self.modes.shape[:2]
+        height, width = grey.shape
+        if not (0 <= x < width and 0 <= y < height):
+            return []
+        xi, yi = int(x), int(y)
+        cell = self.modes[min(rows - 1, yi * rows // height), min(cols - 1, xi * cols // width)]
+        level = float(grey[max(0, yi - 2):yi + 3, max(0, xi - 2):xi + 3].mean())
+        lightness = np.array([[np.clip(level, *_POINT_LIGHTNESS)]], dtype=np.float32)
+        found = []
+        for cb, cr, share in cell:
+            if share > 0:
+                rgb = compose(lightness, np.array([[[cb, cr]]], dtype=np.float32))
+                found.append((tuple(int(v) for v in rgb[0, 0]), float(share)))
+        return found
+
+
+def point_suggestions_of(probabilities: np.ndarray, centres: np.ndarray, count: int = POINT_SUGGESTIONS
+                      ) -> PointSuggestions:
+    """The peaks of each cell's distribution over a square grid of chroma bins.
+
+    ``probabilities`` (K, h, w) over K = n x n bins whose Cb/Cr centres are ``centres``
+    (K, 2), in the grid's order (``engines.chroma_bins``).  A peak is the likeliest bin; its
+    colour is the mean of its 3 x 3 neighbourhood and its share what that holds.  The next
+    peak is the likeliest bin ``_POINT_APART`` bins away or more from those taken.
+    """
+    k, rows, cols = probabilities.shape
+    side = int(round(np.sqrt(k)))
+    p = probabilities.reshape(side, side, rows, cols).transpose(2, 3, 0, 1).astype(np.float32)
+    weighted = np.concatenate([p[..., None], p[..., None] * centres.reshape(side, side, 2)], axis=-1)
+    padded = np.pad(weighted, ((0, 0), (0, 0), (1, 1), (1, 1), (0, 0)))
+    # (rows, cols, side, side, 3): each bin's 3 x 3 neighbourhood's probability and Cb, Cr sums
+    near = sum(padded[:, :, 1 + di:1 + di + side, 1 + dj:1 + dj + side] for di in (-1, 0, 1) for dj in (-1, 0, 1))
+    mass = near[..., 0].reshape(rows, cols, k)
+    sums = near[..., 1:].reshape(rows, cols, k, 2)
+    # Peaks are the likeliest bins themselves: by their neighbourhoods' mass, a bin between
+    # two guesses two bins apart (green grass and grey) would win with a mix of both.
+    left = p.reshape(rows, cols, k).copy()
+    bin_row, bin_col = np.divmod(np.arange(k), side)
+    modes = np.zeros((rows, cols, count, 3), dtype=np.float32)
+    for m in range(count):
+        peak = left.argmax(axis=-1)
+        share = np.take_along_axis(mass, peak[..., None], axis=-1)[..., 0]
+        chroma = np.take_along_axis(sums, peak[..., None, None], axis=2)[:, :, 0] / np.maximum(share, 1e-9)[..., None]
+        found = share >= _POINT_MIN_SHARE
+        modes[..., m, :2] = np.where(found[..., None], chroma, 0.0)
+        modes[..., m, 2] = np.where(found, share, 0.0)
+        close = ((np.abs(bin_row - bin_row[peak][..., None]) <= _POINT_APART)
+                 & (np.abs(bin_col - bin_col[peak][..., None]) <= _POINT_APART))
+        left[close] = -1.0
+    # Offered by what their neighbourhoods hold, which the order of the peaks need not follow.
+    order = np.argsort(-modes[..., 2], axis=-1, kind="stable")
+    return PointSuggestions(np.take_along_axis(modes, order[..., None], axis=2))
 
 
 def _hue_gap(a: float, b: float) -> float:

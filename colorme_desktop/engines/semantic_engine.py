@@ -33,7 +33,7 @@ from colorme_desktop.core.color import (
     working_fit,
 )
 from colorme_desktop.core.hints import BrushCache, Hint, colour_hints, finish, patch_mean, path_points, rasterize
-from colorme_desktop.core.palette import likely_colors
+from colorme_desktop.core.palette import PointSuggestions, likely_colors, point_suggestions_of
 from colorme_desktop.engines.base import EngineError, give_up_if, image_key
 from colorme_desktop.engines.numpy_nets import PATCH, Dinov2Runtime, HeadRuntime, backbone_size
 from colorme_desktop.engines.propagation import (
@@ -336,6 +336,8 @@ class _PhotoState:
     own_key: str = ""  # which colour photo ``own`` and the colour-cut graphs are of (``image_key``)
     brushes: BrushCache = field(default_factory=BrushCache)  # hints drawn on outputs: the next drafts repaint them
     likely: list = field(default_factory=list)  # colours the head finds likely somewhere (palette.likely_colors)
+    probabilities: np.ndarray | None = None  # (bins, h8, w8) the head's belief, for ``at_points``
+    at_points: PointSuggestions | None = None  # colours likely at each cell, found when first asked
 
 
 class SemanticEngine:
@@ -373,10 +375,11 @@ class SemanticEngine:
             log_probs, regression = self.head.outputs(tokens, small)
         prior = self.head.decode(log_probs, regression, self.settings.temperature, self.settings.blend)
         grey_at_prior = cv2.resize(small, (prior.shape[1], prior.shape[0]), interpolation=cv2.INTER_AREA)
-        likely = likely_colors(np.exp(log_probs), self.head.centres, grey_at_prior)
+        probabilities = np.exp(log_probs)
+        likely = likely_colors(probabilities, self.head.centres, grey_at_prior)
         return _PhotoState(tokens=tokens, components=token_components(tokens), backbone_grey=small,
                            prior=prior * np.float32(self.settings.chroma_scale), greys={},
-                           spreaders={}, own={}, likely=likely)
+                           spreaders={}, own={}, likely=likely, probabilities=probabilities)
 
     @staticmethod
     def _grey_at(state: _PhotoState, grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -486,6 +489,15 @@ class SemanticEngine:
         """Vivid colours the network finds likely for parts of the photo, for the palette:
         the automatic colour averages them away where it hesitates (``palette.likely_colors``)."""
         return list(self._photo(grey).likely)
+
+    def point_suggestions(self, grey: np.ndarray) -> PointSuggestions:
+        """The colours the network finds likely at each point of the photo, for the colours
+        offered where the user points (``palette.PointSuggestions``).  Found when first asked
+        (20 ms), after the first colour is on screen rather than before it."""
+        state = self._photo(grey)
+        if state.at_points is None:
+            state.at_points = point_suggestions_of(state.probabilities, self.head.centres)
+        return state.at_points
 
     def automatic(self, grey: np.ndarray) -> np.ndarray:
         """The automatic chroma at the head's resolution (for palettes and references)."""

@@ -94,6 +94,7 @@ class ImageCanvas(QWidget):
     """Shows one image under the shared view; wheel zooms with Ctrl, middle button pans."""
 
     picked = Signal(float, float)  # eyedropper click, image coordinates
+    hovered = Signal(float, float)  # the mouse moved over the photo, image coordinates
     paint_refused = Signal()  # a paint click on a pane that only shows (hints go on the grey photo)
     scale_changed = Signal(float)  # screen pixels per image pixel, whenever it changes
 
@@ -273,15 +274,19 @@ class ImageCanvas(QWidget):
         before = self.to_image(anchor)
         self.view.set(zoom=zoom, centre=self.centre())
         after = self.to_image(anchor)
-        centre = self.view.centre + (before - after)
-        # Along an axis where the whole photo fits in the pane it stays centred: held at the
-        # mouse, part of it went off the pane with no scroll bar to bring it back (a walk-through).
-        zoom = self.view.zoom
-        if self._size.width() * zoom <= self.width():
-            centre.setX(self._size.width() / 2)
-        if self._size.height() * zoom <= self.height():
-            centre.setY(self._size.height() / 2)
-        self.view.set(centre=centre)
+        self.view.set(centre=self._within(self.view.centre + (before - after), self.view.zoom))
+
+    def _within(self, centre: QPointF, zoom: float) -> QPointF:
+        """``centre`` moved so the photo stays on the pane: along an axis where it fits whole
+        it stays centred, elsewhere its edge stops at the pane's.  Held at the mouse in a zoom,
+        or scrolled by the wheel, part of it went off the pane with no scroll bar to bring it
+        back, or the pane showed an empty band beside it (two walk-throughs)."""
+        out = QPointF(centre)
+        for value, put, size, pane in ((out.x(), out.setX, self._size.width(), self.width()),
+                                       (out.y(), out.setY, self._size.height(), self.height())):
+            half = pane / 2 / zoom  # image pixels from the pane's centre to its edge
+            put(size / 2 if size <= 2 * half else min(max(value, half), size - half))
+        return out
 
     def mouse_anchor(self) -> QPointF | None:
         """Where the mouse is over this canvas's photo (widget coordinates), or None when it is
@@ -289,11 +294,17 @@ class ImageCanvas(QWidget):
         the wheel does."""
         return self._hover if self.image is not None and self.isVisible() else None
 
+    def _inside(self, p: QPointF) -> bool:
+        return self.image is not None and 0 <= p.x() <= self._size.width() and 0 <= p.y() <= self._size.height()
+
     def _track_hover(self, pos: QPointF | None) -> bool:
         """Note where the mouse is (None: it left); repaint if the title steps aside or back.
         True when it did repaint."""
         was_near_title = self._title_in_the_way(self._hover)
+        moved = pos != self._hover
         self._hover = pos
+        if moved and pos is not None and self._inside(at := self.to_image(pos)):
+            self.hovered.emit(at.x(), at.y())
         if was_near_title != self._title_in_the_way(pos):
             self.update()
             return True
@@ -312,7 +323,7 @@ class ImageCanvas(QWidget):
             delta = QPointF(-event.angleDelta().x(), -event.angleDelta().y()) / s / 2
             if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
                 delta = QPointF(delta.y(), delta.x())
-            self.view.set(zoom=s, centre=self.centre() + delta)
+            self.view.set(zoom=s, centre=self._within(self.centre() + delta, s))
         event.accept()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -330,7 +341,7 @@ class ImageCanvas(QWidget):
         if self._pan_from is not None:
             delta = (event.position() - self._pan_from) / self.scale()
             self._pan_from = event.position()
-            self.view.set(zoom=self.scale(), centre=self.centre() - delta)
+            self.view.set(zoom=self.scale(), centre=self._within(self.centre() - delta, self.scale()))
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.MiddleButton:
@@ -377,9 +388,6 @@ class HintCanvas(ImageCanvas):
         self.brush_colour = colour
         self.brush_radius = radius
         self.update()
-
-    def _inside(self, p: QPointF) -> bool:
-        return self.image is not None and 0 <= p.x() <= self._size.width() and 0 <= p.y() <= self._size.height()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         p = self.to_image(event.position())

@@ -19,17 +19,19 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QProgressBar,
     QProgressDialog,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QWidget,
 )
 
 from colorme_desktop.batch import BatchOptions, ItemResult
-from colorme_desktop.core.batch_plan import BatchPlanError, hints_beside, page_stem, plan_batch
+from colorme_desktop.core.batch_plan import BatchPlanError, hints_beside, hints_names_beside, page_stem, plan_batch
 from colorme_desktop.core.document import (
     Change,
     Document,
@@ -49,6 +51,7 @@ from colorme_desktop.core.hints import (
     save_hints_file,
 )
 from colorme_desktop.core.imageio import SAVE_FORMATS, ImageLoadError, ImageSaveError, load_image, save_image
+from colorme_desktop.core.palette import PointSuggestions
 from colorme_desktop.core.text import plural
 from colorme_desktop.engines.registry import ENGINE_LABELS, ENGINE_NAMES, RECOLOURING_ENGINES
 from colorme_desktop.ui.batch_dialog import BatchSummary, BatchThread, FolderJob, record
@@ -144,6 +147,8 @@ class MainWindow(QMainWindow):
         self._palette_keys: dict[int, RenderKey] = {}
         self._result_palette: list[tuple[int, int, int]] = []
         self._palette_basis: tuple | None = None  # what the suggestions were found for (``_palette_basis_of``)
+        self._point_suggestions: PointSuggestions | None = None  # colours likely at each point, with the palette
+        self._here_shown: list | None = None  # what the dock shows of them now
         self._lightness_noted = -1  # the photo (``RenderKey.photo``) told that only colour is added
         self._saving: ImageSave | None = None
         self._save_thread: threading.Thread | None = None  # the file being written, if any
@@ -176,7 +181,16 @@ class MainWindow(QMainWindow):
         self.palette_dock.restore_recent(self.settings.value("recent_colours", []))
         self.dock = QDockWidget("Colours", self)
         self.dock.setObjectName("colours_dock")
-        self.dock.setWidget(self.palette_dock)
+        # Scrolled when the window is short: without it the dock's height (every row of
+        # swatches, the brush, the saturation) was the least the window could be.
+        dock_scroll = QScrollArea()
+        dock_scroll.setWidget(self.palette_dock)
+        dock_scroll.setWidgetResizable(True)
+        dock_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        dock_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        dock_scroll.setMinimumWidth(self.palette_dock.sizeHint().width()
+                                    + dock_scroll.verticalScrollBar().sizeHint().width())
+        self.dock.setWidget(dock_scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.zoom_label = QLabel()
         self.status_label = QLabel()
@@ -225,6 +239,8 @@ class MainWindow(QMainWindow):
         self.hint_canvas.move_finished.connect(self._on_move_finished)
         self.hint_canvas.scale_changed.connect(self._on_zoom_changed)
         self.result_canvas.picked.connect(self._on_result_picked)
+        for canvas in (self.hint_canvas, self.result_canvas, self.original_canvas):
+            canvas.hovered.connect(self._on_photo_hovered)
         for canvas in (self.result_canvas, self.original_canvas):
             # Painting on the colours is what many try first; say where hints go.
             canvas.paint_refused.connect(lambda: self.statusBar().showMessage(
@@ -444,6 +460,9 @@ class MainWindow(QMainWindow):
         self._request_keys.clear()
         self._palette_keys.clear()
         self._result_palette = []
+        self._point_suggestions = None
+        self._show_here([])
+        self.palette_dock.saturation.setValue(round(self.document.saturation * 100))
         self.hint_canvas.show_array(image.grey)
         checker = None if image.alpha is None else checker_overlay(image.alpha)
         for canvas in (self.hint_canvas, self.result_canvas, self.original_canvas):
@@ -709,8 +728,13 @@ class MainWindow(QMainWindow):
         doc = self.document
         if doc.image is None:
             return False
-        stem = page_stem(doc.image_path, doc.image.page) if doc.image_path else "hints"
-        default = str(Path(self._start_folder()) / f"{stem}.hints.json")
+        if doc.image_path is not None and os.access(doc.image_path.parent, os.W_OK):
+            # Beside the photo, where they come back by themselves when it is opened again: the
+            # last folder used (where the image was just saved) proposed a place they never did.
+            default = str(hints_names_beside(doc.image_path, doc.image.page)[0])
+        else:  # a photo on a CD or a read-only share
+            stem = page_stem(doc.image_path, doc.image.page) if doc.image_path else "hints"
+            default = str(Path(self._start_folder()) / f"{stem}.hints.json")
         path, _ = QFileDialog.getSaveFileName(self, "Save hints", default, HINTS_FILTER)
         return bool(path) and self.save_hints_to(Path(path))
 
@@ -724,7 +748,14 @@ class MainWindow(QMainWindow):
                                                  "Nothing was overwritten.")
             return False
         doc.hints_saved(hints, path)
-        self.statusBar().showMessage(f"Saved {plural(len(hints), 'hint')} to {path.name}", 5000)
+        message = f"Saved {plural(len(hints), 'hint')} to {path.name}"
+        photo = doc.image_path
+        comes_back = photo is None or path.absolute() in [
+            name.absolute() for name in hints_names_beside(photo, doc.image.page)]
+        if not comes_back:
+            message += (f" in {path.parent}: not beside the photo, so they do not come back by themselves "
+                        "when it is opened again (File > Open Hints... brings them)")
+        self.statusBar().showMessage(message, 10000)
         return True
 
     # ================================================================ saving the result
@@ -1178,6 +1209,7 @@ class MainWindow(QMainWindow):
     @Slot(int)
     def _on_palette_ready(self, generation: int) -> None:
         colours = self.worker.take_palette(generation)
+        at_points = self.worker.take_point_suggestions(generation)
         key = self._palette_keys.pop(generation, None)
         for old in [g for g in self._palette_keys if g < generation]:
             del self._palette_keys[old]
@@ -1191,6 +1223,21 @@ class MainWindow(QMainWindow):
             return
         self._palette_basis, self._result_palette = basis, colours
         self._show_suggestions()
+        self._point_suggestions = at_points
+        self._show_here([] if at_points is not None else None)
+
+    def _show_here(self, found: list | None) -> None:
+        if found != self._here_shown:
+            self._here_shown = found
+            self.palette_dock.set_here(found)
+
+    @Slot(float, float)
+    def _on_photo_hovered(self, x: float, y: float) -> None:
+        """Offer the colours the network finds likely where the mouse is; they stay when it
+        leaves the photo for the dock."""
+        image = self.document.image
+        if self._point_suggestions is not None and image is not None:
+            self._show_here(self._point_suggestions.at(x, y, image.grey))
 
     @staticmethod
     def _palette_basis_of(key: RenderKey) -> tuple:

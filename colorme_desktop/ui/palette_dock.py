@@ -20,12 +20,16 @@ from PySide6.QtWidgets import (
 )
 
 from colorme_desktop.core.document import DEFAULT_COLOUR, RADIUS_MAX, RADIUS_MIN
-from colorme_desktop.core.palette import RecentColours
+from colorme_desktop.core.palette import POINT_SUGGESTIONS, RecentColours
 
 Color = tuple[int, int, int]
 MAX_RECENT = 10
 SUGGESTIONS = 5
 HINTED = 5
+HERE_TITLE = "Likely where you point"
+HERE_TIP = ("Colours the network finds likely where the mouse last was over the photo, likeliest first, at "
+            "the photo's lightness there. Where it cannot decide (green or brown grass), the automatic colour "
+            "is a mix of them.")
 # The brush swatch while the Keep tool is on: black hatching on white, like a keep hint.
 KEEP_SWATCH_STYLE = ("QToolButton { border: 1px solid #222; background: qlineargradient(spread:repeat, "
                      "x1:0, y1:0, x2:0.18, y2:0.18, stop:0 #000, stop:0.3 #000, stop:0.31 #fff, stop:1 #fff); }")
@@ -78,6 +82,11 @@ class PaletteDock(QWidget):
         layout.addWidget(suggested_label)
         self.suggested = [Swatch() for _ in range(SUGGESTIONS)]
         layout.addLayout(self._row(self.suggested))
+        self.here_label = QLabel(HERE_TITLE)
+        self.here_label.setToolTip(HERE_TIP)
+        layout.addWidget(self.here_label)
+        self.here = [Swatch() for _ in range(POINT_SUGGESTIONS)]
+        layout.addLayout(self._row(self.here))
         self.reference_label = QLabel("From the colour photo")
         self.reference_label.setToolTip("The main colours of the photo chosen in File > Colours From Photo")
         layout.addWidget(self.reference_label)
@@ -95,7 +104,7 @@ class PaletteDock(QWidget):
         for i, swatch in enumerate(self.recent):
             grid.addWidget(swatch, i // 5, i % 5)
         layout.addLayout(grid)
-        for swatch in self.suggested + self.from_reference + self.hinted + self.recent:
+        for swatch in self.suggested + self.here + self.from_reference + self.hinted + self.recent:
             swatch.chosen.connect(self.colour_chosen)
 
         buttons = QHBoxLayout()
@@ -182,6 +191,18 @@ class PaletteDock(QWidget):
     def set_suggested(self, colours: list[Color]) -> None:
         for swatch, colour in zip(self.suggested, list(colours)[:SUGGESTIONS] + [None] * SUGGESTIONS):
             swatch.set_colour(colour)
+
+    def set_here(self, found: list[tuple[Color, float]] | None) -> None:
+        """The colours likely where the user points, each with its share of the network's
+        belief there; None: the engine in use offers none."""
+        # Greyed, not retitled: a longer title widened the dock, and every pane shrank with it.
+        self.here_label.setEnabled(found is not None)
+        self.here_label.setToolTip(HERE_TIP + ("" if found is not None else " Only the semantic engine offers them."))
+        found = list(found or [])[:POINT_SUGGESTIONS]
+        for i, swatch in enumerate(self.here):
+            swatch.set_colour(found[i][0] if i < len(found) else None)
+            if i < len(found):
+                swatch.setToolTip(f"{swatch.toolTip()}: {found[i][1]:.0%} likely there")
 
     def set_reference_colours(self, colours: list[Color]) -> None:
         """The reference photo's colours; the row is hidden when there is no reference."""

@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from colorme_desktop.core.color import compose, fit_size, shrink_for_screen
 from colorme_desktop.core.hints import Hint
-from colorme_desktop.core.palette import merged_suggestions, photo_colors, vivid_colors
+from colorme_desktop.core.palette import PointSuggestions, merged_suggestions, photo_colors, vivid_colors
 from colorme_desktop.engines.base import DraftSupersededError, image_key
 from colorme_desktop.engines.registry import RECOLOURING_ENGINES
 
@@ -139,7 +139,7 @@ def default_engine_factory(name: str | None) -> tuple[object, str | None]:
 
 class ColorizeWorker(QThread):
     result_ready = Signal(int)  # generation; take_result() returns the RGB result
-    palette_ready = Signal(int)  # generation; take_palette() returns [(r, g, b), ...]
+    palette_ready = Signal(int)  # generation; take_palette() returns [(r, g, b), ...], take_point_suggestions() more
     reference_palette_ready = Signal(int, object)  # reference id, its photo's colours [(r, g, b), ...]
     failed = Signal(int, str)  # generation, message for the user
     engine_starting = Signal()  # creating an engine (loading weights) begins
@@ -167,6 +167,7 @@ class ColorizeWorker(QThread):
         self._outbox_lock = threading.Lock()
         self._results: dict[int, np.ndarray] = {}
         self._palettes: dict[int, list] = {}
+        self._point_suggestions: dict[int, PointSuggestions | None] = {}
 
     def _post(self, box: dict, generation: int, payload) -> None:
         with self._outbox_lock:
@@ -181,6 +182,12 @@ class ColorizeWorker(QThread):
     def take_palette(self, generation: int) -> list | None:
         with self._outbox_lock:
             return self._palettes.pop(generation, None)
+
+    def take_point_suggestions(self, generation: int) -> PointSuggestions | None:
+        """The colours likely at each point of the photo, posted with the palette; None from an
+        engine that has none to offer (Levin's, the neural one, one guided by a reference)."""
+        with self._outbox_lock:
+            return self._point_suggestions.pop(generation, None)
 
     def request(self, request: ColorizeRequest) -> None:
         with self._wake:
@@ -417,6 +424,9 @@ class ColorizeWorker(QThread):
                 # Also what the network found likely where the result came out dull: the
                 # grass it could not decide was green or brown offers its green.
                 colours = merged_suggestions(colours, likely(request.grey), count=5)
+            at_points = getattr(engine, "point_suggestions", None)
+            self._post(self._point_suggestions, request.generation,
+                       None if at_points is None else at_points(request.grey))
             self._post(self._palettes, request.generation, colours)
             self.palette_ready.emit(request.generation)
         prepare = getattr(engine, "prepare_strokes", None)

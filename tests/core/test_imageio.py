@@ -54,20 +54,6 @@ def test_sixteen_bit_rgb_png(tmp_path):
     assert any("16 bits" in note for note in loaded.notes)
 
 
-def test_a_later_page_of_sixteen_bits_is_read_and_said_to_be_sixteen_bits(tmp_path):
-    """OpenCV decodes a file's first page only: a later page comes from Pillow, within a level."""
-    import cv2
-
-    rgb16 = (_rgb().astype(np.uint32) * 257 + 100).clip(0, 65535).astype(np.uint16)  # between 8-bit levels
-    path = tmp_path / "pages16.tif"
-    assert cv2.imwritemulti(str(path), [np.full((10, 12), 99, np.uint8), np.ascontiguousarray(rgb16[..., ::-1])])
-    loaded = load_image(path, page=1)
-    assert (loaded.page, loaded.pages, loaded.size) == (1, 2, (W, H)) and loaded.is_colour
-    assert np.abs(loaded.rgb.astype(int) - _rgb().astype(int)).max() <= 1
-    assert any("16 bits" in note for note in loaded.notes)
-    assert load_image(path).rgb is None and not any("16 bits" in n for n in load_image(path).notes)
-
-
 def test_rgb_with_grey_content_counts_as_grey(tmp_path):
     grey = np.random.default_rng(0).integers(0, 256, (H, W), dtype=np.uint8)
     path = tmp_path / "scan.jpg"

@@ -1,7 +1,16 @@
 import numpy as np
+import pytest
 
 from colorme_desktop.core.metrics import colourfulness, psnr
-from colorme_desktop.core.palette import dominant_colors, enhance_for_palette, kmeans, likely_colors, merged_suggestions
+from colorme_desktop.core.palette import (
+    dominant_colors,
+    enhance_for_palette,
+    kmeans,
+    likely_colors,
+    merged_suggestions,
+    point_suggestions_of,
+)
+from colorme_desktop.engines.chroma_bins import bin_centres
 
 
 def test_dominant_colours_find_the_blocks_largest_first():
@@ -51,6 +60,45 @@ def test_likely_colours_offer_what_the_mean_averages_away():
     assert brown[0] > brown[2] + 40
     mean = centres[:2].mean(axis=0)
     assert np.hypot(*mean) < min(np.hypot(*c) for c in centres[:2])  # the average: duller than either
+
+
+def test_each_point_is_offered_the_colours_likely_there_not_their_mean():
+    """The network hesitating between green and brown grass at one place: pointing there
+    offers green and brown, the likelier first, with their shares; a sure place offers one."""
+    from colorme_desktop.core.color import chroma_of_color
+
+    centres = bin_centres()  # 16 x 16 bins, 16 levels apart
+    green, brown = np.array(chroma_of_color((60, 150, 60))), np.array(chroma_of_color((150, 100, 50)))
+
+    def nearest(chroma):
+        return int(np.argmin(np.linalg.norm(centres - chroma, axis=1)))
+
+    probabilities = np.zeros((256, 2, 3), np.float32)
+    probabilities[nearest(green), :, 0] = 0.6  # the grass (left column of cells): green or brown
+    probabilities[nearest(brown), :, 0] = 0.35
+    probabilities[nearest((40.0, 40.0)), :, 0] = 0.05  # and, less likely, violet
+    probabilities[nearest((30.0, -20.0)), :, 1:] = 0.98  # the sky, sure of itself
+    probabilities[nearest((-30.0, 20.0)), :, 1:] = 0.02  # a stray guess: under the share that counts
+    at_points = point_suggestions_of(probabilities, centres)
+    assert at_points.modes.shape == (2, 3, 5, 3)
+
+    grey = np.full((20, 30), 120, np.uint8)  # the photo: 20 x 30 pixels over the 2 x 3 cells
+    grass = at_points.at(4.0, 15.0, grey)
+    assert [share for _, share in grass] == pytest.approx([0.6, 0.35, 0.05])
+    (first, _), (second, _), (third, _) = grass
+    assert np.linalg.norm(np.array(chroma_of_color(first)) - centres[nearest(green)]) < 4
+    assert np.linalg.norm(np.array(chroma_of_color(second)) - centres[nearest(brown)]) < 4
+    assert third[0] > third[1] + 20 and third[2] > third[1] + 20
+    def lightness(colour):
+        return 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
+
+    assert all(abs(lightness(c) - 120) < 2 for c, _ in grass)  # at the photo's lightness
+    sky = at_points.at(25.0, 3.0, grey)
+    assert len(sky) == 1 and sky[0][1] == pytest.approx(0.98)
+    assert at_points.at(30.0, 3.0, grey) == [] and at_points.at(-1.0, 3.0, grey) == []
+    # A black coat's colours are shown light enough to see, never 70 levels off (the window's note).
+    dark = at_points.at(4.0, 15.0, np.full((20, 30), 5, np.uint8))
+    assert all(abs(lightness(c) - 48) < 2 for c, _ in dark)
 
 
 def test_merged_suggestions_keep_places_for_other_hues():

@@ -65,3 +65,25 @@ def test_the_palette_offers_the_trees_green_the_automatic_colour_dulls():
     likely = SemanticEngine().likely_colors(grey)
     assert any(g > r + 20 and g > b + 20 for r, g, b in likely), likely
     assert any(b > r + 20 for r, g, b in likely), likely
+
+
+def test_pointing_offers_stronger_colours_than_the_automatic_mean():
+    """Where the shipped head hesitates, the automatic colour is the mean of its guesses and
+    dull; the colours offered where the user points are the guesses themselves."""
+    import numpy as np
+
+    from colorme_desktop.engines.semantic_engine import SemanticEngine
+
+    grey = load_image(SAMPLE).grey
+    semantic = SemanticEngine()
+    modes = semantic.point_suggestions(grey).modes  # (h8, w8, 5, [Cb, Cr, share])
+    automatic = semantic.automatic(grey)
+    assert modes.shape[:2] == automatic.shape[:2]
+    shares = modes[..., 2]
+    assert (shares <= 1.0 + 1e-6).all() and (np.diff(shares, axis=-1) <= 1e-6).all()  # likeliest first
+    offered = np.where(shares >= 0.05, np.hypot(modes[..., 0], modes[..., 1]), 0.0).max(axis=-1)
+    stronger = offered > np.hypot(automatic[..., 0], automatic[..., 1]) + 20
+    assert stronger.mean() > 1 / 3, stronger.mean()
+    h, w = grey.shape
+    sky = semantic.point_suggestions(grey).at(w * 0.5, h * 0.05, grey)
+    assert any(b > r + 40 for (r, g, b), _ in sky), sky

@@ -562,6 +562,18 @@ def test_the_saturation_slider_shows_its_value(qtbot, window):
     assert window.palette_dock.saturation_label.text() == "140 %"
 
 
+def test_each_photo_opens_at_its_own_colours_strength(qtbot, window, grey_photo, colour_photo):
+    """A walk-through set 121 % on one photo; the colour photo opened next showed (and would
+    have saved) its own colours 21 % stronger before any hint."""
+    window.open_path(grey_photo)
+    window.palette_dock.saturation.setValue(121)
+    assert window.document.saturation == pytest.approx(1.21)
+    window.prompts.unsaved_answer = set()  # "Don't Save"
+    window.open_path(colour_photo)
+    assert window.document.saturation == 1.0 and window.palette_dock.saturation.value() == 100
+    assert window.palette_dock.saturation_label.text() == "100 %" and not window.document.unsaved()
+
+
 class _RecolouringEngine(FakeEngine):
     """The fake engine under the name of one that can start from a photo's own colours."""
 
@@ -697,6 +709,33 @@ def test_hints_saved_beside_a_photo_come_back_when_it_is_opened(qtbot, window, g
     assert window.document.hints == () and "not used" in window.statusBar().currentMessage()
 
 
+def test_save_hints_proposes_beside_the_photo_after_the_image_went_elsewhere(qtbot, window, grey_photo, tmp_path,
+                                                                          monkeypatch):
+    """A walk-through saved the image into another folder, then Save Hints proposed that
+    folder: the hints saved there never came back with the photo."""
+    window.open_path(grey_photo)
+    window.document.add_hint(point_hint(30, 40, (200, 40, 40)))
+    elsewhere = tmp_path / "results"
+    elsewhere.mkdir()
+    window.save_image_to(elsewhere / "done.png")
+    qtbot.waitUntil(lambda: (elsewhere / "done.png").exists(), timeout=TIMEOUT)
+    proposed = []
+    answer = {"path": ""}
+
+    def choose(parent, title, default, filters):
+        proposed.append(Path(default))
+        return answer["path"], ""
+
+    monkeypatch.setattr("colorme_desktop.ui.main_window.QFileDialog.getSaveFileName", choose)
+    window.save_hints_as()
+    assert proposed == [grey_photo.with_name(grey_photo.stem + ".hints.json")]
+    answer["path"] = str(elsewhere / "kept.hints.json")  # the user chooses elsewhere: told what that means
+    assert window.save_hints_as()
+    assert "not beside the photo" in window.statusBar().currentMessage()
+    answer["path"] = str(proposed[0])
+    assert window.save_hints_as() and "not beside" not in window.statusBar().currentMessage()
+
+
 @pytest.mark.parametrize("count", [1, 3])
 def test_recent_colours_are_kept_in_their_places_for_the_next_start(qtbot, make_window, grey_photo, count):
     window = make_window()
@@ -766,7 +805,7 @@ def test_zoom_keys_keep_the_point_under_the_mouse(qtbot, window, tmp_path):
     Image.fromarray(colourful_rgb(600, 800)).convert("L").save(path)  # larger than the pane at 100 %
     window.open_path(path)
     canvas = window.hint_canvas
-    under = canvas.to_widget(600.0, 150.0)  # right of the middle, near the top
+    under = canvas.to_widget(600.0, 300.0)  # right of the middle, away from the edges
     mouse = QPoint(round(under.x()), round(under.y()))
     qtbot.mouseMove(canvas, mouse)
 
@@ -774,9 +813,9 @@ def test_zoom_keys_keep_the_point_under_the_mouse(qtbot, window, tmp_path):
         return canvas.to_image(QPointF(mouse))
 
     qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
-    assert abs(under_the_mouse().x() - 600.0) < 1.0 and abs(under_the_mouse().y() - 150.0) < 1.0
+    assert abs(under_the_mouse().x() - 600.0) < 1.0 and abs(under_the_mouse().y() - 300.0) < 1.0
     window.zoom_in_action.trigger()
-    assert abs(under_the_mouse().x() - 600.0) < 1.0 and abs(under_the_mouse().y() - 150.0) < 1.0
+    assert abs(under_the_mouse().x() - 600.0) < 1.0 and abs(under_the_mouse().y() - 300.0) < 1.0
     assert window.zoom_label.text() == "Zoom 125 %"
     # The mouse gone from the panes (to a menu, say): the pane's centre stays.
     QApplication.sendEvent(canvas, QEvent(QEvent.Type.Leave))
@@ -798,6 +837,37 @@ def test_a_photo_that_fits_the_pane_stays_centred_when_zoomed_at_the_mouse(qtbot
     canvas.zoom_to(1.0, QPointF(10.0, 10.0))  # 120 x 90 px: the whole photo fits
     assert (canvas.centre().x(), canvas.centre().y()) == (60.0, 45.0)
     assert canvas.image_rect().center() == QPointF(canvas.width() / 2, canvas.height() / 2)
+
+
+def test_scrolling_and_dragging_keep_the_photo_on_the_pane(qtbot, window, grey_photo):
+    """A walk-through scrolled a photo that fit the pane at 100 % half off it, and panned a
+    zoomed one past its top edge, leaving an empty band (the middle-button drag goes through
+    the same ``_within``)."""
+    from PySide6.QtCore import QPoint as Point
+    from PySide6.QtGui import QWheelEvent
+
+    window.open_path(grey_photo)  # 120 x 90
+    canvas = window.hint_canvas
+
+    def wheel(dx, dy, modifiers=Qt.KeyboardModifier.NoModifier):
+        middle = QPointF(canvas.width() / 2, canvas.height() / 2)
+        event = QWheelEvent(middle, canvas.mapToGlobal(middle), Point(), Point(dx, dy), Qt.MouseButton.NoButton,
+                            modifiers, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(canvas, event)
+
+    canvas.zoom_to(1.0)
+    for _ in range(3):
+        wheel(0, -120)
+        wheel(0, -120, Qt.KeyboardModifier.ShiftModifier)
+    assert (canvas.centre().x(), canvas.centre().y()) == (60.0, 45.0)  # it fits: it stays put
+    canvas.zoom_to(20.0)  # 2400 x 1800 on screen: larger than the pane
+    for _ in range(40):
+        wheel(0, 120)  # up, far past the top
+    assert abs(canvas.image_rect().top()) < 1e-6  # the photo's top edge stops at the pane's
+    for _ in range(40):
+        wheel(0, -120, Qt.KeyboardModifier.ShiftModifier)  # sideways, far past the right edge
+    rect = canvas.image_rect()
+    assert abs(rect.top()) < 1e-6 and abs(rect.right() - canvas.width()) < 1e-6
 
 
 def test_a_panes_title_steps_aside_for_the_mouse(qtbot, window, grey_photo):
@@ -1161,3 +1231,50 @@ def test_a_colour_far_darker_than_the_photo_under_it_is_explained(qtbot, window,
     _settle(qtbot, window)
     _click(qtbot, window, 40, 30)
     assert "keeps its brightness" in window.statusBar().currentMessage()
+
+
+class _PointingEngine(FakeEngine):
+    """Finds green or brown likely on the left half of a photo, blue on the right."""
+
+    def point_suggestions(self, grey):
+        from colorme_desktop.core.palette import PointSuggestions
+
+        modes = np.zeros((2, 2, 5, 3), np.float32)
+        modes[:, 0, 0] = (*chroma_of_color((60, 150, 60)), 0.6)
+        modes[:, 0, 1] = (*chroma_of_color((150, 100, 50)), 0.3)
+        modes[:, 1, 0] = (*chroma_of_color((60, 90, 200)), 0.9)
+        return PointSuggestions(modes)
+
+
+def test_the_dock_offers_the_colours_likely_where_the_mouse_is(qtbot, make_window, grey_photo):
+    window = make_window(engine_factory=lambda name: (_PointingEngine(), None))
+    window.open_path(grey_photo)  # 120 x 90
+    dock, canvas = window.palette_dock, window.hint_canvas
+    assert all(swatch.colour is None for swatch in dock.here)
+
+    def pointing_at(target, x, y):
+        at = target.to_widget(x, y)
+        for step in (1, 0):  # a move to where the cursor already is moves nothing
+            qtbot.mouseMove(target, QPoint(round(at.x()) + step, round(at.y())))
+        return dock.here[0].colour is not None
+
+    qtbot.waitUntil(lambda: pointing_at(canvas, 20, 40), timeout=TIMEOUT)  # offered once the palette is found
+    green, brown = dock.here[0].colour, dock.here[1].colour
+    assert green[1] > green[0] + 30 and green[1] > green[2] + 30 and brown[0] > brown[2] + 30
+    assert dock.here[2].colour is None and "60% likely there" in dock.here[0].toolTip()
+    assert dock.here_label.isEnabled()
+    assert pointing_at(window.result_canvas, 100, 40)  # over the result too
+    blue = dock.here[0].colour
+    assert blue[2] > blue[0] + 40 and dock.here[1].colour is None
+    QApplication.sendEvent(window.result_canvas, QEvent(QEvent.Type.Leave))  # on its way to the dock
+    assert dock.here[0].colour == blue
+    qtbot.mouseClick(dock.here[0], Qt.MouseButton.LeftButton)
+    assert window.document.brush.colour == blue
+
+
+def test_an_engine_without_point_colours_says_so(qtbot, window, grey_photo):
+    window.open_path(grey_photo)
+    qtbot.waitUntil(lambda: window.palette_dock.suggested[0].colour is not None, timeout=TIMEOUT)
+    label = window.palette_dock.here_label
+    assert not label.isEnabled() and "Only the semantic engine" in label.toolTip()
+    assert all(swatch.colour is None for swatch in window.palette_dock.here)
