@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         self._palette_basis: tuple | None = None  # what the suggestions were found for (``_palette_basis_of``)
         self._point_suggestions: PointSuggestions | None = None  # colours likely at each point, with the palette
         self._here_shown: list | None = None  # what the dock shows of them now
+        self._last_pointed: tuple[float, float] | None = None  # the photo's point the mouse was over last
         self._lightness_noted = -1  # the photo (``RenderKey.photo``) told that only colour is added
         self._saving: ImageSave | None = None
         self._save_thread: threading.Thread | None = None  # the file being written, if any
@@ -461,6 +462,7 @@ class MainWindow(QMainWindow):
         self._palette_keys.clear()
         self._result_palette = []
         self._point_suggestions = None
+        self._last_pointed = None
         self._show_here([])
         self.palette_dock.saturation.setValue(round(self.document.saturation * 100))
         self.hint_canvas.show_array(image.grey)
@@ -752,9 +754,8 @@ class MainWindow(QMainWindow):
         photo = doc.image_path
         comes_back = photo is None or path.absolute() in [
             name.absolute() for name in hints_names_beside(photo, doc.image.page)]
-        if not comes_back:
-            message += (f" in {path.parent}: not beside the photo, so they do not come back by themselves "
-                        "when it is opened again (File > Open Hints... brings them)")
+        if not comes_back:  # short: the status bar's right-hand fields cut a long message off
+            message += ", not beside the photo: File > Open Hints brings them back"
         self.statusBar().showMessage(message, 10000)
         return True
 
@@ -1225,6 +1226,8 @@ class MainWindow(QMainWindow):
         self._show_suggestions()
         self._point_suggestions = at_points
         self._show_here([] if at_points is not None else None)
+        if self._last_pointed is not None:  # back to an engine that offers them: for where the mouse last was
+            self._on_photo_hovered(*self._last_pointed)
 
     def _show_here(self, found: list | None) -> None:
         if found != self._here_shown:
@@ -1236,6 +1239,7 @@ class MainWindow(QMainWindow):
         """Offer the colours the network finds likely where the mouse is; they stay when it
         leaves the photo for the dock."""
         image = self.document.image
+        self._last_pointed = (x, y)
         if self._point_suggestions is not None and image is not None:
             self._show_here(self._point_suggestions.at(x, y, image.grey))
 

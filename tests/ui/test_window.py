@@ -731,7 +731,8 @@ def test_save_hints_proposes_beside_the_photo_after_the_image_went_elsewhere(qtb
     assert proposed == [grey_photo.with_name(grey_photo.stem + ".hints.json")]
     answer["path"] = str(elsewhere / "kept.hints.json")  # the user chooses elsewhere: told what that means
     assert window.save_hints_as()
-    assert "not beside the photo" in window.statusBar().currentMessage()
+    told = window.statusBar().currentMessage()
+    assert "not beside the photo" in told and "Open Hints" in told and len(told) < 100  # cut off when long
     answer["path"] = str(proposed[0])
     assert window.save_hints_as() and "not beside" not in window.statusBar().currentMessage()
 
@@ -1247,7 +1248,8 @@ class _PointingEngine(FakeEngine):
 
 
 def test_the_dock_offers_the_colours_likely_where_the_mouse_is(qtbot, make_window, grey_photo):
-    window = make_window(engine_factory=lambda name: (_PointingEngine(), None))
+    pointing, other = _PointingEngine(), FakeEngine()
+    window = make_window(engine_factory=lambda name: (other if name == "levin" else pointing, None))
     window.open_path(grey_photo)  # 120 x 90
     dock, canvas = window.palette_dock, window.hint_canvas
     assert all(swatch.colour is None for swatch in dock.here)
@@ -1270,6 +1272,10 @@ def test_the_dock_offers_the_colours_likely_where_the_mouse_is(qtbot, make_windo
     assert dock.here[0].colour == blue
     qtbot.mouseClick(dock.here[0], Qt.MouseButton.LeftButton)
     assert window.document.brush.colour == blue
+    window.set_engine("levin")  # an engine with none to offer, then back: the last place's come back
+    qtbot.waitUntil(lambda: not dock.here_label.isEnabled(), timeout=TIMEOUT)
+    window.set_engine(None)
+    qtbot.waitUntil(lambda: dock.here[0].colour == blue, timeout=TIMEOUT)
 
 
 def test_an_engine_without_point_colours_says_so(qtbot, window, grey_photo):
