@@ -23,22 +23,33 @@ from colorme_desktop.core.imageio import LoadedImage, PhotoMetadata
 Color = tuple[int, int, int]
 
 # In image pixels.  Below one pixel a hint is a dot nobody can see or hit again; above
-# 64 a single click recolours a region the network should decide about.
+# 64 on a photo of RADIUS_MAX_SIDE pixels a single click recolours a region the network
+# should decide about.  A larger photo allows a brush as much larger: on a 5000 px scan 64
+# px was a dot of 1 % of its width (a walk-through).
 RADIUS_MIN = 1.0
 RADIUS_MAX = 64.0
+RADIUS_MAX_SIDE = 1024
 RADIUS_DEFAULT = 4.0
 DEFAULT_COLOUR: Color = (200, 120, 60)
-# What [ and ] step through, RADIUS_MIN to RADIUS_MAX: sizes a user can read and come back
-# to.  Multiplying by 1.25 left "7.81 px" after three presses from 4.
+# What [ and ] step through, RADIUS_MIN to the photo's largest brush: sizes a user can read
+# and come back to.  Multiplying by 1.25 left "7.81 px" after three presses from 4.
 BRUSH_SIZES = (RADIUS_MIN, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0, 20.0, 24.0, 32.0, 40.0, 48.0,
-               RADIUS_MAX)
+               RADIUS_MAX, 80.0, 96.0, 128.0, 160.0, 192.0, 256.0, 320.0, 384.0, 448.0)
 
 
-def next_brush_size(radius: float, larger: bool) -> float:
-    """The next of ``BRUSH_SIZES`` above (or below) ``radius``; the end one at either end."""
+def radius_max_for(size: tuple[int, int] | None) -> float:
+    """The largest brush radius for a photo of ``size`` (width, height); RADIUS_MAX without one."""
+    long_side = max(size) if size else 0
+    return round(RADIUS_MAX * max(1.0, long_side / RADIUS_MAX_SIDE))
+
+
+def next_brush_size(radius: float, larger: bool, largest: float = RADIUS_MAX) -> float:
+    """The next of ``BRUSH_SIZES`` (up to ``largest``, which ends them) above (or below)
+    ``radius``; the end one at either end."""
+    sizes = [size for size in BRUSH_SIZES if size < largest - 1e-6] + [largest]
     if larger:
-        return next((size for size in BRUSH_SIZES if size > radius + 1e-6), BRUSH_SIZES[-1])
-    return next((size for size in reversed(BRUSH_SIZES) if size < radius - 1e-6), BRUSH_SIZES[0])
+        return next((size for size in sizes if size > radius + 1e-6), sizes[-1])
+    return next((size for size in reversed(sizes) if size < radius - 1e-6), sizes[0])
 
 
 class Tool(enum.Enum):
@@ -72,7 +83,7 @@ class Change(enum.Flag):
     SAVED = enum.auto()  # a saved state or a path changed
 
 
-def clamp_radius(radius: float) -> float:
+def clamp_radius(radius: float, largest: float = RADIUS_MAX) -> float:
     """A usable brush radius from anything (a stored setting may be out of range or NaN)."""
     try:
         radius = float(radius)
@@ -80,7 +91,7 @@ def clamp_radius(radius: float) -> float:
         return RADIUS_DEFAULT
     if not math.isfinite(radius):
         return RADIUS_DEFAULT
-    return min(max(radius, RADIUS_MIN), RADIUS_MAX)
+    return min(max(radius, RADIUS_MIN), largest)
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,7 @@ class Document:
         self._photo = 0
         self._selected: int | None = None
         self._brush = Brush()
+        self._brush_side: int | None = None  # see ``brush_side``
         self._preview: tuple[Hint, ...] | None = None
         self.saturation = 1.0
         self.engine: str | None = None  # None: the best available
@@ -251,6 +263,19 @@ class Document:
         they were read from ``hints_path`` (saved beside the photo): then they are the saved
         ones, and the photo coloured with them is nothing to lose either."""
         _freeze(image.grey, image.rgb, image.alpha)
+        side = max(image.size)
+        # The brush keeps its size in proportion to the photo: 64 px chosen on a 5000 px scan
+        # was a tenth of the 640 px photo opened next (a walk-through).
+        if self._brush_side and side != self._brush_side:
+            largest = radius_max_for(image.size)
+            wanted = clamp_radius(self._brush.radius * side / self._brush_side, largest)
+            sizes = [size for size in BRUSH_SIZES if size < largest] + [largest]
+            radius = min(sizes, key=lambda size: abs(math.log(size / wanted)))  # a size [ and ] step through
+        else:
+            radius = clamp_radius(self._brush.radius, radius_max_for(image.size))
+        if radius != self._brush.radius:
+            self._brush = replace(self._brush, radius=radius)
+        self._brush_side = side
         self._image = image
         self._photo += 1
         self._history.reset(tuple(hints))
@@ -269,7 +294,7 @@ class Document:
         self._result = None
         self._result_key = None
         self._pending_save = None
-        self._changed(Change.IMAGE | Change.HINTS | Change.SELECTION | Change.SAVED | Change.RESULT)
+        self._changed(Change.IMAGE | Change.HINTS | Change.SELECTION | Change.SAVED | Change.RESULT | Change.BRUSH)
 
     # ------------------------------------------------------------ hints
     def _commit(self, hints: tuple[Hint, ...], selected: int | None = None) -> None:
@@ -401,8 +426,30 @@ class Document:
             hints[self._selected] = hints[self._selected].with_color(colour)
             self._commit(tuple(hints), self._selected)
 
+    @property
+    def radius_max(self) -> float:
+        """The largest brush radius for the open photo (``radius_max_for``); before one is
+        open, for the photo the brush was last sized on."""
+        if self._image is not None:
+            return radius_max_for(self._image.size)
+        return radius_max_for((self._brush_side, self._brush_side) if self._brush_side else None)
+
+    @property
+    def brush_side(self) -> int | None:
+        """The long side of the photo the brush's radius was chosen on, if any: a photo of
+        another size opens with the brush as large a part of it."""
+        return self._brush_side
+
+    def restore_brush_radius(self, radius: object, side: int | None) -> None:
+        """The radius kept from an earlier session (anything: a settings store may hold junk),
+        and the long side of the photo it was chosen on."""
+        self._brush_side = side if isinstance(side, int) and side > 0 else None
+        self.set_radius(clamp_radius(radius, self.radius_max))
+
     def set_radius(self, radius: float) -> None:
-        radius = clamp_radius(radius)
+        radius = clamp_radius(radius, self.radius_max)
+        if self._image is not None:
+            self._brush_side = max(self._image.size)
         if radius != self._brush.radius:
             self._brush = replace(self._brush, radius=radius)
             self._changed(Change.BRUSH)

@@ -39,7 +39,6 @@ from colorme_desktop.core.document import (
     RenderKey,
     Tool,
     Unsaved,
-    clamp_radius,
     next_brush_size,
 )
 from colorme_desktop.core.hints import (
@@ -315,9 +314,11 @@ class MainWindow(QMainWindow):
             self.tool_actions[tool] = action
         edit.addSeparator()
         self.larger_brush_action = self._action(edit, "Larger Brush",
-                                                lambda: doc.set_radius(next_brush_size(doc.brush.radius, True)), "]")
+                                                lambda: doc.set_radius(next_brush_size(doc.brush.radius, True,
+                                                                                       doc.radius_max)), "]")
         self.smaller_brush_action = self._action(edit, "Smaller Brush",
-                                                 lambda: doc.set_radius(next_brush_size(doc.brush.radius, False)), "[")
+                                                 lambda: doc.set_radius(next_brush_size(doc.brush.radius, False,
+                                                                                        doc.radius_max)), "[")
 
         view = self.menuBar().addMenu("&View")
         self._action(view, "&Fit to Window", lambda: self._zoom_step(lambda: self.view.set(fit=True)), "Ctrl+0")
@@ -495,10 +496,12 @@ class MainWindow(QMainWindow):
         self.palette_dock.set_current(brush.colour, keep=brush.tool == Tool.KEEP)
         spin = self.palette_dock.radius
         spin.blockSignals(True)  # the document is already right; do not echo the value back
+        spin.setMaximum(self.document.radius_max)
         spin.setValue(brush.radius)
         spin.blockSignals(False)
         self.hint_canvas.set_brush(brush.colour, brush.radius)
         self.settings.setValue("brush_radius", brush.radius)
+        self.settings.setValue("brush_side", self.document.brush_side or 0)
         self.settings.setValue("brush_colour", hex_color(brush.colour))
         for canvas in self.canvases:
             canvas.tool = brush.tool
@@ -1375,8 +1378,13 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window_state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
-        # A stored radius may come from an older version with other bounds: clamp it.
-        self.document.set_radius(clamp_radius(self.settings.value("brush_radius", self.document.brush.radius)))
+        # A stored radius may come from an older version with other bounds: clamp it.  The
+        # photo it was chosen on sizes it for the next one (``Document.brush_side``).
+        try:
+            side = int(self.settings.value("brush_side", 0))
+        except (TypeError, ValueError):
+            side = 0
+        self.document.restore_brush_radius(self.settings.value("brush_radius", self.document.brush.radius), side)
         try:  # a store edited by hand, or written by another program, may hold anything
             self.document.set_colour(parse_hex_color(self.settings.value("brush_colour", "")))
         except ValueError:

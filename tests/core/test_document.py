@@ -252,3 +252,29 @@ def test_saving_records_whether_the_photos_own_colours_were_kept(doc, tmp_path):
     assert doc.unsaved() == []
     doc.set_keep_own_colours(True)
     assert doc.unsaved() == [Unsaved.IMAGE]
+
+
+def test_the_brush_keeps_its_size_in_proportion_to_each_photo():
+    """64 px chosen on a 5000 px scan was a tenth of the 640 px photo opened next, and on the
+    scan itself the largest brush was 1 % of its width (a walk-through)."""
+    doc = Document()
+    doc.open(_photo(size=(640, 427)))
+    assert doc.radius_max == RADIUS_MAX
+    doc.set_radius(4.0)
+    doc.open(_photo("scan.tif", size=(5000, 3336)))
+    assert doc.brush.radius == 32.0  # 4 x 5000 / 640 = 31.25, as a size [ and ] step through
+    assert doc.radius_max == 312  # 64 per 1024 px of the long side
+    doc.set_radius(1000.0)
+    assert doc.brush.radius == 312
+    doc.open(_photo(size=(427, 640)))  # portrait: the long side counts
+    assert doc.brush.radius == 40.0  # 312 x 640 / 5000 = 39.9
+    doc.open(_photo(size=(640, 480)))
+    assert doc.brush.radius == 40.0  # same long side: as it was
+    restarted = Document()
+    restarted.restore_brush_radius(200.0, 5000)  # kept from a session on the scan
+    assert restarted.brush.radius == 200.0
+    restarted.open(_photo(size=(1000, 800)))
+    assert restarted.brush.radius == 40.0
+    junk = Document()
+    junk.restore_brush_radius("wide", -3)
+    assert junk.brush.radius == RADIUS_DEFAULT and junk.brush_side is None

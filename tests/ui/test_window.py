@@ -528,6 +528,26 @@ def test_brush_radius_keys_bounds_and_persistence(qtbot, make_window):
     assert make_window().document.brush.radius == RADIUS_MAX
 
 
+def test_a_large_photo_allows_a_larger_brush_and_the_next_photo_a_proportional_one(qtbot, make_window, tmp_path,
+                                                                                   grey_photo):
+    window = make_window()
+    large = tmp_path / "scan.png"
+    Image.fromarray(np.full((1000, 2048), 128, np.uint8)).save(large)
+    window.open_path(large)
+    spin = window.palette_dock.radius
+    assert spin.maximum() == 128.0
+    spin.setValue(64.0)
+    qtbot.keyClick(window, "]")
+    assert window.document.brush.radius == 80.0 and spin.value() == 80.0  # past the 64 of a small photo
+    window.prompts.unsaved_answer = set()
+    window.open_path(grey_photo)  # 120 x 90: 80 x 120 / 2048 = 4.7
+    assert window.document.brush.radius == 5.0 and spin.maximum() == RADIUS_MAX and spin.value() == 5.0
+    assert window.hint_canvas.brush_radius == 5.0
+    window.close()
+    again = make_window()  # the next start: sized for the photo it was last chosen on
+    assert again.document.brush.radius == 5.0 and again.document.brush_side == 120
+
+
 def test_the_brush_colour_is_remembered_across_starts(qtbot, make_window):
     window = make_window()
     assert window.document.brush.colour == DEFAULT_COLOUR
