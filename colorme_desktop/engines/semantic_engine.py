@@ -69,6 +69,8 @@ class SemanticSettings:
     decay_power: float  # ... by N ** decay_power, to be exact
     nonlocal_softness: float  # how alike in features far pixels must be to follow a hint; 0: off
     hints_share: float  # hints at which the hints' own propagation gets half the say (see colorize)
+    belief_softness: float  # how alike a cell must be for a hint to reweigh the heads' belief there; 0: off
+    belief_strength: float  # ... and how strongly, for one hint (divided by N ** decay_power for N)
 
     @classmethod
     def from_manifest(cls, entry: dict) -> SemanticSettings:
@@ -95,6 +97,12 @@ FAR_REACH_SAMPLES = 8  # points of a stroke that reach far: a few, not hundreds 
 THING_GREY_WITHIN = 15.0
 THING_SHARE_NONE = 0.25
 THING_SHARE_WHOLE = 0.5
+
+# A hint reweighs the heads' belief (their bins' probabilities) in the cells like it by a
+# Gaussian around its colour of this width (chroma levels; one bin): where they hesitated
+# between its colour and another, they now choose its; where they found it unlikely (red on
+# grass), little moves.  Session 22, ``_believed``.
+BELIEF_WIDTH = 16.0
 
 # Recolouring: a change (chroma levels) below the first is dropped, above the second kept
 # whole, and between them it grows from nothing.  The graph's weak links carry a trace of a
@@ -336,7 +344,8 @@ class _PhotoState:
     own_key: str = ""  # which colour photo ``own`` and the colour-cut graphs are of (``image_key``)
     brushes: BrushCache = field(default_factory=BrushCache)  # hints drawn on outputs: the next drafts repaint them
     likely: list = field(default_factory=list)  # colours the head finds likely somewhere (palette.likely_colors)
-    probabilities: np.ndarray | None = None  # (bins, h8, w8) the head's belief, for ``at_points``
+    probabilities: np.ndarray | None = None  # (bins, h8, w8) the heads' belief (``at_points``, ``_believed``)
+    regression: np.ndarray | None = None  # (2, h8, w8) their regression, which ``blend`` mixes in
     at_points: PointSuggestions | None = None  # colours likely at each cell, found when first asked
 
 
@@ -379,7 +388,8 @@ class SemanticEngine:
         likely = likely_colors(probabilities, self.head.centres, grey_at_prior)
         return _PhotoState(tokens=tokens, components=token_components(tokens), backbone_grey=small,
                            prior=prior * np.float32(self.settings.chroma_scale), greys={},
-                           spreaders={}, own={}, likely=likely, probabilities=probabilities)
+                           spreaders={}, own={}, likely=likely, probabilities=probabilities,
+                           regression=regression)
 
     @staticmethod
     def _grey_at(state: _PhotoState, grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -469,6 +479,45 @@ class SemanticEngine:
                                np.array(changes, dtype=np.float32), (pw, ph), self.settings.nonlocal_softness,
                                np.array(trust, dtype=np.float32))
 
+    def _believed(self, state: _PhotoState, grey: np.ndarray, hints: Sequence[Hint]) -> np.ndarray:
+        """The automatic colour (head grid, (h8, w8, 2)) once each colour hint has reweighed
+        the heads' belief in the cells like it.
+
+        A hint says which colour its thing has.  Each cell's log-probabilities lose
+        w d^2 / (2 BELIEF_WIDTH^2), d the distance of each bin from the hint's colour and w
+        how alike the cell is to the hinted one (as the far reach weighs it, with
+        ``belief_softness``, and the same trust in a stroke's points).  Where the heads
+        hesitated between green and brown grass, a green hint on the grass makes alike grass
+        green; a red one, a colour they gave no chance, makes it the likely colour nearest
+        red (a redder brown), never red.  The far reach's change, by contrast, is added
+        whatever a cell believed.  The weights of several hints on a cell are shared (their
+        sum at most 1), and the whole fades with the hints' number as the graph's pull does
+        (N ** ``decay_power``).  Measured on validation: the model card, session 22.
+        """
+        s = self.settings
+        h, w = grey.shape
+        rows, cols = state.components.shape[:2]
+        flat = state.components.reshape(rows * cols, -1)
+        flat = flat / np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-6)
+        log_probs = np.log(np.maximum(state.probabilities, 1e-12, dtype=np.float32))
+        k, h8, w8 = log_probs.shape
+        weights = np.zeros((len(hints), h8 * w8), dtype=np.float32)
+        for i, hint in enumerate(hints):
+            samples = path_points(hint, FAR_REACH_SAMPLES)
+            alike = np.zeros(rows * cols, dtype=np.float32)
+            for x, y in samples:
+                row = min(rows - 1, int(min(max(y / h, 0.0), 1.0) * rows))
+                col = min(cols - 1, int(min(max(x / w, 0.0), 1.0) * cols))
+                trust = self._token_is_the_thing(state, grey, x, y) / len(samples)
+                alike += np.exp((flat @ flat[row * cols + col] - 1.0) / s.belief_softness) * trust
+            weights[i] = cv2.resize(alike.reshape(rows, cols), (w8, h8), interpolation=cv2.INTER_LINEAR).ravel()
+        weights /= np.maximum(weights.sum(axis=0, keepdims=True), 1.0)
+        wanted = np.array([chroma_of_color(hint.color) for hint in hints], dtype=np.float32)
+        distance = ((self.head.centres[:, None, :] - wanted[None]) ** 2).sum(axis=-1)  # (bins, hints)
+        strength = s.belief_strength / len(hints) ** s.decay_power
+        log_probs -= (strength / (2.0 * BELIEF_WIDTH ** 2) * (distance @ weights)).reshape(k, h8, w8)
+        return self.head.decode(log_probs, state.regression, s.temperature, s.blend) * np.float32(s.chroma_scale)
+
     @staticmethod
     def _token_is_the_thing(state: _PhotoState, grey: np.ndarray, x: float, y: float) -> float:
         """How far the token under image point (x, y) shows what was painted there (0..1):
@@ -545,22 +594,26 @@ class SemanticEngine:
         w = grey.shape[1]
         size = working_fit(grey.shape, side)
         small = self._grey_at(state, grey, size)
+        colours = colour_hints(hints)
+        count = len(colours)
         if photo_rgb is None:
             # Edge-aware, not bilinear: a cell of the head's grid is about 7 working pixels wide,
             # and bilinear blending carried each cell's colour over the edges inside it
             # (+0.04 dB on validation with no hints, session 12).
-            prior = upsample_chroma(state.prior, small)
+            automatic = upsample_chroma(state.prior, small)
+            believed = self._believed(state, grey, colours) if count and s.belief_strength > 0 else None
+            prior = automatic if believed is None else upsample_chroma(believed, small)
         else:
-            prior = chroma_of(self._own_rgb(state, photo_rgb, size))
+            prior = automatic = chroma_of(self._own_rgb(state, photo_rgb, size))
         # Keep hints alone change nothing; they only hold their pixels where they are.
-        count = len(colour_hints(hints))
         if not count:
             return prior
         if quick and (*size[::-1], photo_rgb is not None) not in state.spreaders:
             return None  # building the graph is the final's work, not a draft's
         # A brush stops at edges; recolouring, also where the photo's colour is not the one painted on.
         photo = None if photo_rgb is None else (photo_rgb, self._own_rgb(state, photo_rgb, size))
-        hint_chroma, mask = rasterize(hints, size, scale=size[0] / w, grey=small, photo=photo, base=prior)
+        # Keep hints hold the colour without hints, not the one the hints' belief gives.
+        hint_chroma, mask = rasterize(hints, size, scale=size[0] / w, grey=small, photo=photo, base=automatic)
         if photo_rgb is None:
             decay, next_decay = (s.decay / n ** s.decay_power for n in (count, count + 1))
         else:

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 START = SemanticSettings(temperature=0.6, blend=0.5, chroma_scale=1.0, working_side=256, draft_side=128,
                          feature_softness=0.03, grey_cap=0.01, decay=1e-3, decay_power=1.0, nonlocal_softness=0.0,
-                         hints_share=1e9)
+                         hints_share=1e9, belief_softness=0.0, belief_strength=0.0)
 AUTOMATIC_GRID = {"temperature": (0.35, 0.6, 1.0), "blend": (0.0, 0.5, 1.0),
                   "chroma_scale": (0.4, 0.6, 0.8, 1.0, 1.1, 1.2)}
 # Feature softness mattered only once the features were compared around their mean and
@@ -49,7 +49,8 @@ AUTOMATIC_GRID = {"temperature": (0.35, 0.6, 1.0), "blend": (0.0, 0.5, 1.0),
 HINT_GRID = {"working_side": (256, 192), "feature_softness": (0.03, 0.003, 0.002, 0.0015, 0.001),
              "grey_cap": (0.01, 1e-3, 5e-4, 2e-4),
              "decay": (5e-5, 1e-4, 1.5e-4, 2e-4, 3e-4), "decay_power": (1.0, 1.5, 2.0),
-             "hints_share": (1e9, 30.0, 10.0), "nonlocal_softness": (0.0, 0.01, 0.02, 0.03, 0.05)}
+             "hints_share": (1e9, 30.0, 10.0), "nonlocal_softness": (0.0, 0.01, 0.02, 0.03, 0.05),
+             "belief_softness": (0.05, 0.07, 0.08, 0.1), "belief_strength": (0.0, 1.0, 1.5, 2.0)}
 SPILL_LIMIT = 0.05  # issue 8's target: a hint may move other things by 5 % of what it asks
 HINT_COUNTS = (1, 5, 20, 50)
 

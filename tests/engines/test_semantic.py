@@ -36,7 +36,7 @@ from tests.helpers import count_stroke_factorisations
 
 SETTINGS = SemanticSettings(temperature=0.6, blend=0.5, chroma_scale=1.0, working_side=96, draft_side=48,
                             feature_softness=0.1, grey_cap=5e-4, decay=1e-4, decay_power=1.0, nonlocal_softness=0.0,
-                            hints_share=1e9)
+                            hints_share=1e9, belief_softness=0.0, belief_strength=0.0)
 
 
 class CountingBackbone(Dinov2Runtime):
@@ -243,7 +243,7 @@ def test_settings_come_only_from_the_manifest():
         SemanticSettings.from_manifest({"inference": {"temperature": "hot"}})
     values = {"temperature": 0.5, "blend": 0.4, "chroma_scale": 1.0, "working_side": 200, "draft_side": 100,
               "feature_softness": 0.2, "grey_cap": 1e-3, "decay": 0.01, "decay_power": 1.5,
-              "nonlocal_softness": 0.1, "hints_share": 50.0}
+              "nonlocal_softness": 0.1, "hints_share": 50.0, "belief_softness": 0.08, "belief_strength": 1.0}
     assert SemanticSettings.from_manifest({"inference": values}).working_side == 200
 
 
@@ -714,3 +714,33 @@ def test_a_stroke_on_a_thing_thinner_than_a_token_does_not_reach_what_lies_behin
     wanted = float(np.abs(np.array(chroma_of_color(red))).mean())
     assert far_wall_change(on_the_wall) > 0.2 * wanted  # the far reach works: the tube cuts the grid
     assert far_wall_change(along_the_tube) < 0.02 * wanted
+
+
+def test_a_hint_decides_what_the_heads_hesitated_over_and_cannot_tint_what_they_ruled_out(engine):
+    """Grass the heads find green or brown, half and half, comes out olive.  A green hint on
+    it makes the grass like it green; a red one, a colour the heads gave no chance, makes it
+    the likely colour nearest red, a brown a little redder, not red (session 22, ``_believed``)."""
+    engine.settings = replace(SETTINGS, blend=1.0, belief_softness=0.08, belief_strength=1.0)
+    grey = np.full((80, 120), 110, np.uint8)
+    state = engine._photo(grey)
+    centres = engine.head.centres
+    green, brown = np.array(chroma_of_color((60, 150, 60))), np.array(chroma_of_color((150, 100, 50)))
+    k, h8, w8 = state.probabilities.shape
+    probabilities = np.full((k, h8, w8), 1e-9, np.float32)
+    for colour in (green, brown):
+        near = np.exp(-((centres - colour) ** 2).sum(1) / (2 * 10.0 ** 2))  # each guess a few bins wide
+        probabilities += 0.5 * (near / near.sum())[:, None, None]
+    state.probabilities = probabilities
+    state.components = np.ones_like(state.components)  # every cell the same kind of thing
+    olive = engine.head.decode(np.log(probabilities), state.regression, 0.6, 1.0)  # no hint
+    olive_mean = olive.reshape(-1, 2).mean(axis=0)
+    assert np.linalg.norm(olive_mean - green) > 15 and np.linalg.norm(olive_mean - brown) > 15
+
+    def colour_after(hint_colour):
+        believed = engine._believed(state, grey, [point_hint(20, 40, hint_colour)])
+        return believed[h8 // 2, w8 - 1]  # a cell far from the hint
+
+    assert np.linalg.norm(colour_after((60, 150, 60)) - green) < np.linalg.norm(olive_mean - green) / 3
+    red = colour_after((220, 30, 30))
+    asked = np.array(chroma_of_color((220, 30, 30)))
+    assert np.linalg.norm(red - brown) < np.linalg.norm(red - asked) / 2  # a redder brown, no red grass
