@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorme_desktop.core.hints import Hint, colour_hints, keep_hint, point_hint
+from colorme_desktop.core.hints import MAX_RADIUS, Hint, colour_hints, keep_hint, point_hint
 from colorme_desktop.core.history import HintHistory
 from colorme_desktop.core.imageio import LoadedImage, PhotoMetadata
 
@@ -38,9 +38,11 @@ BRUSH_SIZES = (RADIUS_MIN, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0, 
 
 
 def radius_max_for(size: tuple[int, int] | None) -> float:
-    """The largest brush radius for a photo of ``size`` (width, height); RADIUS_MAX without one."""
+    """The largest brush radius for a photo of ``size`` (width, height); RADIUS_MAX without one.
+    Never beyond what a hints file may hold (``hints.MAX_RADIUS``): hints saved with a wider
+    brush would not open again."""
     long_side = max(size) if size else 0
-    return round(RADIUS_MAX * max(1.0, long_side / RADIUS_MAX_SIDE))
+    return min(round(RADIUS_MAX * max(1.0, long_side / RADIUS_MAX_SIDE)), MAX_RADIUS)
 
 
 def next_brush_size(radius: float, larger: bool, largest: float = RADIUS_MAX) -> float:

@@ -758,7 +758,7 @@ class MainWindow(QMainWindow):
         comes_back = photo is None or path.absolute() in [
             name.absolute() for name in hints_names_beside(photo, doc.image.page)]
         if not comes_back:  # short: the status bar's right-hand fields cut a long message off
-            message += ", not beside the photo: File > Open Hints brings them back"
+            message += f", not beside the photo: File > Open Hints brings {'it' if len(hints) == 1 else 'them'} back"
         self.statusBar().showMessage(message, 10000)
         return True
 

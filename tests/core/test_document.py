@@ -275,6 +275,10 @@ def test_the_brush_keeps_its_size_in_proportion_to_each_photo():
     assert restarted.brush.radius == 200.0
     restarted.open(_photo(size=(1000, 800)))
     assert restarted.brush.radius == 40.0
+    from colorme_desktop.core.document import radius_max_for
+    from colorme_desktop.core.hints import MAX_RADIUS
+
+    assert radius_max_for((20000, 9000)) == MAX_RADIUS  # a hints file must open again
     junk = Document()
     junk.restore_brush_radius("wide", -3)
     assert junk.brush.radius == RADIUS_DEFAULT and junk.brush_side is None
