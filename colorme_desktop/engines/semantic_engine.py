@@ -69,8 +69,8 @@ class SemanticSettings:
     decay_power: float  # ... by N ** decay_power, to be exact
     nonlocal_softness: float  # how alike in features far pixels must be to follow a hint; 0: off
     hints_share: float  # hints at which the hints' own propagation gets half the say (see colorize)
-    belief_softness: float  # how alike a cell must be for a hint to reweigh the heads' belief there; 0: off
-    belief_strength: float  # ... and how strongly, for one hint (divided by N ** decay_power for N)
+    belief_softness: float  # how alike a cell must be for a hint to reweigh the heads' belief there
+    belief_strength: float  # ... and how strongly, for one hint (divided by N ** decay_power for N); 0: off
 
     @classmethod
     def from_manifest(cls, entry: dict) -> SemanticSettings:
@@ -101,7 +101,7 @@ THING_SHARE_WHOLE = 0.5
 # A hint reweighs the heads' belief (their bins' probabilities) in the cells like it by a
 # Gaussian around its colour of this width (chroma levels; one bin): where they hesitated
 # between its colour and another, they now choose its; where they found it unlikely (red on
-# grass), little moves.  Session 22, ``_believed``.
+# green-or-brown grass), the likely colour nearest it (brown).  Session 22, ``_believed``.
 BELIEF_WIDTH = 16.0
 
 # Recolouring: a change (chroma levels) below the first is dropped, above the second kept
@@ -601,7 +601,8 @@ class SemanticEngine:
             # and bilinear blending carried each cell's colour over the edges inside it
             # (+0.04 dB on validation with no hints, session 12).
             automatic = upsample_chroma(state.prior, small)
-            believed = self._believed(state, grey, colours) if count and s.belief_strength > 0 else None
+            reweigh = count and s.belief_strength > 0 and s.belief_softness > 0
+            believed = self._believed(state, grey, colours) if reweigh else None
             prior = automatic if believed is None else upsample_chroma(believed, small)
         else:
             prior = automatic = chroma_of(self._own_rgb(state, photo_rgb, size))
