@@ -45,7 +45,8 @@ AUTOMATIC_GRID = {"temperature": (0.35, 0.6, 1.0), "blend": (0.0, 0.5, 1.0),
 # snapped to grey edges (session 8, ``propagation.feature_map``): before, 0.03-0.3 moved
 # validation PSNR by less than 0.01 dB.  The decay's power mattered once the grey cap was tight.
 # A far reach of 0.05 fits the spill target only since the hints' share stopped dimming
-# pixels they do not reach (session 14).
+# pixels they do not reach (session 14).  The belief reweighting's two (session 22) were
+# chosen on validation from these values by the same rule, best PSNR within the spill limit.
 HINT_GRID = {"working_side": (256, 192), "feature_softness": (0.03, 0.003, 0.002, 0.0015, 0.001),
              "grey_cap": (0.01, 1e-3, 5e-4, 2e-4),
              "decay": (5e-5, 1e-4, 1.5e-4, 2e-4, 3e-4), "decay_power": (1.0, 1.5, 2.0),
