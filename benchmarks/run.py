@@ -40,7 +40,8 @@ from colorme_desktop.core.imageio import load_image, save_image  # noqa: E402
 SAMPLE = ROOT / "resources" / "sample" / "summer-palace-grey.jpg"
 RESULTS = ROOT / "benchmarks" / "results.json"
 SIZES = {"1mp": (1224, 816), "12mp": (4240, 2830), "24mp": (6000, 4000)}
-# The starting settings of training.tune_semantic (not imported: it pulls in training code).
+# Settings for a random head (not tune_semantic's, whose import pulls in training code); the
+# belief reweighting on (session 22), so that a stroke's time includes it.
 RANDOM_HEAD_SETTINGS = dict(temperature=0.6, blend=0.5, chroma_scale=1.0, working_side=256, draft_side=128,
                             feature_softness=0.1, grey_cap=5e-4, decay=1e-3, decay_power=1.0, nonlocal_softness=0.0,
                             hints_share=1e9, belief_softness=0.08, belief_strength=1.0)

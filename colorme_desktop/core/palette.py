@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from colorme_desktop.core.color import chroma_of, compose, luma, resize_to_max_side
-from colorme_desktop.core.hints import hex_color, parse_hex_color
+from colorme_desktop.core.hints import hex_color, parse_hex_color, patch_mean
 
 Color = tuple[int, int, int]
 
@@ -190,9 +190,8 @@ class PointSuggestions:
         height, width = grey.shape
         if not (0 <= x < width and 0 <= y < height):
             return []
-        xi, yi = int(x), int(y)
-        cell = self.modes[min(rows - 1, yi * rows // height), min(cols - 1, xi * cols // width)]
-        level = float(grey[max(0, yi - 2):yi + 3, max(0, xi - 2):xi + 3].mean())
+        cell = self.modes[min(rows - 1, int(y) * rows // height), min(cols - 1, int(x) * cols // width)]
+        level = float(patch_mean(grey, x, y))
         lightness = np.array([[np.clip(level, *_POINT_LIGHTNESS)]], dtype=np.float32)
         found = []
         for cb, cr, share in cell:

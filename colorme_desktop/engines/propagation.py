@@ -677,14 +677,23 @@ def nonlocal_target(components: np.ndarray, points: np.ndarray, changes: np.ndar
     its token shows what was painted there, and its share of the stroke it samples.
     """
     h, w = components.shape[:2]
+    weights = token_likeness(components, points, softness, trust)
+    total = weights.sum(axis=1, keepdims=True)
+    mean = (weights @ changes) / np.maximum(total, 1.0)
+    return cv2.resize(mean.reshape(h, w, 2).astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+
+
+def token_likeness(components: np.ndarray, points: np.ndarray, softness: float,
+                   trust: np.ndarray | None = None) -> np.ndarray:
+    """(h * w, K): how alike each token is to the token under each of K ``points`` (fractions
+    of the width and height), exp((cos - 1) / softness) of their principal ``components``
+    (h, w, C), times each point's ``trust`` (``nonlocal_target``)."""
+    h, w = components.shape[:2]
     flat = components.reshape(h * w, -1).copy()
     flat /= np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-6)
     cols = np.clip((points[:, 0] * w).astype(int), 0, w - 1)
     rows = np.clip((points[:, 1] * h).astype(int), 0, h - 1)
-    at_hints = flat[rows * w + cols]
-    weights = np.exp((flat @ at_hints.T - 1.0) / softness)  # (tokens, hints)
+    weights = np.exp((flat @ flat[rows * w + cols].T - 1.0) / softness)
     if trust is not None:
         weights *= trust[None, :]
-    total = weights.sum(axis=1, keepdims=True)
-    mean = (weights @ changes) / np.maximum(total, 1.0)
-    return cv2.resize(mean.reshape(h, w, 2).astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+    return weights

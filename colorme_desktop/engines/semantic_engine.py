@@ -44,6 +44,7 @@ from colorme_desktop.engines.propagation import (
     feature_map,
     nonlocal_target,
     token_components,
+    token_likeness,
 )
 from colorme_desktop.engines.weights import BACKBONE_FILE, HEAD_FILE, load_checked, weights_dir
 
@@ -349,6 +350,15 @@ class _PhotoState:
     at_points: PointSuggestions | None = None  # colours likely at each cell, found when first asked
 
 
+@dataclass(frozen=True)
+class _FarPoints:
+    """Points along the hints that the far reach and the belief reweighting look from."""
+
+    points: np.ndarray  # (K, 2) positions as fractions of the photo's width and height
+    trust: np.ndarray  # (K,) how far each point's token shows what was painted, over its stroke's points
+    hint: np.ndarray  # (K,) which hint each point lies on
+
+
 class SemanticEngine:
     name = "semantic"
     description = "DINOv2 features: automatic colour, hints spread to what they belong to."
@@ -449,22 +459,15 @@ class SemanticEngine:
         if not spreader.primed:  # with the first stroke's decay, so that its drafts can be exact
             spreader.prime(self.settings.decay * (1.0 if photo_rgb is None else RECOLOUR_DECAY_SHARE))
 
-    def _nonlocal(self, state: _PhotoState, hints: Sequence[Hint], prior: np.ndarray,
-                  grey: np.ndarray) -> np.ndarray:
-        """Far-reaching part of the hints' change (``propagation.nonlocal_target``)."""
+    def _far_points(self, state: _PhotoState, grey: np.ndarray, hints: Sequence[Hint]) -> _FarPoints:
+        """Where each hint reaches far from: a few points along it, and how far to trust each."""
         h, w = grey.shape
-        ph, pw = prior.shape[:2]
-        points, changes, trust = [], [], []
-        for hint in hints:
-            wanted = np.array(chroma_of_color(hint.color), dtype=np.float32)
+        points, trust, owner = [], [], []
+        for index, hint in enumerate(hints):
             samples = path_points(hint, FAR_REACH_SAMPLES)
             for x, y in samples:
-                fx, fy = min(max(x / w, 0.0), 1.0), min(max(y / h, 0.0), 1.0)
-                here = prior[min(ph - 1, int(fy * ph)), min(pw - 1, int(fx * pw))]
-                points.append((fx, fy))
-                # A keep hint asks for no change, here and on the things like it: a red
-                # stroke's far reach then spares the other trunks like the one kept.
-                changes.append(np.zeros(2, np.float32) if hint.keep else wanted - here)
+                points.append((min(max(x / w, 0.0), 1.0), min(max(y / h, 0.0), 1.0)))
+                owner.append(index)
                 # A stroke's points share one hint's weight.  Each at the whole weight, a
                 # stroke's 8-15 samples weighed that many times what a dot does, so a token
                 # that much less alike took the stroke's whole change: one red stroke on a
@@ -475,11 +478,24 @@ class SemanticEngine:
                 # spilled more (validation, 384 px, ``training.evaluate``'s strokes: 0.061
                 # against 0.055; every sample whole 0.097), each achieving 0.98.
                 trust.append(self._token_is_the_thing(state, grey, x, y) / len(samples))
-        return nonlocal_target(state.components, np.array(points, dtype=np.float32),
-                               np.array(changes, dtype=np.float32), (pw, ph), self.settings.nonlocal_softness,
-                               np.array(trust, dtype=np.float32))
+        return _FarPoints(np.array(points, dtype=np.float32).reshape(-1, 2), np.array(trust, dtype=np.float32),
+                          np.array(owner, dtype=np.intp))
 
-    def _believed(self, state: _PhotoState, grey: np.ndarray, hints: Sequence[Hint]) -> np.ndarray:
+    def _nonlocal(self, state: _PhotoState, hints: Sequence[Hint], far: _FarPoints, prior: np.ndarray
+                  ) -> np.ndarray:
+        """Far-reaching part of the hints' change (``propagation.nonlocal_target``)."""
+        ph, pw = prior.shape[:2]
+        rows = np.minimum((far.points[:, 1] * ph).astype(int), ph - 1)
+        cols = np.minimum((far.points[:, 0] * pw).astype(int), pw - 1)
+        wanted = np.array([chroma_of_color(hint.color) for hint in hints], dtype=np.float32)[far.hint]
+        # A keep hint asks for no change, here and on the things like it: a red stroke's far
+        # reach then spares the other trunks like the one kept.
+        kept = np.array([hint.keep for hint in hints])[far.hint]
+        changes = np.where(kept[:, None], 0.0, wanted - prior[rows, cols]).astype(np.float32)
+        return nonlocal_target(state.components, far.points, changes, (pw, ph), self.settings.nonlocal_softness,
+                               far.trust)
+
+    def _believed(self, state: _PhotoState, hints: Sequence[Hint], far: _FarPoints) -> np.ndarray:
         """The automatic colour (head grid, (h8, w8, 2)) once each colour hint has reweighed
         the heads' belief in the cells like it.
 
@@ -492,29 +508,23 @@ class SemanticEngine:
         red (a redder brown), never red.  The far reach's change, by contrast, is added
         whatever a cell believed.  The weights of several hints on a cell are shared (their
         sum at most 1), and the whole fades with the hints' number as the graph's pull does
-        (N ** ``decay_power``).  Measured on validation: the model card, session 22.
+        (N ** ``decay_power``).  Keep hints (in ``hints``, as in ``far``) take no part.
+        Measured on validation: the model card, session 22.
         """
         s = self.settings
-        h, w = grey.shape
         rows, cols = state.components.shape[:2]
-        flat = state.components.reshape(rows * cols, -1)
-        flat = flat / np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-6)
         log_probs = np.log(np.maximum(state.probabilities, 1e-12, dtype=np.float32))
         k, h8, w8 = log_probs.shape
-        weights = np.zeros((len(hints), h8 * w8), dtype=np.float32)
-        for i, hint in enumerate(hints):
-            samples = path_points(hint, FAR_REACH_SAMPLES)
-            alike = np.zeros(rows * cols, dtype=np.float32)
-            for x, y in samples:
-                row = min(rows - 1, int(min(max(y / h, 0.0), 1.0) * rows))
-                col = min(cols - 1, int(min(max(x / w, 0.0), 1.0) * cols))
-                trust = self._token_is_the_thing(state, grey, x, y) / len(samples)
-                alike += np.exp((flat @ flat[row * cols + col] - 1.0) / s.belief_softness) * trust
-            weights[i] = cv2.resize(alike.reshape(rows, cols), (w8, h8), interpolation=cv2.INTER_LINEAR).ravel()
+        colours = [index for index, hint in enumerate(hints) if not hint.keep]
+        alike = token_likeness(state.components, far.points, s.belief_softness, far.trust)  # (tokens, points)
+        weights = np.zeros((len(colours), h8 * w8), dtype=np.float32)
+        for row, index in enumerate(colours):  # each hint's points summed, brought to the heads' grid
+            summed = alike[:, far.hint == index].sum(axis=1).astype(np.float32).reshape(rows, cols)
+            weights[row] = cv2.resize(summed, (w8, h8), interpolation=cv2.INTER_LINEAR).ravel()
         weights /= np.maximum(weights.sum(axis=0, keepdims=True), 1.0)
-        wanted = np.array([chroma_of_color(hint.color) for hint in hints], dtype=np.float32)
+        wanted = np.array([chroma_of_color(hints[index].color) for index in colours], dtype=np.float32)
         distance = ((self.head.centres[:, None, :] - wanted[None]) ** 2).sum(axis=-1)  # (bins, hints)
-        strength = s.belief_strength / len(hints) ** s.decay_power
+        strength = s.belief_strength / len(colours) ** s.decay_power
         log_probs -= (strength / (2.0 * BELIEF_WIDTH ** 2) * (distance @ weights)).reshape(k, h8, w8)
         return self.head.decode(log_probs, state.regression, s.temperature, s.blend) * np.float32(s.chroma_scale)
 
@@ -594,23 +604,26 @@ class SemanticEngine:
         w = grey.shape[1]
         size = working_fit(grey.shape, side)
         small = self._grey_at(state, grey, size)
-        colours = colour_hints(hints)
-        count = len(colours)
         if photo_rgb is None:
             # Edge-aware, not bilinear: a cell of the head's grid is about 7 working pixels wide,
             # and bilinear blending carried each cell's colour over the edges inside it
             # (+0.04 dB on validation with no hints, session 12).
             automatic = upsample_chroma(state.prior, small)
-            reweigh = count and s.belief_strength > 0 and s.belief_softness > 0
-            believed = self._believed(state, grey, colours) if reweigh else None
-            prior = automatic if believed is None else upsample_chroma(believed, small)
         else:
-            prior = automatic = chroma_of(self._own_rgb(state, photo_rgb, size))
+            automatic = chroma_of(self._own_rgb(state, photo_rgb, size))
         # Keep hints alone change nothing; they only hold their pixels where they are.
+        count = len(colour_hints(hints))
         if not count:
-            return prior
+            return automatic
         if quick and (*size[::-1], photo_rgb is not None) not in state.spreaders:
             return None  # building the graph is the final's work, not a draft's
+        # Recolouring keeps what no hint reaches as it is: a far thing of the same kind but
+        # another colour (a second person's coat) must not take this coat's change.
+        far = s.nonlocal_softness > 0 and photo_rgb is None
+        reweigh = s.belief_strength > 0 and s.belief_softness > 0 and photo_rgb is None
+        # Both look far from the same points along the hints, found once a stroke.
+        points = self._far_points(state, grey, hints) if far or reweigh else None
+        prior = upsample_chroma(self._believed(state, hints, points), small) if reweigh else automatic
         # A brush stops at edges; recolouring, also where the photo's colour is not the one painted on.
         photo = None if photo_rgb is None else (photo_rgb, self._own_rgb(state, photo_rgb, size))
         # Keep hints hold the colour without hints, not the one the hints' belief gives.
@@ -621,10 +634,7 @@ class SemanticEngine:
             # The photo's own colours are no guess that more hints should override further:
             # each hint keeps its reach however many there are.
             decay = next_decay = s.decay * RECOLOUR_DECAY_SHARE
-        # Recolouring keeps what no hint reaches as it is: a far thing of the same kind but
-        # another colour (a second person's coat) must not take this coat's change.
-        far = s.nonlocal_softness > 0 and photo_rgb is None
-        target = self._nonlocal(state, hints, prior, grey) if far else None
+        target = self._nonlocal(state, hints, points, prior) if far else None
         # Many hints describe a photo better than any prior: the hints' own colours,
         # spread the same way, get the say N / (N + share) where the hints reach, and the
         # automatic colour keeps its whole say where they do not:

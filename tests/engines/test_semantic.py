@@ -737,7 +737,8 @@ def test_a_hint_decides_what_the_heads_hesitated_over_and_cannot_tint_what_they_
     assert np.linalg.norm(olive_mean - green) > 15 and np.linalg.norm(olive_mean - brown) > 15
 
     def colour_after(hint_colour):
-        believed = engine._believed(state, grey, [point_hint(20, 40, hint_colour)])
+        hints = [point_hint(20, 40, hint_colour)]
+        believed = engine._believed(state, hints, engine._far_points(state, grey, hints))
         return believed[h8 // 2, w8 - 1]  # a cell far from the hint
 
     assert np.linalg.norm(colour_after((60, 150, 60)) - green) < np.linalg.norm(olive_mean - green) / 3
