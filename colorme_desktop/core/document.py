@@ -251,12 +251,15 @@ class Document:
         return self._image is not None and self._render_settings() != self._saved_render
 
     def unsaved(self) -> list[Unsaved]:
-        """What closing now would lose; hints count only if there are any to lose."""
+        """What closing now would lose; hints count only if there are any to lose.  In the
+        order the window saves them: the hints (a small file, at once), then the image (in
+        the background); the question lists them so (a walk-through saw the hints' file
+        dialog come first under a list that named the image first)."""
         items = []
-        if self.image_modified:
-            items.append(Unsaved.IMAGE)
         if self.hints_modified and self.hints:
             items.append(Unsaved.HINTS)
+        if self.image_modified:
+            items.append(Unsaved.IMAGE)
         return items
 
     # ------------------------------------------------------------ photo

@@ -41,6 +41,12 @@ def _chroma_of_colour(colour: Color) -> float:
     return float(np.hypot(c[0], c[1]))
 
 
+def all_grey(colours: list[Color]) -> bool:
+    """Whether suggestions hold no colour at all: found on a result without hints from an
+    engine that guesses none (Levin's spreads only hints), they are only the photo's greys."""
+    return all(_chroma_of_colour(c) < _GREY_CHROMA for c in colours)
+
+
 def kmeans(points: np.ndarray, clusters: int, seed: int, tries: int = 3, iterations: int = 100
            ) -> tuple[np.ndarray, np.ndarray]:
     """(centres, labels) of the best of ``tries`` k-means runs (k-means++ seeding, Lloyd steps).

@@ -55,8 +55,8 @@ class UnsavedDialog(QDialog):
             (Unsaved.IMAGE,): f"The {result} of {photo} is not saved as it is now. Save it first?",
             (Unsaved.HINTS,): (f"The hint you painted on {photo} is not saved. Save it first?" if hint_count == 1
                                else f"The hints you painted on {photo} are not saved. Save them first?"),
-        }.get(tuple(items), f"The {result} of {photo} (as it is now) and the "
-                            f"{'hint' if hint_count == 1 else 'hints'} you painted are not saved. Save them first?")
+        }.get(tuple(items), f"The {'hint' if hint_count == 1 else 'hints'} you painted on {photo} and the "
+                            f"{result} (as it is now) are not saved. Save them first?")
         label = QLabel(heading)
         label.setWordWrap(True)  # a long file name made the dialog wider than a small window
         layout.addWidget(label)

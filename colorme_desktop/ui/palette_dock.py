@@ -20,12 +20,16 @@ from PySide6.QtWidgets import (
 )
 
 from colorme_desktop.core.document import DEFAULT_COLOUR, RADIUS_MAX, RADIUS_MIN
-from colorme_desktop.core.palette import POINT_SUGGESTIONS, RecentColours
+from colorme_desktop.core.palette import POINT_SUGGESTIONS, RecentColours, all_grey
 
 Color = tuple[int, int, int]
 MAX_RECENT = 10
 SUGGESTIONS = 5
 HINTED = 5
+SUGGESTED_TIP = ("Vivid versions of the automatic colorization's main colours, and of colours the network "
+                 "found likely for parts of the photo")
+SUGGESTED_NONE_TIP = ("The colorization without hints is grey, so there is nothing to suggest: Levin's engine "
+                      "colours only what your hints say. The semantic engine suggests colours.")
 HERE_TITLE = "Likely where you point"
 HERE_TIP = ("Colours the network finds likely where the mouse last was over the photo, likeliest first, at "
             "the photo's lightness there. Where it cannot decide (green or brown grass), the automatic colour "
@@ -76,10 +80,9 @@ class PaletteDock(QWidget):
         current_row.addStretch()
         layout.addLayout(current_row)
 
-        suggested_label = QLabel("Suggested for this photo")
-        suggested_label.setToolTip("Vivid versions of the automatic colorization's main colours, and of "
-                                   "colours the network found likely for parts of the photo")
-        layout.addWidget(suggested_label)
+        self.suggested_label = QLabel("Suggested for this photo")
+        self.suggested_label.setToolTip(SUGGESTED_TIP)
+        layout.addWidget(self.suggested_label)
         self.suggested = [Swatch() for _ in range(SUGGESTIONS)]
         layout.addLayout(self._row(self.suggested))
         self.here_label = QLabel(HERE_TITLE)
@@ -189,6 +192,12 @@ class PaletteDock(QWidget):
             self.current.setToolTip("Keep Colour: what you paint keeps the colour it has without hints")
 
     def set_suggested(self, colours: list[Color]) -> None:
+        """The colours suggested for the photo; greys alone are not offered: the row is greyed
+        and says why (a walk-through saw five greys offered under Levin's engine)."""
+        only_greys = bool(colours) and all_grey(colours)
+        colours = [] if only_greys else colours
+        self.suggested_label.setEnabled(not only_greys)
+        self.suggested_label.setToolTip(SUGGESTED_NONE_TIP if only_greys else SUGGESTED_TIP)
         for swatch, colour in zip(self.suggested, list(colours)[:SUGGESTIONS] + [None] * SUGGESTIONS):
             swatch.set_colour(colour)
 

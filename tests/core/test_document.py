@@ -133,7 +133,7 @@ def test_radius_is_clamped_and_a_bad_stored_value_falls_back():
 def test_image_and_hints_have_their_own_saved_state(doc, tmp_path):
     assert doc.unsaved() == []  # a photo just opened holds no work
     doc.add_hint(point_hint(10, 10, (200, 0, 0)))
-    assert doc.unsaved() == [Unsaved.IMAGE, Unsaved.HINTS]
+    assert doc.unsaved() == [Unsaved.HINTS, Unsaved.IMAGE]
     doc.set_result(*_result_for(doc))
     doc.request_image_save(tmp_path / "out.png")
     save = doc.take_image_save()

@@ -3,12 +3,14 @@ import pytest
 
 from colorme_desktop.core.metrics import colourfulness, psnr
 from colorme_desktop.core.palette import (
+    all_grey,
     dominant_colors,
     enhance_for_palette,
     kmeans,
     likely_colors,
     merged_suggestions,
     point_suggestions_of,
+    vivid_colors,
 )
 from colorme_desktop.engines.chroma_bins import bin_centres
 
@@ -196,3 +198,12 @@ def test_a_photos_palette_offers_its_different_colours_before_shades_of_one():
     for colours in (photo_colors(rgb, count=3), vivid_colors(rgb, count=3)):
         greens = [c for c in colours if c[1] > c[0] + 30 and c[1] > c[2] + 30]
         assert greens, colours
+
+
+def test_suggestions_of_a_grey_result_are_all_grey():
+    grey = np.tile(np.linspace(0, 255, 64, dtype=np.float32), (48, 1)).astype(np.uint8)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    assert all_grey(vivid_colors(rgb))  # Levin's engine without hints: nothing to offer
+    rgb[:24, :, 0] = 220  # a red half: a colour to offer
+    assert not all_grey(vivid_colors(rgb))
+    assert all_grey([(40, 40, 42), (200, 198, 200)]) and not all_grey([(40, 40, 42), (90, 140, 60)])

@@ -51,6 +51,21 @@ class FakeEngine:
         return chroma
 
 
+class GuessingEngine(FakeEngine):
+    """Like the fake engine, but without hints it guesses colours, as the semantic engine
+    does: blue in the darks, orange in the lights, so there are colours to suggest."""
+
+    name = "guessing"
+
+    def colorize(self, grey, hints, draft=False, shown=None):
+        chroma = super().colorize(grey, hints, draft, shown)
+        if not hints:
+            level = (grey if shown is None else shown).astype(np.float32) - 128.0
+            chroma[..., 0] = -0.5 * level
+            chroma[..., 1] = 0.5 * level
+        return chroma
+
+
 @pytest.fixture
 def fake_engine():
     return FakeEngine()

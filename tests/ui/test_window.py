@@ -24,7 +24,7 @@ from colorme_desktop.core.hints import load_hints_file, point_hint, save_hints_f
 from colorme_desktop.ui.dialogs import Prompts
 from colorme_desktop.ui.palette_dock import KEEP_SWATCH_STYLE
 from tests.helpers import colourful_rgb
-from tests.ui.conftest import FakeEngine
+from tests.ui.conftest import FakeEngine, GuessingEngine
 
 TIMEOUT = 5000
 
@@ -213,8 +213,10 @@ def test_hints_can_be_hidden_to_see_the_photo_under_them_and_come_back_to_paint(
     assert window.show_hints_action.isChecked() and red_at_hint() and len(window.document.hints) == 2
 
 
-def test_palette_colour_applies_to_the_next_hint_and_swatches_stay_in_place(qtbot, window, colour_photo):
-    window.open_path(colour_photo)
+def test_palette_colour_applies_to_the_next_hint_and_swatches_stay_in_place(qtbot, make_window, grey_photo):
+    engine = GuessingEngine()
+    window = make_window(engine_factory=lambda name: (engine, None))
+    window.open_path(grey_photo)
     dock = window.palette_dock
     qtbot.waitUntil(lambda: dock.suggested[2].colour is not None, timeout=TIMEOUT)
     suggested = [s.colour for s in dock.suggested]
@@ -392,7 +394,7 @@ def test_quit_prompt_names_what_is_unsaved_and_saves_each(qtbot, window, grey_ph
     # The image has no file yet: saving it asks for one; this answers like a user would.
     doc.output_path = image_file
     window.quit_action.trigger()
-    assert window.prompts.asked[-1][2] == [Unsaved.IMAGE, Unsaved.HINTS] and window.prompts.asked[-1][3] == 2
+    assert window.prompts.asked[-1][2] == [Unsaved.HINTS, Unsaved.IMAGE] and window.prompts.asked[-1][3] == 2
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=TIMEOUT)  # closed once both were saved
     assert len(load_hints_file(hints_file)) == 2
     saved = np.asarray(Image.open(image_file).convert("RGB")).astype(int)
@@ -415,7 +417,7 @@ def test_real_unsaved_dialog_lists_each_part(qtbot, make_window, grey_photo):
 
     QTimer.singleShot(0, answer)
     assert window.close()
-    assert len(seen) == 2 and "colorized image" in seen[0] and "1 hint you painted" in seen[1]
+    assert len(seen) == 2 and "1 hint you painted" in seen[0] and "colorized image" in seen[1]  # as they are saved
 
 
 def test_the_unsaved_question_calls_a_colour_photos_result_recoloured(qtbot, window, grey_photo, colour_photo):
@@ -1215,7 +1217,8 @@ def test_terminate_finishes_the_save_in_progress_and_keeps_the_hints(qtbot, wind
 
 @pytest.mark.parametrize("items, words", [([Unsaved.HINTS], "hints you painted on a.png are not saved"),
                                           ([Unsaved.IMAGE], "image of a.png is not saved as it is now"),
-                                          ([Unsaved.IMAGE, Unsaved.HINTS], "a.png (as it is now) and the hints")])
+                                          ([Unsaved.HINTS, Unsaved.IMAGE],
+                                           "hints you painted on a.png and the colorized image (as it is now)")])
 def test_the_unsaved_question_names_what_is_unsaved(qtbot, items, words):
     """After saving the image, "your work has not been saved" read as if the save had failed."""
     from PySide6.QtWidgets import QLabel
@@ -1298,9 +1301,20 @@ def test_the_dock_offers_the_colours_likely_where_the_mouse_is(qtbot, make_windo
     qtbot.waitUntil(lambda: dock.here[0].colour == blue, timeout=TIMEOUT)
 
 
-def test_an_engine_without_point_colours_says_so(qtbot, window, grey_photo):
+def test_an_engine_without_colours_to_suggest_says_so(qtbot, make_window, grey_photo):
+    """The fake engine, like Levin's, leaves a grey photo grey without hints: its palette is
+    greys alone, which are not offered (a walk-through saw five greys under "Suggested")."""
+    guessing, grey = GuessingEngine(), FakeEngine()
+    window = make_window(engine_factory=lambda name: (grey if name == "levin" else guessing, None))
+    dock = window.palette_dock
+    window.set_engine("levin")
     window.open_path(grey_photo)
-    qtbot.waitUntil(lambda: window.palette_dock.suggested[0].colour is not None, timeout=TIMEOUT)
-    label = window.palette_dock.here_label
+    qtbot.waitUntil(lambda: not dock.suggested_label.isEnabled(), timeout=TIMEOUT)
+    assert "nothing to suggest" in dock.suggested_label.toolTip()
+    assert all(swatch.colour is None for swatch in dock.suggested)
+    label = dock.here_label
     assert not label.isEnabled() and "Only the semantic engine" in label.toolTip()
-    assert all(swatch.colour is None for swatch in window.palette_dock.here)
+    assert all(swatch.colour is None for swatch in dock.here)
+    window.set_engine(None)  # an engine that guesses colours: suggestions again
+    qtbot.waitUntil(lambda: dock.suggested[0].colour is not None, timeout=TIMEOUT)
+    assert dock.suggested_label.isEnabled() and "nothing to suggest" not in dock.suggested_label.toolTip()
