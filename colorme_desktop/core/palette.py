@@ -171,6 +171,7 @@ def likely_colors(probabilities: np.ndarray, centres: np.ndarray, grey: np.ndarr
 POINT_SUGGESTIONS = 5
 _POINT_MIN_SHARE = 0.03
 _POINT_APART = 2
+_POINT_GREY = 12.0  # a peak nearer grey than this (the four bins around it reach 11.3) is a grey
 # Shown at the photo's lightness at the point, within these bounds: the colour of a black
 # coat at its own lightness is black; a hint adds colour, never brightness, so the swatch
 # may be lighter (never by the 70 levels after which the window says so).
@@ -240,8 +241,12 @@ def point_suggestions_of(probabilities: np.ndarray, centres: np.ndarray, count: 
         close = ((np.abs(bin_row - bin_row[peak][..., None]) <= _POINT_APART)
                  & (np.abs(bin_col - bin_col[peak][..., None]) <= _POINT_APART))
         left[close] = -1.0
-    # Offered by what their neighbourhoods hold, which the order of the peaks need not follow.
-    order = np.argsort(-modes[..., 2], axis=-1, kind="stable")
+    # Offered by what their neighbourhoods hold, which the order of the peaks need not follow;
+    # a near-grey after the colours: in dark or pale places it is often the likeliest, and
+    # the colour worth painting with sat second to fourth behind it (a walk-through).  The
+    # Keep tool is the way to ask for a thing's grey.
+    greyish = np.hypot(modes[..., 0], modes[..., 1]) < _POINT_GREY
+    order = np.lexsort((-modes[..., 2], greyish & (modes[..., 2] > 0)), axis=-1)
     return PointSuggestions(np.take_along_axis(modes, order[..., None], axis=2))
 
 

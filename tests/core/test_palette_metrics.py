@@ -103,6 +103,22 @@ def test_each_point_is_offered_the_colours_likely_there_not_their_mean():
     assert all(abs(lightness(c) - 48) < 2 for c, _ in dark)
 
 
+def test_a_near_grey_is_offered_after_the_colours_likely_at_a_point():
+    """In a dark place the heads find a near-grey likeliest; the colour worth painting with
+    comes first all the same, each with its own share."""
+    from colorme_desktop.core.color import chroma_of_color
+
+    centres = bin_centres()
+    probabilities = np.zeros((256, 1, 1), np.float32)
+    neutral = int(np.argmin(np.linalg.norm(centres - np.array([0.0, 0.0]), axis=1)))
+    green = int(np.argmin(np.linalg.norm(centres - np.array([-56.0, -40.0]), axis=1)))
+    probabilities[neutral, 0, 0], probabilities[green, 0, 0] = 0.9, 0.1
+    offered = point_suggestions_of(probabilities, centres).at(0.0, 0.0, np.full((4, 4), 40, np.uint8))
+    assert [share for _, share in offered] == pytest.approx([0.1, 0.9])
+    (first, _), (second, _) = offered
+    assert first[1] > first[0] + 15 and np.hypot(*chroma_of_color(second)) < 12  # the green, then the grey
+
+
 def test_merged_suggestions_keep_places_for_other_hues():
     result = [(150, 125, 65), (100, 76, 27), (205, 225, 250), (196, 174, 140), (222, 213, 195)]
     likely = [(180, 165, 85), (200, 205, 255), (130, 175, 75), (210, 90, 90)]  # olive and blue: had; green, red: new
