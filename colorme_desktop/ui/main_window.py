@@ -23,14 +23,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QProgressBar,
-    QProgressDialog,
-    QPushButton,
     QScrollArea,
     QSplitter,
     QWidget,
 )
 
-from colorme_desktop.batch import BatchOptions, ItemResult
+from colorme_desktop.batch import BatchOptions
 from colorme_desktop.core.batch_plan import BatchPlanError, hints_beside, hints_names_beside, page_stem, plan_batch
 from colorme_desktop.core.document import (
     Change,
@@ -53,9 +51,10 @@ from colorme_desktop.core.imageio import SAVE_FORMATS, ImageLoadError, ImageSave
 from colorme_desktop.core.palette import PointSuggestions
 from colorme_desktop.core.text import plural
 from colorme_desktop.engines.registry import ENGINE_LABELS, ENGINE_NAMES, RECOLOURING_ENGINES
-from colorme_desktop.ui.batch_dialog import BatchSummary, BatchThread, FolderJob, record
+from colorme_desktop.ui.batch_dialog import BatchSummary, FolderJob
 from colorme_desktop.ui.canvas import HintCanvas, ImageCanvas, ViewState, checker_overlay
 from colorme_desktop.ui.dialogs import Prompts, ShortcutsDialog, about_box
+from colorme_desktop.ui.folder_run import FolderRun
 from colorme_desktop.ui.palette_dock import PaletteDock
 from colorme_desktop.ui.recovery import RecoveryStore
 from colorme_desktop.ui.scrollbars import ViewScrollBars
@@ -160,9 +159,8 @@ class MainWindow(QMainWindow):
         self._busy = False
         self._failure = ""  # why the photo has no colour, while it has none
         self._engine_factory = engine_factory
-        self.batch: BatchThread | None = None  # File > Colorize Folder... while it runs
-        self.batch_progress: QProgressDialog | None = None
-        self._batch_summary = BatchSummary()
+        self.folder_run = FolderRun(self, self._on_folder_run_over)  # File > Colorize Folder... while it runs
+        self.folder_run.running_changed.connect(lambda _running: self._update_actions())
 
         self.view = ViewState()
         self.original_canvas = ImageCanvas(self.view, "Original")
@@ -384,7 +382,7 @@ class MainWindow(QMainWindow):
         self.delete_action.setEnabled(doc.selected is not None)
         self.clear_reference_action.setEnabled(doc.reference_rgb is not None)
         self._update_own_colours_action()
-        self.colorize_folder_action.setEnabled(self.batch is None)
+        self.colorize_folder_action.setEnabled(not self.folder_run.running)
         self.open_page_action.setEnabled(has_image and doc.image.pages > 1)
         self.setWindowModified(bool(doc.unsaved()))
         name = self._photo_label() if doc.image_path else "ColorMe"
@@ -859,7 +857,7 @@ class MainWindow(QMainWindow):
     # ================================================================ a folder of photos
     @Slot()
     def colorize_folder_dialog(self) -> None:
-        if self.batch is not None:
+        if self.folder_run.running:
             return
         job = self.prompts.folder_job(self, self._start_folder(), self._last_folder_job(), self.document.reference_path)
         if job is not None:
@@ -888,10 +886,9 @@ class MainWindow(QMainWindow):
         except BatchPlanError as exc:
             self.show_error("Cannot colorize the folder", str(exc))
             return False
-        self._batch_summary = BatchSummary(skipped=len(plan.skipped),
-                                           refused=[(p.source, p.message) for p in plan.problems])
+        summary = BatchSummary(skipped=len(plan.skipped), refused=[(p.source, p.message) for p in plan.problems])
         if not plan.items:
-            self.prompts.batch_summary(self, self._batch_summary)
+            self.prompts.batch_summary(self, summary)
             return False
         doc = self.document
         reference = doc.reference_path if job.use_reference else None
@@ -909,74 +906,12 @@ class MainWindow(QMainWindow):
                 engine = with_reference(engine, reference)
             return engine
 
-        self.batch = BatchThread(plan.items, options, job.jobs, make_engine, self)
-        self.batch_progress = QProgressDialog(f"Colorizing {plural(len(plan.items), 'photo')}...", "Cancel",
-                                              0, len(plan.items), self)
-        self.batch_progress.setWindowTitle("Colorize Folder")
-        self.batch_progress.setWindowModality(Qt.WindowModality.WindowModal)
-        self.batch_progress.setMinimumDuration(0)
-        self.batch_progress.setAutoClose(False)
-        self.batch_progress.setAutoReset(False)
-        # Not QProgressDialog's own cancel(), which hid the box: the next photo to finish
-        # showed it again, and the run seemed to go on regardless (a walk-through).
-        self.batch_progress.canceled.disconnect()
-        self.batch_progress.canceled.connect(self._on_batch_cancel)
-        self.batch.item_done.connect(self._on_batch_item_done)
-        self.batch.finished.connect(self._on_batch_finished)
-        self.batch.start()
-        self.batch_progress.show()
-        self._update_actions()
+        self.folder_run.start(plan.items, summary, options, job.jobs, make_engine)
         return True
 
-    @Slot()
-    def _on_batch_cancel(self) -> None:
-        """Cancel pressed: no photo is started any more; the box stays up, saying so, until
-        the photos in progress are finished."""
-        if self.batch is None or self.batch_progress is None:
-            return
-        self.batch.cancel()
-        self.batch_progress.setLabelText("Cancelling: finishing the photos in progress...")
-        button = self.batch_progress.findChild(QPushButton)
-        if button is not None:
-            button.setEnabled(False)
-
-    @Slot(object)
-    def _on_batch_item_done(self, result: ItemResult) -> None:
-        record(self._batch_summary, result)
-        progress = self.batch_progress
-        if progress is not None:
-            # The label first: a modal dialog's setValue() processes events, which may
-            # deliver the batch's end and close the dialog.
-            if not self.batch or not self.batch.cancel_event.is_set():
-                progress.setLabelText(f"{'Colorized' if result.ok else 'Could not colorize'} "
-                                      f"{result.item.source.name}")
-            progress.setValue(progress.value() + 1)
-
-    @Slot()
-    def _on_batch_finished(self) -> None:
-        batch, self.batch = self.batch, None
-        if batch is None:
-            return
-        summary = self._batch_summary
-        summary.cancelled = batch.cancel_event.is_set() and summary.finished < len(batch.items)
-        if batch.error:
-            summary.failures.append((Path(), f"the batch stopped: {batch.error}"))
-        if self.batch_progress is not None:
-            self.batch_progress.close()
-            self.batch_progress.deleteLater()
-            self.batch_progress = None
-        batch.deleteLater()
-        self._update_actions()
+    def _on_folder_run_over(self, summary: BatchSummary) -> None:
         self.statusBar().showMessage(summary.text(), 10000)
-        if not self._closed:
-            self.prompts.batch_summary(self, summary)
-
-    def _stop_batch(self) -> None:
-        """Cancel a running batch and wait for the photos in progress (never terminate())."""
-        if self.batch is not None:
-            self.batch.cancel()
-            self.batch.wait()
-            self._on_batch_finished()
+        self.prompts.batch_summary(self, summary)
 
     # ================================================================ canvas gestures
     def _shown_side(self) -> int:
@@ -1430,7 +1365,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         for timer in (self.autosave_timer, self.detail_timer, self.zoom_step_timer, self.stroke_detail_timer):
             timer.stop()  # none of them may ask the stopped worker for more
-        self._stop_batch()
+        self.folder_run.stop()
         self.worker.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802

@@ -148,19 +148,19 @@ def test_cancel_stops_handing_out_photos(qtbot, make_window, tmp_path, fake_engi
     fake_engine.gate = threading.Event()  # every photo waits until the test lets it go
     win, prompts = _start(make_window, tmp_path, folder)
     qtbot.waitUntil(lambda: fake_engine.calls >= 1, timeout=10000)
-    assert win.batch_progress is not None and win.batch_progress.isVisible()
-    (cancel,) = win.batch_progress.findChildren(QPushButton)
+    assert win.folder_run.progress is not None and win.folder_run.progress.isVisible()
+    (cancel,) = win.folder_run.progress.findChildren(QPushButton)
     qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
     # The box stays up while the photo in progress finishes, and says so: hidden, it came
     # back with the next photo and the run seemed to go on (a walk-through).
-    assert win.batch_progress.isVisible() and "Cancelling" in win.batch_progress.labelText()
+    assert win.folder_run.progress.isVisible() and "Cancelling" in win.folder_run.progress.labelText()
     assert not cancel.isEnabled()
     fake_engine.gate.set()
     qtbot.waitUntil(lambda: bool(prompts.summaries), timeout=10000)
     summary = prompts.summaries[0]
     assert summary.cancelled and summary.written == 1  # the photo in progress, no other
     assert len(list((tmp_path / "out").iterdir())) == summary.written
-    assert win.batch is None and win.batch_progress is None
+    assert win.folder_run.thread is None and win.folder_run.progress is None
 
 
 def test_a_cancel_during_the_last_photo_cancels_nothing(qtbot, make_window, tmp_path, fake_engine):
@@ -169,7 +169,7 @@ def test_a_cancel_during_the_last_photo_cancels_nothing(qtbot, make_window, tmp_
     fake_engine.gate = threading.Event()
     win, prompts = _start(make_window, tmp_path, folder)
     qtbot.waitUntil(lambda: fake_engine.calls >= 1, timeout=10000)
-    (cancel,) = win.batch_progress.findChildren(QPushButton)
+    (cancel,) = win.folder_run.progress.findChildren(QPushButton)
     qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
     fake_engine.gate.set()
     qtbot.waitUntil(lambda: bool(prompts.summaries), timeout=10000)
@@ -181,7 +181,7 @@ def test_closing_the_window_stops_the_batch(qtbot, make_window, tmp_path, fake_e
     folder = _album(tmp_path, 6)
     fake_engine.delay = 0.2
     win, prompts = _start(make_window, tmp_path, folder)
-    thread = win.batch
+    thread = win.folder_run.thread
     qtbot.waitUntil(lambda: fake_engine.calls >= 1, timeout=10000)
     win.close()
     assert not thread.isRunning()
