@@ -139,7 +139,11 @@ class Document:
         self._photo = 0
         self._selected: int | None = None
         self._brush = Brush()
-        self._brush_side: int | None = None  # see ``brush_side``
+        # The radius the user chose and the long side of the photo it was chosen on
+        # (``brush_choice``): each photo's brush is sized from these, not from the last
+        # photo's, which a tiny one clamps to the smallest brush.
+        self._chosen_radius = self._brush.radius
+        self._brush_side: int | None = None
         self._preview: tuple[Hint, ...] | None = None
         self.saturation = 1.0
         self.engine: str | None = None  # None: the best available
@@ -271,16 +275,24 @@ class Document:
         side = max(image.size)
         # The brush keeps its size in proportion to the photo: 64 px chosen on a 5000 px scan
         # was a tenth of the 640 px photo opened next (a walk-through).
+        # Sized from the radius as chosen, not as the last photo had it: after an 8 x 14 px
+        # image had clamped it to 1 px, a 6000 px photo opened with a 375 px brush, and every
+        # later photo in proportion (a walk-through).
         if self._brush_side and side != self._brush_side:
             largest = radius_max_for(image.size)
-            wanted = clamp_radius(self._brush.radius * side / self._brush_side, largest)
+            wanted = clamp_radius(self._chosen_radius * side / self._brush_side, largest)
             sizes = [size for size in BRUSH_SIZES if size < largest] + [largest]
             radius = min(sizes, key=lambda size: abs(math.log(size / wanted)))  # a size [ and ] step through
         else:
-            radius = clamp_radius(self._brush.radius, radius_max_for(image.size))
+            radius = clamp_radius(self._chosen_radius, radius_max_for(image.size))
+            self._brush_side = side  # the first photo: the radius as it stands was chosen for it
         if radius != self._brush.radius:
             self._brush = replace(self._brush, radius=radius)
-        self._brush_side = side
+        if self._brush.tool == Tool.KEEP:
+            # Keeping a colour means something only beside this photo's colour hints: carried
+            # over, the first strokes on the next photo were keep hints that changed nothing
+            # (a walk-through).  Select and paint carry over.
+            self._brush = replace(self._brush, tool=Tool.PAINT)
         self._image = image
         self._photo += 1
         self._history.reset(tuple(hints))
@@ -440,10 +452,10 @@ class Document:
         return radius_max_for((self._brush_side, self._brush_side) if self._brush_side else None)
 
     @property
-    def brush_side(self) -> int | None:
-        """The long side of the photo the brush's radius was chosen on, if any: a photo of
-        another size opens with the brush as large a part of it."""
-        return self._brush_side
+    def brush_choice(self) -> tuple[float, int | None]:
+        """The radius the user chose and the long side of the photo it was chosen on, if
+        any: a photo of another size opens with the brush as large a part of it."""
+        return self._chosen_radius, self._brush_side
 
     def restore_brush_radius(self, radius: object, side: int | None) -> None:
         """The radius kept from an earlier session (anything: a settings store may hold junk),
@@ -452,10 +464,12 @@ class Document:
         self.set_radius(clamp_radius(radius, self.radius_max))
 
     def set_radius(self, radius: float) -> None:
+        """The user's choice of radius, for the open photo and, in proportion, the next ones."""
         radius = clamp_radius(radius, self.radius_max)
         if self._image is not None:
             self._brush_side = max(self._image.size)
-        if radius != self._brush.radius:
+        if radius != self._chosen_radius or radius != self._brush.radius:  # kept as chosen, too
+            self._chosen_radius = radius
             self._brush = replace(self._brush, radius=radius)
             self._changed(Change.BRUSH)
 

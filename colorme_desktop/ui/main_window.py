@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
         self._result_palette: list[tuple[int, int, int]] = []
         self._palette_basis: tuple | None = None  # what the suggestions were found for (``_palette_basis_of``)
         self._point_suggestions: PointSuggestions | None = None  # colours likely at each point, with the palette
-        self._here_shown: list | None = None  # what the dock shows of them now
+        self._here_shown: tuple | None = None  # what the dock shows of them now, and why none
         self._last_pointed: tuple[float, float] | None = None  # the photo's point the mouse was over last
         self._lightness_noted = -1  # the photo (``RenderKey.photo``) told that only colour is added
         self._saving: ImageSave | None = None
@@ -498,8 +498,9 @@ class MainWindow(QMainWindow):
         spin.setValue(brush.radius)
         spin.blockSignals(False)
         self.hint_canvas.set_brush(brush.colour, brush.radius)
-        self.settings.setValue("brush_radius", brush.radius)
-        self.settings.setValue("brush_side", self.document.brush_side or 0)
+        chosen, side = self.document.brush_choice  # as chosen: the next photo is sized from it
+        self.settings.setValue("brush_radius", chosen)
+        self.settings.setValue("brush_side", side or 0)
         self.settings.setValue("brush_colour", hex_color(brush.colour))
         for canvas in self.canvases:
             canvas.tool = brush.tool
@@ -1163,14 +1164,18 @@ class MainWindow(QMainWindow):
         self._palette_basis, self._result_palette = basis, colours
         self._show_suggestions()
         self._point_suggestions = at_points
-        self._show_here([] if at_points is not None else None)
+        self._show_here([] if at_points is not None else None,
+                        # With a reference photo the semantic engine is in use too: saying only
+                        # it offers them puzzled a walk-through.
+                        "Not offered while the colours come from a photo (File > Colours From Photo)."
+                        if key.reference else "Only the semantic engine offers them.")
         if self._last_pointed is not None:  # back to an engine that offers them: for where the mouse last was
             self._on_photo_hovered(*self._last_pointed)
 
-    def _show_here(self, found: list | None) -> None:
-        if found != self._here_shown:
-            self._here_shown = found
-            self.palette_dock.set_here(found)
+    def _show_here(self, found: list | None, why_none: str = "") -> None:
+        if (found, why_none) != self._here_shown:
+            self._here_shown = found, why_none
+            self.palette_dock.set_here(found, why_none)
 
     @Slot(float, float)
     def _on_photo_hovered(self, x: float, y: float) -> None:
@@ -1314,7 +1319,7 @@ class MainWindow(QMainWindow):
         if isinstance(state, QByteArray):
             self.restoreState(state)
         # A stored radius may come from an older version with other bounds: clamp it.  The
-        # photo it was chosen on sizes it for the next one (``Document.brush_side``).
+        # photo it was chosen on sizes it for the next one (``Document.brush_choice``).
         try:
             side = int(self.settings.value("brush_side", 0))
         except (TypeError, ValueError):

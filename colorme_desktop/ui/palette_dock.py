@@ -201,12 +201,12 @@ class PaletteDock(QWidget):
         for swatch, colour in zip(self.suggested, list(colours)[:SUGGESTIONS] + [None] * SUGGESTIONS):
             swatch.set_colour(colour)
 
-    def set_here(self, found: list[tuple[Color, float]] | None) -> None:
+    def set_here(self, found: list[tuple[Color, float]] | None, why_none: str = "") -> None:
         """The colours likely where the user points, each with its share of the network's
-        belief there; None: the engine in use offers none."""
+        belief there; None: none are offered, for the reason ``why_none`` says."""
         # Greyed, not retitled: a longer title widened the dock, and every pane shrank with it.
         self.here_label.setEnabled(found is not None)
-        self.here_label.setToolTip(HERE_TIP + ("" if found is not None else " Only the semantic engine offers them."))
+        self.here_label.setToolTip(HERE_TIP + ("" if found is not None else f" {why_none}".rstrip()))
         found = list(found or [])[:POINT_SUGGESTIONS]
         for i, swatch in enumerate(self.here):
             swatch.set_colour(found[i][0] if i < len(found) else None)

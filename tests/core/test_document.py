@@ -281,4 +281,23 @@ def test_the_brush_keeps_its_size_in_proportion_to_each_photo():
     assert radius_max_for((20000, 9000)) == MAX_RADIUS  # a hints file must open again
     junk = Document()
     junk.restore_brush_radius("wide", -3)
-    assert junk.brush.radius == RADIUS_DEFAULT and junk.brush_side is None
+    assert junk.brush.radius == RADIUS_DEFAULT and junk.brush_choice == (RADIUS_DEFAULT, None)
+
+
+def test_a_tiny_photo_does_not_resize_the_brush_for_the_next_ones():
+    """After an 8 x 14 px image clamped the brush to 1 px, a 6000 px photo opened with a
+    375 px brush, and every later photo in proportion (a walk-through)."""
+    doc = Document()
+    doc.open(_photo(size=(500, 375)))
+    doc.set_radius(3.0)
+    doc.open(_photo("tiny.png", size=(8, 14)))
+    assert doc.brush.radius == RADIUS_MIN  # as small as a brush goes
+    assert doc.brush_choice == (3.0, 500)  # not a choice: the next photo is sized from 3 px on 500
+    doc.open(_photo("scan.png", size=(6000, 4723)))
+    assert doc.brush.radius == 40.0  # 3 x 6000 / 500 = 36
+    doc.open(_photo(size=(500, 375)))
+    assert doc.brush.radius == 3.0
+    doc.open(_photo("tiny.png", size=(8, 14)))
+    doc.set_radius(2.0)  # chosen on the tiny one: that is the user's choice
+    doc.open(_photo(size=(500, 375)))
+    assert doc.brush_choice == (2.0, 14) and doc.brush.radius == 64.0  # 2 x 500 / 14, at most 64

@@ -280,6 +280,10 @@ def test_keep_colour_paints_keep_hints_shown_hatched_and_a_chosen_colour_paints_
     assert doc.brush.tool == Tool.KEEP
     dock.keep.click()
     assert doc.brush.tool == Tool.PAINT
+    dock.keep.click()
+    window.prompts.unsaved_answer = set()
+    window.open_path(grey_photo)  # the next photo starts with the colour brush (a walk-through)
+    assert doc.brush.tool == Tool.PAINT and not dock.keep.isChecked() and "Keep" not in window.tool_label.text()
 
 
 def test_stale_results_are_dropped(qtbot, window, grey_photo, fake_engine):
@@ -546,8 +550,10 @@ def test_a_large_photo_allows_a_larger_brush_and_the_next_photo_a_proportional_o
     assert window.document.brush.radius == 5.0 and spin.maximum() == RADIUS_MAX and spin.value() == 5.0
     assert window.hint_canvas.brush_radius == 5.0
     window.close()
-    again = make_window()  # the next start: sized for the photo it was last chosen on
-    assert again.document.brush.radius == 5.0 and again.document.brush_side == 120
+    again = make_window()  # the next start: as chosen, on the photo it was chosen on
+    assert again.document.brush.radius == 80.0 and again.document.brush_choice == (80.0, 2048)
+    again.open_path(grey_photo)
+    assert again.document.brush.radius == 5.0
 
 
 def test_the_brush_colour_is_remembered_across_starts(qtbot, make_window):
@@ -1270,7 +1276,7 @@ class _PointingEngine(FakeEngine):
         return PointSuggestions(modes)
 
 
-def test_the_dock_offers_the_colours_likely_where_the_mouse_is(qtbot, make_window, grey_photo):
+def test_the_dock_offers_the_colours_likely_where_the_mouse_is(qtbot, make_window, grey_photo, tmp_path):
     pointing, other = _PointingEngine(), FakeEngine()
     window = make_window(engine_factory=lambda name: (other if name == "levin" else pointing, None))
     window.open_path(grey_photo)  # 120 x 90
@@ -1297,8 +1303,14 @@ def test_the_dock_offers_the_colours_likely_where_the_mouse_is(qtbot, make_windo
     assert window.document.brush.colour == blue
     window.set_engine("levin")  # an engine with none to offer, then back: the last place's come back
     qtbot.waitUntil(lambda: not dock.here_label.isEnabled(), timeout=TIMEOUT)
+    assert "Only the semantic engine" in dock.here_label.toolTip()
     window.set_engine(None)
     qtbot.waitUntil(lambda: dock.here[0].colour == blue, timeout=TIMEOUT)
+    reference = tmp_path / "reference.png"
+    Image.fromarray(colourful_rgb(60, 80)).save(reference)
+    assert window.set_reference(reference)  # the colours come from a photo: why none is said so
+    qtbot.waitUntil(lambda: not dock.here_label.isEnabled(), timeout=TIMEOUT)
+    assert "come from a photo" in dock.here_label.toolTip()
 
 
 def test_an_engine_without_colours_to_suggest_says_so(qtbot, make_window, grey_photo):
