@@ -745,3 +745,22 @@ def test_a_hint_decides_what_the_heads_hesitated_over_and_cannot_tint_what_they_
     red = colour_after((220, 30, 30))
     asked = np.array(chroma_of_color((220, 30, 30)))
     assert np.linalg.norm(red - brown) < np.linalg.norm(red - asked) / 2  # a redder brown, no red grass
+
+
+def test_recolouring_takes_a_things_pixels_whole_or_not_at_all(engine):
+    """One blue stroke on a bus's orange front left its panels in blotches of violet, magenta
+    and orange (a walk-through): a faded share of a change is a muddle of both colours.
+    Along a long orange bar the hint's reach fades; each pixel takes all of the blue or none."""
+    from colorme_desktop.core.color import chroma_of, luma
+
+    rgb = np.full((40, 640, 3), 120, np.uint8)  # grey ground
+    rgb[10:30, 10:630] = (230, 130, 30)  # a long orange bar
+    grey, own = luma(rgb), chroma_of(rgb)
+    hint = Hint(((14.0, 20.0), (40.0, 20.0)), (40, 110, 210), 3.0)
+    asked = np.array(chroma_of_color(hint.color)) - own[20, 20]
+    fading = SemanticEngine(engine.backbone, engine.head, replace(SETTINGS, decay=1e-3))  # ends within the bar
+    taken = ((fading.colorize(grey, [hint], photo_rgb=rgb) - own) @ asked / (asked @ asked))[12:28, 12:628]
+    assert taken[:, :40].min() > 0.9  # near the hint: blue
+    assert (taken > 0.8).mean() > 0.15 and (taken < 0.2).mean() > 0.5  # the reach ends within the bar
+    # ... and few of its pixels are left half-way: 31 % with the faded change itself.
+    assert ((taken > 0.2) & (taken < 0.8)).mean() < 0.05
