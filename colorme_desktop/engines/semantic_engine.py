@@ -143,12 +143,14 @@ RECOLOUR_DECAY_SHARE = 0.1
 # of these shares none, from the second on all of the hints' colour, smoothly between.  A
 # faded share of a change is a muddle of both colours: one blue stroke on a bus's orange
 # front left its panels in blotches of violet, magenta and orange (a walk-through, session
-# 23).  Measured on validation (70 strokes along one colour, asked to turn 120 degrees of
-# hue): the share of the thing's pixels left half-way (20-80 % of the change) 49 -> 15 %,
-# taken whole 17 -> 37 %; other colours' pixels moved by over 10 levels 14.5 -> 6.4 %
-# (steps 0.3-0.6 and 0.35-0.45 measured too: the model card).
-RECOLOUR_NONE_BELOW = 0.4
-RECOLOUR_WHOLE_FROM = 0.5
+# 23).  The step is narrow: the reach changes slowly across a flat panel, and with a step
+# from 0.4 to 0.5 a whole panel at 0.45-0.48 came out lavender (the next walk-through).  The
+# reach is smooth, so its edge at the step is a smooth line, not specks.  Measured on
+# validation (70 strokes along one colour, asked to turn 120 degrees of hue): the share of
+# the thing's pixels left half-way (20-80 % of the change) 49 -> 13 %, taken whole 17 ->
+# 38 %; other colours' pixels moved by over 10 levels 14.5 -> 6.2 % (the model card).
+RECOLOUR_NONE_BELOW = 0.44
+RECOLOUR_WHOLE_FROM = 0.46
 
 # Recolouring changes the colours the hints were painted on, not others: a pixel whose own
 # chroma is within the first of these (grey levels; ``_colour_distance``) of a colour a hint
