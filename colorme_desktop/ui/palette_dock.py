@@ -32,7 +32,8 @@ SUGGESTED_NONE_TIP = ("The colorization without hints is grey, so there is nothi
                       "colours only what your hints say. The semantic engine suggests colours.")
 HERE_TITLE = "Likely where you point"
 HERE_TIP = ("Colours the network finds likely where the mouse last was over the photo, likeliest first (a "
-            "near-grey last: Keep Colour keeps a thing's grey), at the photo's lightness there. Where it cannot decide (green or brown grass), the automatic colour "
+            "near-grey last: Keep Colour keeps a thing's grey), at the photo's lightness there. Where it cannot "
+            "decide (green or brown grass), the automatic colour "
             "is a mix of them.")
 # The brush swatch while the Keep tool is on: black hatching on white, like a keep hint.
 KEEP_SWATCH_STYLE = ("QToolButton { border: 1px solid #222; background: qlineargradient(spread:repeat, "
