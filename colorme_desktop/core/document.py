@@ -274,10 +274,12 @@ class Document:
         _freeze(image.grey, image.rgb, image.alpha)
         side = max(image.size)
         # The brush keeps its size in proportion to the photo: 64 px chosen on a 5000 px scan
-        # was a tenth of the 640 px photo opened next (a walk-through).
-        # Sized from the radius as chosen, not as the last photo had it: after an 8 x 14 px
-        # image had clamped it to 1 px, a 6000 px photo opened with a 375 px brush, and every
-        # later photo in proportion (a walk-through).
+        # was a tenth of the 640 px photo opened next (a walk-through).  Sized from the radius
+        # as chosen, not as the last photo had it: after an 8 x 14 px image had clamped it to
+        # 1 px, a 6000 px photo opened with a 375 px brush, and every later photo in
+        # proportion (a walk-through).  Until the user chooses a radius, none is scaled: the
+        # default, taken as chosen on whatever photo came first, made a first 8 x 14 px image
+        # size it for every later one in the same way.
         if self._brush_side and side != self._brush_side:
             largest = radius_max_for(image.size)
             wanted = clamp_radius(self._chosen_radius * side / self._brush_side, largest)
@@ -285,7 +287,6 @@ class Document:
             radius = min(sizes, key=lambda size: abs(math.log(size / wanted)))  # a size [ and ] step through
         else:
             radius = clamp_radius(self._chosen_radius, radius_max_for(image.size))
-            self._brush_side = side  # the first photo: the radius as it stands was chosen for it
         if radius != self._brush.radius:
             self._brush = replace(self._brush, radius=radius)
         if self._brush.tool == Tool.KEEP:

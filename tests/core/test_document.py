@@ -287,6 +287,10 @@ def test_the_brush_keeps_its_size_in_proportion_to_each_photo():
 def test_a_tiny_photo_does_not_resize_the_brush_for_the_next_ones():
     """After an 8 x 14 px image clamped the brush to 1 px, a 6000 px photo opened with a
     375 px brush, and every later photo in proportion (a walk-through)."""
+    first = Document()  # a tiny photo first, the brush as it came: not a choice either
+    first.open(_photo("tiny.png", size=(8, 14)))
+    first.open(_photo("scan.png", size=(6000, 4723)))
+    assert first.brush.radius == RADIUS_DEFAULT and first.brush_choice == (RADIUS_DEFAULT, None)
     doc = Document()
     doc.open(_photo(size=(500, 375)))
     doc.set_radius(3.0)
