@@ -45,10 +45,14 @@ def radius_max_for(size: tuple[int, int] | None) -> float:
     return min(round(RADIUS_MAX * max(1.0, long_side / RADIUS_MAX_SIDE)), MAX_RADIUS)
 
 
+def brush_sizes(largest: float = RADIUS_MAX) -> list[float]:
+    """``BRUSH_SIZES`` up to ``largest``, which ends them: the sizes a photo's brush takes."""
+    return [size for size in BRUSH_SIZES if size < largest - 1e-6] + [largest]
+
+
 def next_brush_size(radius: float, larger: bool, largest: float = RADIUS_MAX) -> float:
-    """The next of ``BRUSH_SIZES`` (up to ``largest``, which ends them) above (or below)
-    ``radius``; the end one at either end."""
-    sizes = [size for size in BRUSH_SIZES if size < largest - 1e-6] + [largest]
+    """The next of ``brush_sizes(largest)`` above (or below) ``radius``; the end one at either end."""
+    sizes = brush_sizes(largest)
     if larger:
         return next((size for size in sizes if size > radius + 1e-6), sizes[-1])
     return next((size for size in reversed(sizes) if size < radius - 1e-6), sizes[0])
@@ -283,8 +287,7 @@ class Document:
         if self._brush_side and side != self._brush_side:
             largest = radius_max_for(image.size)
             wanted = clamp_radius(self._chosen_radius * side / self._brush_side, largest)
-            sizes = [size for size in BRUSH_SIZES if size < largest] + [largest]
-            radius = min(sizes, key=lambda size: abs(math.log(size / wanted)))  # a size [ and ] step through
+            radius = min(brush_sizes(largest), key=lambda size: abs(math.log(size / wanted)))  # as [ and ] step
         else:
             radius = clamp_radius(self._chosen_radius, radius_max_for(image.size))
         if radius != self._brush.radius:

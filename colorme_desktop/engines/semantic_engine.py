@@ -370,7 +370,7 @@ class _PhotoState:
     own_key: str = ""  # which colour photo ``own`` and the colour-cut graphs are of (``image_key``)
     brushes: BrushCache = field(default_factory=BrushCache)  # hints drawn on outputs: the next drafts repaint them
     likely: list = field(default_factory=list)  # colours the head finds likely somewhere (palette.likely_colors)
-    probabilities: np.ndarray | None = None  # (bins, h8, w8) the heads' belief (``at_points``, ``_believed``)
+    log_probs: np.ndarray | None = None  # (bins, h8, w8) the heads' belief, as found (``at_points``, ``_believed``)
     regression: np.ndarray | None = None  # (2, h8, w8) their regression, which ``blend`` mixes in
     at_points: PointSuggestions | None = None  # colours likely at each cell, found when first asked
 
@@ -419,11 +419,10 @@ class SemanticEngine:
             log_probs, regression = self.head.outputs(tokens, small)
         prior = self.head.decode(log_probs, regression, self.settings.temperature, self.settings.blend)
         grey_at_prior = cv2.resize(small, (prior.shape[1], prior.shape[0]), interpolation=cv2.INTER_AREA)
-        probabilities = np.exp(log_probs)
-        likely = likely_colors(probabilities, self.head.centres, grey_at_prior)
+        likely = likely_colors(np.exp(log_probs), self.head.centres, grey_at_prior)
         return _PhotoState(tokens=tokens, components=token_components(tokens), backbone_grey=small,
                            prior=prior * np.float32(self.settings.chroma_scale), greys={},
-                           spreaders={}, own={}, likely=likely, probabilities=probabilities,
+                           spreaders={}, own={}, likely=likely, log_probs=log_probs,
                            regression=regression)
 
     @staticmethod
@@ -538,8 +537,7 @@ class SemanticEngine:
         """
         s = self.settings
         rows, cols = state.components.shape[:2]
-        log_probs = np.log(np.maximum(state.probabilities, 1e-12, dtype=np.float32))
-        k, h8, w8 = log_probs.shape
+        k, h8, w8 = state.log_probs.shape
         colours = [index for index, hint in enumerate(hints) if not hint.keep]
         alike = token_likeness(state.components, far.points, s.belief_softness, far.trust)  # (tokens, points)
         weights = np.zeros((len(colours), h8 * w8), dtype=np.float32)
@@ -550,7 +548,8 @@ class SemanticEngine:
         wanted = np.array([chroma_of_color(hints[index].color) for index in colours], dtype=np.float32)
         distance = ((self.head.centres[:, None, :] - wanted[None]) ** 2).sum(axis=-1)  # (bins, hints)
         strength = s.belief_strength / len(colours) ** s.decay_power
-        log_probs -= (strength / (2.0 * BELIEF_WIDTH ** 2) * (distance @ weights)).reshape(k, h8, w8)
+        # Kept as found: the next stroke reweighs them afresh, without a log of every bin again.
+        log_probs = state.log_probs - (strength / (2.0 * BELIEF_WIDTH ** 2) * (distance @ weights)).reshape(k, h8, w8)
         return self.head.decode(log_probs, state.regression, s.temperature, s.blend) * np.float32(s.chroma_scale)
 
     @staticmethod
@@ -580,7 +579,7 @@ class SemanticEngine:
         (20 ms), after the first colour is on screen rather than before it."""
         state = self._photo(grey)
         if state.at_points is None:
-            state.at_points = point_suggestions_of(state.probabilities, self.head.centres)
+            state.at_points = point_suggestions_of(np.exp(state.log_probs), self.head.centres)
         return state.at_points
 
     def automatic(self, grey: np.ndarray) -> np.ndarray:
@@ -629,7 +628,8 @@ class SemanticEngine:
         w = grey.shape[1]
         size = working_fit(grey.shape, side)
         small = self._grey_at(state, grey, size)
-        if photo_rgb is None:
+        recolour = photo_rgb is not None
+        if not recolour:
             # Edge-aware, not bilinear: a cell of the head's grid is about 7 working pixels wide,
             # and bilinear blending carried each cell's colour over the edges inside it
             # (+0.04 dB on validation with no hints, session 12).
@@ -640,20 +640,20 @@ class SemanticEngine:
         count = len(colour_hints(hints))
         if not count:
             return automatic
-        if quick and (*size[::-1], photo_rgb is not None) not in state.spreaders:
+        if quick and (*size[::-1], recolour) not in state.spreaders:
             return None  # building the graph is the final's work, not a draft's
         # Recolouring keeps what no hint reaches as it is: a far thing of the same kind but
         # another colour (a second person's coat) must not take this coat's change.
-        far = s.nonlocal_softness > 0 and photo_rgb is None
-        reweigh = s.belief_strength > 0 and s.belief_softness > 0 and photo_rgb is None
+        far = s.nonlocal_softness > 0 and not recolour
+        reweigh = s.belief_strength > 0 and s.belief_softness > 0 and not recolour
         # Both look far from the same points along the hints, found once a stroke.
         points = self._far_points(state, grey, hints) if far or reweigh else None
         prior = upsample_chroma(self._believed(state, hints, points), small) if reweigh else automatic
         # A brush stops at edges; recolouring, also where the photo's colour is not the one painted on.
-        photo = None if photo_rgb is None else (photo_rgb, self._own_rgb(state, photo_rgb, size))
+        photo = (photo_rgb, self._own_rgb(state, photo_rgb, size)) if recolour else None
         # Keep hints hold the colour without hints, not the one the hints' belief gives.
         hint_chroma, mask = rasterize(hints, size, scale=size[0] / w, grey=small, photo=photo, base=automatic)
-        if photo_rgb is None:
+        if not recolour:
             decay, next_decay = (s.decay / n ** s.decay_power for n in (count, count + 1))
         else:
             # The photo's own colours are no guess that more hints should override further:
@@ -671,11 +671,10 @@ class SemanticEngine:
         # 0.048 -> 0.034, PSNR within 0.015 dB).  The spill saved bought a wider far reach.
         # A photo's own colours are no guess for many hints to outvote: far from every hint
         # they stay as they are.
-        own = 0.0 if photo_rgb is not None else count / (count + s.hints_share)
+        own = 0.0 if recolour else count / (count + s.hints_share)
         values = (hint_chroma - (1.0 - own) * prior) * mask[..., None]
         if target is not None:
             target = (1.0 - own) * target
-        recolour = photo_rgb is not None
         if own or recolour:  # how far the hints reach, as a third channel of the same solve
             # Recolouring, a keep hint reaches its pixels with nothing: asked for no change
             # (its chroma is the photo's own), it holds the colour hints' reach down near it.

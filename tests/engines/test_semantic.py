@@ -725,12 +725,12 @@ def test_a_hint_decides_what_the_heads_hesitated_over_and_cannot_tint_what_they_
     state = engine._photo(grey)
     centres = engine.head.centres
     green, brown = np.array(chroma_of_color((60, 150, 60))), np.array(chroma_of_color((150, 100, 50)))
-    k, h8, w8 = state.probabilities.shape
+    k, h8, w8 = state.log_probs.shape
     probabilities = np.full((k, h8, w8), 1e-9, np.float32)
     for colour in (green, brown):
         near = np.exp(-((centres - colour) ** 2).sum(1) / (2 * 10.0 ** 2))  # each guess a few bins wide
         probabilities += 0.5 * (near / near.sum())[:, None, None]
-    state.probabilities = probabilities
+    state.log_probs = np.log(probabilities)
     state.components = np.ones_like(state.components)  # every cell the same kind of thing
     olive = engine.head.decode(np.log(probabilities), state.regression, 0.6, 1.0)  # no hint
     olive_mean = olive.reshape(-1, 2).mean(axis=0)
